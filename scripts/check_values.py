@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""Check your values file(s) the way the chart's unit tier checks its own scenarios.
+
+Renders charts/tf-serving with the given values and runs: the Kubernetes schemas (strict) for the
+chosen Kubernetes version, the CRD schemas for custom resources, TF Serving config parsing with
+the server's own protos, and the chart's invariants (known server flags, ports and mounts that
+agree, Services that select pods). Prints each problem with its object and field; exit 1 when
+there are problems, 2 when the chart does not render at all.
+
+    .venv/bin/python scripts/check_values.py --values my-values.yaml [--values more.yaml]
+        [--kube-version 1.31.0] [--api-versions monitoring.coreos.com/v1] [--release NAME] [--namespace NS]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from tfserving_harness import checks, helm
+from tfserving_harness.values import effective_values
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--values", "-f", action="append", default=[], help="values file (repeatable, later wins)")
+    parser.add_argument("--kube-version", action="append", help=f"Kubernetes version(s) to check against (default: {', '.join(helm.SUPPORTED_KUBE_VERSIONS)})")
+    parser.add_argument("--api-versions", "-a", action="append", default=[], help="extra API versions the cluster serves (gates CRD-backed objects)")
+    parser.add_argument("--release", default=helm.DEFAULT_RELEASE, help="release name")
+    parser.add_argument("--namespace", default=helm.DEFAULT_NAMESPACE, help="release namespace")
+    args = parser.parse_args(argv)
+
+    extra_args = (effective_values(args.values).get("server") or {}).get("extraArgs") or []
+    failed = False
+    for kube_version in args.kube_version or helm.SUPPORTED_KUBE_VERSIONS:
+        try:
+            docs = helm.render_chart(
+                values_files=args.values,
+                name=args.release,
+                namespace=args.namespace,
+                kube_version=kube_version,
+                api_versions=args.api_versions,
+                use_cache=False,
+            )
+        except helm.RenderError as error:
+            print(f"Kubernetes {kube_version}: the chart does not render with these values:\n{error.stderr.strip()}", file=sys.stderr)
+            return 2
+        problems = checks.check_documents(docs, kube_version, extra_args=extra_args)
+        for problem in problems:
+            print(f"Kubernetes {kube_version}: {problem}")
+        print(f"Kubernetes {kube_version}: {len(docs)} objects checked, {len(problems)} problem(s)", file=sys.stderr)
+        failed = failed or bool(problems)
+    if extra_args:
+        print(f"note: server.extraArgs are passed through unchecked: {' '.join(extra_args)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

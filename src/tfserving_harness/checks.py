@@ -1,0 +1,158 @@
+"""Every check the unit tier runs on a render, usable on any values: schemas, TF Serving config
+files, and the chart's own invariants. `scripts/check-values` runs these on a user's values files."""
+
+from __future__ import annotations
+
+import posixpath
+from typing import Iterable, Mapping, Sequence
+
+from google.protobuf import text_format
+
+from . import crds, k8s_schema
+from .manifests import containers, of_kind, pod_template, ref, selector_matches, server_container, server_flags
+from .problems import Problem
+from .tfs_config import CONFIG_FILE_FLAGS
+from .tfs_flags import KNOWN_FLAGS
+
+WORKLOAD_KINDS = ("Deployment", "StatefulSet")
+
+
+def schema_problems(docs: Iterable[Mapping], kube_version: str) -> list[Problem]:
+    """Kubernetes schemas (strict) for built-in kinds, closed CRD schemas for custom resources."""
+    problems: list[Problem] = []
+    for doc in docs:
+        found = k8s_schema.validate(doc, kube_version)
+        if found is None:
+            found = crds.validate(doc)
+        if found is None:
+            found = [Problem(ref(doc), "apiVersion", f"no schema for {doc.get('apiVersion')} {doc.get('kind')} in Kubernetes {kube_version} nor in the vendored CRDs", "schema")]
+        problems.extend(found)
+    return problems
+
+
+def _workloads(docs: Iterable[Mapping]) -> list[Mapping]:
+    return [d for d in docs if d.get("kind") in WORKLOAD_KINDS]
+
+
+def _config_file_source(workload: Mapping, container: Mapping, docs: Sequence[Mapping], path: str):
+    """(ConfigMap, key, problem) for the file a flag points at, following mount -> volume -> ConfigMap."""
+    directory, filename = posixpath.split(path)
+    mounts = [m for m in container.get("volumeMounts", []) if m["mountPath"].rstrip("/") == directory]
+    if not mounts:
+        return None, None, f"no volumeMount at {directory} for {path}"
+    mount = mounts[0]
+    if mount.get("subPath"):
+        return None, None, f"volumeMount {mount['name']} at {directory} uses subPath, so ConfigMap updates never reach the pod"
+    volumes = {v["name"]: v for v in pod_template(workload)["spec"].get("volumes", [])}
+    volume = volumes.get(mount["name"])
+    if volume is None or "configMap" not in volume:
+        return None, None, f"volume {mount['name']} mounted at {directory} is not a ConfigMap volume"
+    name = volume["configMap"]["name"]
+    configmaps = [c for c in of_kind(docs, "ConfigMap") if c["metadata"]["name"] == name]
+    if not configmaps:
+        return None, None, f"ConfigMap/{name} (volume {mount['name']}) is not rendered by the chart"
+    items = volume["configMap"].get("items")
+    key = filename
+    if items:
+        by_path = {item["path"]: item["key"] for item in items}
+        if filename not in by_path:
+            return None, None, f"volume {mount['name']} projects {sorted(by_path)}, not {filename}"
+        key = by_path[filename]
+    if key not in configmaps[0].get("data", {}):
+        return None, None, f"ConfigMap/{name} has no key {key} (keys: {sorted(configmaps[0].get('data', {}))})"
+    return configmaps[0], key, None
+
+
+def server_problems(docs: Sequence[Mapping], extra_args: Iterable[str] = ()) -> list[Problem]:
+    """Flags, ports and config files of every tensorflow_model_server container."""
+    problems: list[Problem] = []
+    unchecked = {arg[2:].partition("=")[0] for arg in extra_args if arg.startswith("--")}
+    for workload in _workloads(docs):
+        try:
+            container = server_container(workload)
+        except LookupError:
+            continue
+        index = list(containers(workload)).index(container)
+        args_path = f"spec.template.spec.containers[{index}].args"
+        flags = server_flags(container)
+        for position, arg in enumerate(container.get("args", [])):
+            flag = arg[2:].partition("=")[0] if arg.startswith("--") else None
+            if flag is None:
+                problems.append(Problem(ref(workload), f"{args_path}[{position}]", f"{arg!r} is not a --flag=value argument", "invariant"))
+            elif flag not in KNOWN_FLAGS and flag not in unchecked:
+                problems.append(Problem(ref(workload), f"{args_path}[{position}]", f"--{flag} is not a tensorflow_model_server flag; the binary would exit at start", "invariant"))
+        ports = {p.get("name"): p["containerPort"] for p in container.get("ports", [])}
+        for flag, port_name in (("port", "grpc"), ("rest_api_port", "http")):
+            if flag not in flags:
+                problems.append(Problem(ref(workload), args_path, f"--{flag} is not set (the binary's default for --rest_api_port is 0: REST off)", "invariant"))
+            elif ports.get(port_name) != int(flags[flag]):
+                problems.append(Problem(ref(workload), args_path, f"--{flag}={flags[flag]} but the container port named {port_name} is {ports.get(port_name)}", "invariant"))
+        if "model_config_file" in flags and ("model_name" in flags or "model_base_path" in flags):
+            problems.append(Problem(ref(workload), args_path, "--model_name/--model_base_path are ignored when --model_config_file is set", "invariant"))
+        for flag, parse in CONFIG_FILE_FLAGS.items():
+            if flag not in flags:
+                continue
+            configmap, key, error = _config_file_source(workload, container, docs, flags[flag])
+            if error:
+                problems.append(Problem(ref(workload), args_path, f"--{flag}={flags[flag]}: {error}", "invariant"))
+                continue
+            try:
+                parse(configmap["data"][key])
+            except text_format.ParseError as parse_error:
+                problems.append(Problem(ref(configmap), f"data.{key}", f"does not parse as TF Serving expects for --{flag}: {parse_error}", "tf-serving-config"))
+        for probe_name in ("startupProbe", "livenessProbe", "readinessProbe"):
+            probe = container.get(probe_name) or {}
+            for handler in ("tcpSocket", "httpGet", "grpc"):
+                port = (probe.get(handler) or {}).get("port")
+                if isinstance(port, str) and port not in ports:
+                    problems.append(Problem(ref(workload), f"spec.template.spec.containers[{index}].{probe_name}.{handler}.port", f"names port {port!r}, which the container does not declare", "invariant"))
+                elif isinstance(port, int) and port not in ports.values():
+                    problems.append(Problem(ref(workload), f"spec.template.spec.containers[{index}].{probe_name}.{handler}.port", f"port {port} is not a container port", "invariant"))
+    return problems
+
+
+def service_problems(docs: Sequence[Mapping]) -> list[Problem]:
+    """Every Service with a selector reaches pods the chart renders, on ports those pods declare."""
+    problems: list[Problem] = []
+    workloads = _workloads(docs)
+    for service in of_kind(docs, "Service"):
+        selector = service["spec"].get("selector")
+        if not selector:
+            continue
+        selected = [w for w in workloads if selector_matches(selector, pod_template(w)["metadata"].get("labels", {}))]
+        if not selected:
+            problems.append(Problem(ref(service), "spec.selector", f"{dict(selector)} selects no pod template the chart renders", "invariant"))
+            continue
+        for index, port in enumerate(service["spec"].get("ports", [])):
+            target = port.get("targetPort", port["port"])
+            for workload in selected:
+                declared = [p for c in containers(workload) for p in c.get("ports", [])]
+                if not any(p.get("name") == target or p["containerPort"] == target for p in declared):
+                    problems.append(Problem(ref(service), f"spec.ports[{index}].targetPort", f"{target!r} is not a port of {ref(workload)}'s containers", "invariant"))
+    return problems
+
+
+def workload_problems(docs: Sequence[Mapping]) -> list[Problem]:
+    """Pod templates match their own selector, and ServiceAccounts the pods use exist or are external."""
+    problems: list[Problem] = []
+    for workload in _workloads(docs):
+        selector = workload["spec"]["selector"].get("matchLabels", {})
+        labels = pod_template(workload)["metadata"].get("labels", {})
+        if not selector_matches(selector, labels):
+            problems.append(Problem(ref(workload), "spec.selector.matchLabels", f"{dict(selector)} does not match the pod template labels {dict(labels)}", "invariant"))
+        spec = pod_template(workload)["spec"]
+        mounts = {m["name"] for c in [*containers(workload), *containers(workload, init=True)] for m in c.get("volumeMounts", [])}
+        volumes = {v["name"] for v in spec.get("volumes", [])}
+        for missing in sorted(mounts - volumes):
+            problems.append(Problem(ref(workload), "spec.template.spec.volumes", f"volumeMount {missing!r} has no volume", "invariant"))
+    return problems
+
+
+def check_documents(docs: Sequence[Mapping], kube_version: str, *, extra_args: Iterable[str] = ()) -> list[Problem]:
+    """Everything: schemas, TF Serving config files and flags, relationships."""
+    return [
+        *schema_problems(docs, kube_version),
+        *server_problems(docs, extra_args),
+        *service_problems(docs),
+        *workload_problems(docs),
+    ]

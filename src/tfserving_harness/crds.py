@@ -1,0 +1,79 @@
+"""Validation of custom resources against the vendored upstream CRDs, with every object closed."""
+
+from __future__ import annotations
+
+import copy
+import functools
+from typing import Any, Mapping
+
+import jsonschema
+import yaml
+
+from .manifests import ref
+from .paths import CRD_DIR
+from .problems import Problem, json_path
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def close_objects(schema: Any) -> Any:
+    """Forbid fields the CRD does not list, so a misspelled field fails instead of being pruned."""
+    if isinstance(schema, dict):
+        closed = {key: close_objects(value) for key, value in schema.items()}
+        if (
+            "properties" in closed
+            and "additionalProperties" not in closed
+            and not closed.get("x-kubernetes-preserve-unknown-fields")
+        ):
+            closed["additionalProperties"] = False
+        return closed
+    if isinstance(schema, list):
+        return [close_objects(item) for item in schema]
+    return schema
+
+
+def _with_object_meta(schema: dict) -> dict:
+    """apiVersion/kind/metadata are not described in CRD schemas the way the API server applies them."""
+    schema = copy.deepcopy(schema)
+    properties = schema.setdefault("properties", {})
+    properties.setdefault("apiVersion", {"type": "string"})
+    properties.setdefault("kind", {"type": "string"})
+    properties["metadata"] = {"type": "object"}
+    return schema
+
+
+@functools.lru_cache(maxsize=None)
+def _crd_schemas() -> dict[tuple[str, str], dict]:
+    """(apiVersion, kind) -> closed openAPIV3Schema, for every served version of every vendored CRD."""
+    schemas: dict[tuple[str, str], dict] = {}
+    for path in sorted(CRD_DIR.glob("*.yaml")):
+        for crd in yaml.load_all(path.read_text(), Loader=_Loader):
+            if not crd or crd.get("kind") != "CustomResourceDefinition":
+                continue
+            group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
+            for version in crd["spec"]["versions"]:
+                if version.get("served", True) and "schema" in version:
+                    schema = close_objects(version["schema"]["openAPIV3Schema"])
+                    schemas[(f"{group}/{version['name']}", kind)] = _with_object_meta(schema)
+    return schemas
+
+
+def known_kinds() -> list[tuple[str, str]]:
+    return sorted(_crd_schemas())
+
+
+@functools.lru_cache(maxsize=None)
+def validator_for(api_version: str, kind: str) -> jsonschema.Validator | None:
+    schema = _crd_schemas().get((api_version, kind))
+    return jsonschema.Draft7Validator(schema) if schema is not None else None
+
+
+def validate(doc: Mapping) -> list[Problem] | None:
+    """Every schema error in one custom resource, or None when no vendored CRD defines its kind."""
+    validator = validator_for(doc.get("apiVersion", ""), doc.get("kind", ""))
+    if validator is None:
+        return None
+    return [
+        Problem(ref(doc), json_path(error.absolute_path), error.message, "crd-schema")
+        for error in validator.iter_errors(doc)
+    ]

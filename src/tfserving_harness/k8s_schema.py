@@ -1,0 +1,66 @@
+"""Strict validation against the Kubernetes OpenAPI schemas that kubernetes-validate ships."""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from pathlib import Path
+from typing import Mapping
+
+import jsonschema
+import kubernetes_validate
+from referencing import Registry, Resource
+
+from .manifests import ref
+from .problems import Problem, json_path
+
+_SCHEMA_ROOT = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema"
+
+
+def available_versions() -> list[str]:
+    """Kubernetes minor versions with schemas, e.g. ['1.25', ..., '1.37']."""
+    found = []
+    for entry in _SCHEMA_ROOT.iterdir():
+        match = re.fullmatch(r"v(\d+)\.(\d+)\.\d+-local-strict", entry.name)
+        if match:
+            found.append((int(match[1]), int(match[2])))
+    return [f"{a}.{b}" for a, b in sorted(found)]
+
+
+def _schema_dir(kube_version: str) -> Path:
+    major, minor = (int(x) for x in kube_version.lstrip("v").split(".")[:2])
+    directory = _SCHEMA_ROOT / f"v{major}.{minor}.0-local-strict"
+    if not directory.is_dir():
+        raise ValueError(f"no Kubernetes schemas for {kube_version}; kubernetes-validate ships {', '.join(available_versions())}")
+    return directory
+
+
+@functools.lru_cache(maxsize=None)
+def _registry(directory: Path) -> Registry:
+    definitions = json.loads((directory / "_definitions.json").read_text())
+    return Resource.from_contents(definitions) @ Registry()
+
+
+@functools.lru_cache(maxsize=None)
+def validator_for(kube_version: str, api_version: str, kind: str) -> jsonschema.Validator | None:
+    """The strict validator for a built-in kind, or None when this Kubernetes version has no such kind."""
+    directory = _schema_dir(kube_version)
+    group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    schema_file = directory / f"{kind.lower()}-{group_version}.json"
+    if not schema_file.is_file():
+        return None
+    schema = json.loads(schema_file.read_text())
+    registry = Resource.from_contents(schema) @ _registry(directory)
+    return jsonschema.Draft202012Validator(schema, registry=registry)
+
+
+def validate(doc: Mapping, kube_version: str) -> list[Problem] | None:
+    """Every schema error in one object, or None when the kind is not a built-in one."""
+    validator = validator_for(kube_version, doc.get("apiVersion", ""), doc.get("kind", ""))
+    if validator is None:
+        return None
+    return [
+        Problem(ref(doc), json_path(error.absolute_path), error.message, f"kubernetes-{kube_version}-schema")
+        for error in sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
+    ]

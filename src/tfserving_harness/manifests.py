@@ -1,0 +1,68 @@
+"""Finding things in rendered documents."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+
+def ref(doc: Mapping) -> str:
+    """`Kind/name`, the way failure messages name an object."""
+    return f"{doc.get('kind')}/{doc.get('metadata', {}).get('name')}"
+
+
+def of_kind(docs: Iterable[Mapping], kind: str) -> list[Mapping]:
+    return [d for d in docs if d.get("kind") == kind]
+
+
+def one(docs: Iterable[Mapping], kind: str, name: str | None = None) -> Mapping:
+    """The single object of a kind (and name): fails loudly when there are none or several."""
+    matches = [d for d in of_kind(docs, kind) if name is None or d["metadata"]["name"] == name]
+    if len(matches) != 1:
+        found = [ref(d) for d in of_kind(docs, kind)]
+        raise LookupError(f"expected exactly one {kind}{'/' + name if name else ''}, found {len(matches)}; {kind}s rendered: {found}")
+    return matches[0]
+
+
+def pod_template(workload: Mapping) -> Mapping:
+    return workload["spec"]["template"]
+
+
+def containers(workload: Mapping, *, init: bool = False) -> Sequence[Mapping]:
+    spec = pod_template(workload)["spec"]
+    return spec.get("initContainers" if init else "containers", [])
+
+
+def server_container(workload: Mapping) -> Mapping:
+    """The container that runs tensorflow_model_server."""
+    for container in containers(workload):
+        if container.get("command", [None])[0] == "tensorflow_model_server":
+            return container
+    raise LookupError(f"{ref(workload)} has no container whose command is tensorflow_model_server")
+
+
+def server_flags(container: Mapping) -> dict[str, str]:
+    """`--name=value` arguments as a dict (a bare `--name` maps to "true")."""
+    flags: dict[str, str] = {}
+    for arg in container.get("args", []):
+        if not arg.startswith("--"):
+            continue
+        flag, _, value = arg[2:].partition("=")
+        flags[flag] = value if "=" in arg else "true"
+    return flags
+
+
+def selector_matches(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
+    """True when every selector label is on the object (a Service/matchLabels selector)."""
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+def walk(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    """Every (dotted path, leaf) in a document; list items as `[i]`."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from walk(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from walk(item, f"{path}[{index}]")
+    else:
+        yield path, value

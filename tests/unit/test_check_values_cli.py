@@ -1,0 +1,39 @@
+"""scripts/check_values.py: what a platform team runs on its values file before `helm install`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tfserving_harness.paths import REPO_ROOT
+
+SCRIPT = REPO_ROOT / "scripts" / "check_values.py"
+
+
+def _run(*args):
+    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True)
+
+
+def test_good_values_pass_for_each_supported_kubernetes(tmp_path):
+    values = tmp_path / "values.yaml"
+    values.write_text("models:\n  - name: resnet\n    basePath: /models/resnet\n")
+    result = _run("--values", str(values))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Kubernetes 1.29.0: 4 objects checked, 0 problem(s)" in result.stderr
+    assert "Kubernetes 1.37.0: 4 objects checked, 0 problem(s)" in result.stderr
+
+
+def test_extra_args_pass_and_are_listed_as_unchecked(tmp_path):
+    values = tmp_path / "values.yaml"
+    values.write_text("server:\n  extraArgs: ['--enable_batching=true']\n")
+    result = _run("--values", str(values), "--kube-version", "1.31.0")
+    assert result.returncode == 0, "extraArgs are the user's declared escape hatch"
+    assert "passed through unchecked: --enable_batching=true" in result.stderr
+
+
+def test_values_that_do_not_render_exit_2_with_helms_message(tmp_path):
+    values = tmp_path / "values.yaml"
+    values.write_text("replicas: 2\n")
+    result = _run("--values", str(values))
+    assert result.returncode == 2
+    assert "Additional property replicas is not allowed" in result.stderr

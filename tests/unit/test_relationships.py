@@ -1,0 +1,113 @@
+"""Objects that must agree: Service selector and pod labels, flags and the files they point at.
+
+Each relationship is asserted on the render and, with a deliberately broken copy, shown to be
+caught by the invariant checks that scripts/check_values.py runs for users.
+"""
+
+from __future__ import annotations
+
+from tfserving_harness import checks
+from tfserving_harness.frozen import thaw
+from tfserving_harness.manifests import one, pod_template, selector_matches, server_container, server_flags
+
+
+def _replace(docs, kind, new):
+    return [new if d["kind"] == kind else d for d in docs]
+
+
+def test_service_selects_the_serving_pods(default_docs):
+    service, deployment = one(default_docs, "Service"), one(default_docs, "Deployment")
+    assert selector_matches(service["spec"]["selector"], pod_template(deployment)["metadata"]["labels"])
+    assert dict(service["spec"]["selector"]) == dict(deployment["spec"]["selector"]["matchLabels"])
+
+
+def test_selectors_never_contain_user_labels(render):
+    docs = render({"commonLabels": {"team": "ml"}, "podLabels": {"cost-center": "x"}})
+    deployment = one(docs, "Deployment")
+    assert "team" not in deployment["spec"]["selector"]["matchLabels"]
+    assert "cost-center" not in one(docs, "Service")["spec"]["selector"]
+    labels = pod_template(deployment)["metadata"]["labels"]
+    assert labels["team"] == "ml" and labels["cost-center"] == "x"
+
+
+def test_models_config_is_mounted_as_a_directory_where_the_flag_points(default_docs):
+    deployment = one(default_docs, "Deployment")
+    container = server_container(deployment)
+    path = server_flags(container)["model_config_file"]
+    mount = next(m for m in container["volumeMounts"] if path.startswith(m["mountPath"] + "/"))
+    assert "subPath" not in mount, "subPath mounts never receive ConfigMap updates"
+    volume = next(v for v in pod_template(deployment)["spec"]["volumes"] if v["name"] == mount["name"])
+    assert volume["configMap"]["name"] == one(default_docs, "ConfigMap")["metadata"]["name"]
+    assert path.rsplit("/", 1)[1] in one(default_docs, "ConfigMap")["data"]
+
+
+def test_config_mount_path_moves_flag_and_mount_together(render):
+    docs = render({"server": {"configMountPath": "/config/tfs"}})
+    container = server_container(one(docs, "Deployment"))
+    assert server_flags(container)["model_config_file"] == "/config/tfs/models.config"
+    assert "/config/tfs" in [m["mountPath"] for m in container["volumeMounts"]]
+    assert checks.server_problems(docs) == []
+
+
+def test_ports_move_flag_container_port_and_probes_together(render):
+    docs = render({"server": {"grpcPort": 9000, "restPort": 9001}})
+    container = server_container(one(docs, "Deployment"))
+    assert server_flags(container)["port"] == "9000" and server_flags(container)["rest_api_port"] == "9001"
+    assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"grpc": 9000, "http": 9001}
+    assert checks.check_documents(docs, "1.37.0") == []
+
+
+def test_check_catches_a_service_that_selects_nothing(default_docs):
+    service = thaw(one(default_docs, "Service"))
+    service["spec"]["selector"]["app.kubernetes.io/name"] = "other"
+    problems = checks.service_problems(_replace(default_docs, "Service", service))
+    assert [(p.object, p.field) for p in problems] == [("Service/tfs-tf-serving", "spec.selector")]
+
+
+def test_check_catches_a_target_port_the_pod_does_not_declare(default_docs):
+    service = thaw(one(default_docs, "Service"))
+    service["spec"]["ports"][1]["targetPort"] = "rest"
+    problems = checks.service_problems(_replace(default_docs, "Service", service))
+    assert [p.field for p in problems] == ["spec.ports[1].targetPort"]
+
+
+def test_check_catches_a_config_flag_pointing_at_an_unmounted_path(default_docs):
+    deployment = thaw(one(default_docs, "Deployment"))
+    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    args[2] = "--model_config_file=/elsewhere/models.config"
+    problems = checks.server_problems(_replace(default_docs, "Deployment", deployment))
+    assert len(problems) == 1 and "no volumeMount at /elsewhere" in problems[0].message
+
+
+def test_check_catches_a_subpath_mount(default_docs):
+    deployment = thaw(one(default_docs, "Deployment"))
+    deployment["spec"]["template"]["spec"]["containers"][0]["volumeMounts"][0]["subPath"] = "models.config"
+    problems = checks.server_problems(_replace(default_docs, "Deployment", deployment))
+    assert len(problems) == 1 and "subPath" in problems[0].message
+
+
+def test_check_catches_a_config_file_that_does_not_parse(default_docs):
+    configmap = thaw(one(default_docs, "ConfigMap"))
+    configmap["data"]["models.config"] = "model_config_list:\n  - name: m\n"
+    problems = checks.server_problems(_replace(default_docs, "ConfigMap", configmap))
+    assert [(p.object, p.field, p.check) for p in problems] == [("ConfigMap/tfs-tf-serving-config", "data.models.config", "tf-serving-config")]
+
+
+def test_check_catches_an_invented_flag_and_a_port_mismatch(default_docs):
+    deployment = thaw(one(default_docs, "Deployment"))
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    container["args"].append("--enable_batching_via_env=true")
+    container["ports"][1]["containerPort"] = 8080
+    messages = [p.message for p in checks.server_problems(_replace(default_docs, "Deployment", deployment))]
+    assert any("--enable_batching_via_env is not a tensorflow_model_server flag" in m for m in messages)
+    assert any("--rest_api_port=8501 but the container port named http is 8080" in m for m in messages)
+
+
+def test_extra_args_are_passed_through_and_only_those_are_unchecked(render):
+    docs = render({"server": {"extraArgs": ["--saved_model_tags=serve,gpu", "--some_future_flag=1"]}})
+    args = server_container(one(docs, "Deployment"))["args"]
+    assert args[-2:] == ["--saved_model_tags=serve,gpu", "--some_future_flag=1"]
+    assert [p.message for p in checks.server_problems(docs)] == [
+        "--some_future_flag is not a tensorflow_model_server flag; the binary would exit at start"
+    ]
+    assert checks.server_problems(docs, extra_args=["--some_future_flag=1"]) == []

@@ -52,6 +52,94 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
 {{/*
+Labels for the objects of one release track. Takes a track context.
+*/}}
+{{- define "tf-serving.trackLabels" -}}
+{{ include "tf-serving.labels" . }}
+tf-serving.io/track: {{ .Track }}
+{{- end }}
+
+{{/*
+Selector labels of one release track: the release-wide ones plus the track. Every Deployment
+selects only its own track's pods, so tracks never overlap.
+Takes a track context (see tf-serving.trackContexts).
+*/}}
+{{- define "tf-serving.trackSelectorLabels" -}}
+{{ include "tf-serving.selectorLabels" . }}
+tf-serving.io/track: {{ .Track }}
+{{- end }}
+
+{{/*
+Names of the release tracks, sorted, as a JSON list. No `tracks` means one track named `main`.
+*/}}
+{{- define "tf-serving.trackNames" -}}
+{{- if .Values.tracks }}
+{{- keys .Values.tracks | sortAlpha | toJson }}
+{{- else }}
+{{- list "main" | toJson }}
+{{- end }}
+{{- end }}
+
+{{/*
+The track the main Service routes to: primaryTrack, else the only track.
+*/}}
+{{- define "tf-serving.primaryTrack" -}}
+{{- $names := include "tf-serving.trackNames" . | fromJsonArray }}
+{{- .Values.primaryTrack | default (first $names) }}
+{{- end }}
+
+{{/*
+Fill a track context: `{{- $ctx := dict }}{{- include "tf-serving.trackContext" (list $ $track $ctx) }}`.
+The context is the root context with .Values replaced by the track's values, plus .Track (the
+name), .IsPrimary, .TrackFullname and .Root (the real root), so every named template works on it.
+Track values are the track's overrides applied over the top-level values: maps in $mergedMaps are
+merged key by key, every other key (models, resources, ...) is replaced whole. `set` is used rather
+than mergeOverwrite so zero values (replicaCount: 0, false) do override. Renders nothing.
+*/}}
+{{- define "tf-serving.trackContext" -}}
+{{- $root := index . 0 }}
+{{- $name := index . 1 }}
+{{- $ctx := index . 2 }}
+{{- $values := deepCopy $root.Values }}
+{{- $overrides := dict }}
+{{- if $root.Values.tracks }}
+{{- $overrides = index $root.Values.tracks $name | default dict }}
+{{- end }}
+{{- $mergedMaps := list "image" "podLabels" "podAnnotations" }}
+{{- range $key, $value := $overrides }}
+{{- if and (has $key $mergedMaps) (kindIs "map" $value) }}
+{{- $merged := deepCopy (index $values $key | default dict) }}
+{{- range $k, $v := $value }}
+{{- $_ := set $merged $k $v }}
+{{- end }}
+{{- $_ := set $values $key $merged }}
+{{- else }}
+{{- $_ := set $values $key $value }}
+{{- end }}
+{{- end }}
+{{- $_ := set $ctx "Values" $values }}
+{{- range $key := list "Release" "Chart" "Capabilities" "Template" "Files" }}
+{{- $_ := set $ctx $key (index $root $key) }}
+{{- end }}
+{{- $_ := set $ctx "Track" $name }}
+{{- $_ := set $ctx "Root" $root }}
+{{- $_ := set $ctx "IsPrimary" (eq $name (include "tf-serving.primaryTrack" $root)) }}
+{{- $_ := set $ctx "TrackFullname" (include "tf-serving.trackFullname" $ctx) }}
+{{- end }}
+
+{{/*
+Resource name of a track's objects: the full name for the default track `main` (so a single-track
+install has the names users expect), `<fullname>-<track>` for every other track.
+*/}}
+{{- define "tf-serving.trackFullname" -}}
+{{- if eq .Track "main" }}
+{{- include "tf-serving.fullname" . }}
+{{- else }}
+{{- printf "%s-%s" (include "tf-serving.fullname" . | trunc (int (sub 62 (len .Track)))) .Track | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+
+{{/*
 ServiceAccount name.
 */}}
 {{- define "tf-serving.serviceAccountName" -}}
@@ -84,7 +172,7 @@ Image reference: a digest wins over the tag, so a pinned digest is what actually
 Name of the ConfigMap that holds the TF Serving config files.
 */}}
 {{- define "tf-serving.configMapName" -}}
-{{- printf "%s-config" (include "tf-serving.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- printf "%s-config" (.TrackFullname | default (include "tf-serving.fullname" .)) | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
 {{/*

@@ -13,4 +13,8 @@ says what to do. Included once, from configmap.yaml, so a bad combination fails 
 {{- if eq (int .Values.server.grpcPort) (int .Values.server.restPort) }}
 {{- fail (printf "tf-serving: server.grpcPort and server.restPort are both %d; gRPC and REST need different ports" (int .Values.server.grpcPort)) }}
 {{- end }}
+{{- $tracks := include "tf-serving.trackNames" . | fromJsonArray }}
+{{- if and .Values.primaryTrack (not (has .Values.primaryTrack $tracks)) }}
+{{- fail (printf "tf-serving: primaryTrack %q is not one of the tracks %v; name a key of tracks or leave it empty" .Values.primaryTrack $tracks) }}
+{{- end }}
 {{- end }}

@@ -1,0 +1,51 @@
+"""Release tracks: one Deployment, ConfigMap and (with several tracks) Service per track."""
+
+from __future__ import annotations
+
+from tfserving_harness.manifests import of_kind, one, pod_template, selector_matches, server_container
+from tfserving_harness.testing import assert_no_problems
+
+TWO_TRACKS = {
+    "tracks": {"stable": {"replicaCount": 3}, "canary": {"replicaCount": 0, "image": {"tag": "2.19.1"}}},
+    "primaryTrack": "stable",
+}
+
+
+def test_single_track_keeps_the_plain_names(default_docs):
+    assert one(default_docs, "Deployment")["metadata"]["name"] == "tfs-tf-serving"
+    assert one(default_docs, "Deployment")["spec"]["selector"]["matchLabels"]["tf-serving.io/track"] == "main"
+    assert len(of_kind(default_docs, "Service")) == 1
+
+
+def test_each_track_has_its_own_deployment_with_disjoint_selectors(render):
+    docs = render(TWO_TRACKS)
+    deployments = {d["metadata"]["name"]: d for d in of_kind(docs, "Deployment")}
+    assert sorted(deployments) == ["tfs-tf-serving-canary", "tfs-tf-serving-stable"]
+    for name, deployment in deployments.items():
+        for other_name, other in deployments.items():
+            matches = selector_matches(deployment["spec"]["selector"]["matchLabels"], pod_template(other)["metadata"]["labels"])
+            assert matches == (name == other_name), f"Deployment/{name} selector vs Deployment/{other_name} pods"
+    assert_no_problems(docs)
+
+
+def test_track_overrides_apply_including_zero_and_partial_image(render):
+    docs = render(TWO_TRACKS)
+    canary, stable = one(docs, "Deployment", "tfs-tf-serving-canary"), one(docs, "Deployment", "tfs-tf-serving-stable")
+    assert canary["spec"]["replicas"] == 0 and stable["spec"]["replicas"] == 3
+    assert server_container(canary)["image"] == "tensorflow/serving:2.19.1"
+    assert server_container(stable)["image"] == "tensorflow/serving:2.20.0"
+
+
+def test_main_service_routes_to_the_primary_track_and_each_track_has_a_service(render):
+    docs = render(TWO_TRACKS)
+    services = {s["metadata"]["name"]: s["spec"]["selector"]["tf-serving.io/track"] for s in of_kind(docs, "Service")}
+    assert services == {"tfs-tf-serving": "stable", "tfs-tf-serving-stable": "stable", "tfs-tf-serving-canary": "canary"}
+
+
+def test_each_track_reads_its_own_config(render):
+    docs = render({"tracks": {"a": {}, "b": {"models": [{"name": "other", "basePath": "/models/other"}]}}})
+    for deployment in of_kind(docs, "Deployment"):
+        volume = next(v for v in pod_template(deployment)["spec"]["volumes"] if v["name"] == "config")
+        configmap = one(docs, "ConfigMap", volume["configMap"]["name"])
+        assert configmap["metadata"]["labels"]["tf-serving.io/track"] == deployment["metadata"]["labels"]["tf-serving.io/track"]
+    assert '"other"' in one(docs, "ConfigMap", "tfs-tf-serving-b-config")["data"]["models.config"]

@@ -83,3 +83,17 @@ def test_fullname_is_trimmed_to_63_characters(render):
     docs = render(name="r" * 53)  # helm allows 53; "<release>-tf-serving" is 64
     name = one(docs, "Deployment")["metadata"]["name"]
     assert len(name) <= 63 and not name.endswith("-")
+
+
+def test_metrics_are_on_by_default_at_tf_servings_own_path(default_docs):
+    flags = server_flags(server_container(one(default_docs, "Deployment")))
+    assert flags["monitoring_config_file"] == "/etc/tf-serving/monitoring.config"
+    config = tfs_config.parse_monitoring_config(one(default_docs, "ConfigMap")["data"]["monitoring.config"])
+    assert config.prometheus_config.enable is True
+    assert config.prometheus_config.path == "/monitoring/prometheus/metrics"
+
+
+def test_metrics_off_removes_flag_and_file(render):
+    docs = render({"metrics": {"enabled": False}})
+    assert "monitoring_config_file" not in server_flags(server_container(one(docs, "Deployment")))
+    assert "monitoring.config" not in one(docs, "ConfigMap")["data"]

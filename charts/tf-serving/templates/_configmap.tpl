@@ -13,4 +13,8 @@ metadata:
 data:
   models.config: |
     {{- include "tf-serving.modelsConfig" . | nindent 4 }}
+  {{- if .Values.metrics.enabled }}
+  monitoring.config: |
+    {{- include "tf-serving.monitoringConfig" . | nindent 4 }}
+  {{- end }}
 {{- end }}

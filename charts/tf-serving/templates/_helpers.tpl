@@ -198,6 +198,16 @@ model_config_list {
 {{- end }}
 
 {{/*
+monitoring.config: a text-format tensorflow.serving.MonitoringConfig.
+*/}}
+{{- define "tf-serving.monitoringConfig" -}}
+prometheus_config {
+  enable: true
+  path: {{ .Values.metrics.path | quote }}
+}
+{{- end }}
+
+{{/*
 The server's command-line flags, one per list item. Only flags the binary knows: an unknown flag
 makes tensorflow_model_server exit at start.
 */}}
@@ -205,6 +215,9 @@ makes tensorflow_model_server exit at start.
 - --port={{ .Values.server.grpcPort }}
 - --rest_api_port={{ .Values.server.restPort }}
 - --model_config_file={{ include "tf-serving.modelConfigPath" . }}
+{{- if .Values.metrics.enabled }}
+- --monitoring_config_file={{ trimSuffix "/" .Values.server.configMountPath }}/monitoring.config
+{{- end }}
 {{- range .Values.server.extraArgs }}
 - {{ . | quote }}
 {{- end }}

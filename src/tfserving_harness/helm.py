@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
+import functools
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,6 +153,38 @@ def render_chart(
         with _cache_lock:
             _cache[key] = documents
     return documents
+
+
+@functools.lru_cache(maxsize=None)
+def _chart_with_rendered_notes(chart: Path) -> Path:
+    """A copy of the chart whose NOTES.txt is also an ordinary template (helm template skips NOTES)."""
+    copy = Path(tempfile.mkdtemp(prefix="tfs-notes-")) / chart.name
+    shutil.copytree(chart, copy)
+    notes = (copy / "templates" / "NOTES.txt").read_text()
+    (copy / "templates" / "_zz_notes.tpl").write_text('{{- define "zz.notes" -}}\n' + notes + "\n{{- end }}\n")
+    # helm parses every rendered template as YAML, so the notes travel as one JSON string.
+    (copy / "templates" / _NOTES_COPY).write_text('notes: {{ include "zz.notes" . | toJson }}\n')
+    atexit.register(shutil.rmtree, copy.parent, ignore_errors=True)
+    return copy
+
+
+_NOTES_COPY = "zz-notes.yaml"
+
+
+def render_notes(
+    values: dict | None = None,
+    *,
+    name: str = DEFAULT_RELEASE,
+    namespace: str = DEFAULT_NAMESPACE,
+    kube_version: str = NEWEST_KUBE_VERSION,
+    chart: str | Path | None = None,
+) -> str:
+    """NOTES.txt as `helm install` would print it (helm template cannot render it, and
+    `helm install --dry-run` needs a cluster)."""
+    copy = _chart_with_rendered_notes(Path(chart) if chart else chart_dir())
+    args = _template_command([], name, namespace, kube_version, [], copy) + ["--show-only", f"templates/{_NOTES_COPY}"]
+    output = run_helm(args, stdin=yaml.safe_dump(values or {})).stdout
+    return yaml.safe_load(output)["notes"]
 
 
 def clear_cache() -> None:

@@ -26,7 +26,8 @@ setup: ## Create .venv and install everything, pinned (helm included)
 	$(HELM) version --short
 
 .PHONY: test
-test: test-unit test-integration ## Every test tier that runs on one machine
+test: ## Every test tier that runs on one machine (kind tests skip, with the reason, without a cluster)
+	$(PY) -m pytest tests/unit tests/integration $(PYTEST_ARGS)
 
 .PHONY: test-unit
 test-unit: ## Render-and-assert tests: schemas, TF Serving configs, invariants, helm lint per ci/ scenario

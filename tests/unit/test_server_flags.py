@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tfserving_harness import helm
+from tfserving_harness import checks, helm
+from tfserving_harness.frozen import thaw
 from tfserving_harness.manifests import one, server_container, server_flags
 from tfserving_harness.tfs_flags import KNOWN_FLAGS
 from tfserving_harness.testing import assert_no_problems
@@ -144,3 +145,23 @@ def test_schema_rejects_bad_server_values_with_their_path(render, server, path):
     with pytest.raises(helm.RenderError) as error:
         render({"server": server})
     assert path in error.value.stderr
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (["--enable_batching=false", "--batching_parameters_file=/etc/tf-serving/models.config"], "--batching_parameters_file without --enable_batching=true"),
+        (["--enable_per_model_batching_parameters=true"], "--enable_per_model_batching_parameters without --enable_batching=true"),
+        (["--tensorflow_session_parallelism=2"], "--tensorflow_session_parallelism together with intra- and inter-op parallelism"),
+        (["--grpc_channel_arguments=grpc.max_connection_age_ms"], "'grpc.max_connection_age_ms' is not one key=value pair"),
+    ],
+    ids=["batching-file-without-batching", "per-model-without-batching", "three-parallelisms", "channel-arg-without-value"],
+)
+def test_harness_flags_combinations_the_server_refuses(default_docs, extra, expected):
+    """The harness check behind every scenario: a broken variant of the default render is reported."""
+    docs = [thaw(doc) for doc in default_docs]
+    container = server_container(one(docs, "Deployment"))
+    container["args"] = [arg for arg in container["args"] if not arg.startswith("--grpc_channel_arguments")] + extra
+    messages = [problem.message for problem in checks.server_problems(docs)]
+    assert any(expected in message for message in messages), messages
+    assert not checks.server_problems(default_docs)

@@ -70,6 +70,25 @@ def test_label_outside_a_specific_policy_fails_naming_the_label(render):
     assert "models[1].versionPolicy.specific.versions [3 4]" in message
 
 
+@pytest.mark.parametrize(
+    ("policy", "expected"),
+    [
+        ({}, "tf-serving: models[0].versionLabels point at 2 different versions [4 3], but TF Serving's default policy (no versionPolicy) keeps only the latest 1"),
+        ({"versionPolicy": {"latest": {"numVersions": 1}}}, "but models[0].versionPolicy keeps only the latest 1"),
+    ],
+    ids=["default-policy", "latest-1"],
+)
+def test_more_labelled_versions_than_a_latest_policy_keeps_fail(render, policy, expected):
+    model = {"name": "m", "basePath": "/models/m", "versionLabels": {"canary": 4, "stable": 3}, **policy}
+    assert expected in render_error(render, {"server": ALLOW_LABELS, "models": [model]})
+
+
+def test_labels_sharing_a_version_fit_a_latest_policy(render):
+    docs = render({"server": ALLOW_LABELS, "models": [{"name": "m", "basePath": "/models/m", "versionLabels": {"stable": 3, "default": 3}}]})
+    (model,) = models_config(docs).model_config_list.config
+    assert dict(model.version_labels) == {"stable": 3, "default": 3}
+
+
 def test_track_models_are_checked_under_the_track_path(render):
     """A track that overrides models gets the same checks, and the message names the track's value path."""
     bad = [{"name": "m", "basePath": "/models/m", "versionPolicy": {"specific": {"versions": [2]}}, "versionLabels": {"canary": 3}}]

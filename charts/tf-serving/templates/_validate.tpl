@@ -38,6 +38,17 @@ top-level models and for every track that overrides them), batching. Included fr
 {{- if and $m.versionLabels (not $root.Values.server.allowVersionLabelsForUnavailableModels) }}
 {{- fail (printf "tf-serving: %s.versionLabels needs server.allowVersionLabelsForUnavailableModels=true: a starting server applies the labels before any version has loaded and, without that flag, refuses them and exits. Set it to true, or remove the labels" $path) }}
 {{- end }}
+{{- $policy := $m.versionPolicy | default (dict "latest" (dict "numVersions" 1)) }}
+{{- if and $policy.latest $m.versionLabels }}
+{{- $labelled := list }}
+{{- range $label, $version := $m.versionLabels }}
+{{- $labelled = append $labelled (int64 $version) | uniq }}
+{{- end }}
+{{- $keep := int64 $policy.latest.numVersions }}
+{{- if gt (len $labelled | int64) $keep }}
+{{- fail (printf "tf-serving: %s.versionLabels point at %d different versions %v, but %s keeps only the latest %d, so some labels could never be served; use %s.versionPolicy.specific.versions with those versions, or latest.numVersions >= %d" $path (len $labelled) $labelled (ternary (printf "%s.versionPolicy" $path) "TF Serving's default policy (no versionPolicy)" (hasKey $m "versionPolicy")) $keep $path (len $labelled)) }}
+{{- end }}
+{{- end }}
 {{- $specific := (($m.versionPolicy | default dict).specific | default dict).versions }}
 {{- if $specific }}
 {{- $loaded := list }}

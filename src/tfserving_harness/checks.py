@@ -63,6 +63,27 @@ def _config_file_source(workload: Mapping, container: Mapping, docs: Sequence[Ma
     return configmaps[0], key, None
 
 
+def _is_true(value: str | None) -> bool:
+    return value in ("true", "1")
+
+
+def flag_combination_problems(flags: Mapping[str, str]) -> list[str]:
+    """Flag combinations tensorflow_model_server refuses or silently ignores (model_servers/server.cc)."""
+    problems: list[str] = []
+    if "batching_parameters_file" in flags and not _is_true(flags.get("enable_batching")):
+        problems.append("--batching_parameters_file without --enable_batching=true: the server refuses to start")
+    if _is_true(flags.get("enable_per_model_batching_parameters")) and not _is_true(flags.get("enable_batching")):
+        problems.append("--enable_per_model_batching_parameters without --enable_batching=true has no effect")
+    parallelism = ("tensorflow_intra_op_parallelism", "tensorflow_inter_op_parallelism", "tensorflow_session_parallelism")
+    if all(flags.get(flag, "0").lstrip("-").isdigit() and int(flags.get(flag, "0")) > 0 for flag in parallelism):
+        problems.append("--tensorflow_session_parallelism together with intra- and inter-op parallelism: the server refuses to start")
+    if "grpc_channel_arguments" in flags:
+        for argument in flags["grpc_channel_arguments"].split(","):
+            if argument.count("=") != 1:
+                problems.append(f"--grpc_channel_arguments item {argument!r} is not one key=value pair: the server splits on ',' then '=' and reads the first two parts unchecked")
+    return problems
+
+
 def server_problems(docs: Sequence[Mapping], extra_args: Iterable[str] = ()) -> list[Problem]:
     """Flags, ports and config files of every tensorflow_model_server container."""
     problems: list[Problem] = []
@@ -81,6 +102,8 @@ def server_problems(docs: Sequence[Mapping], extra_args: Iterable[str] = ()) -> 
                 problems.append(Problem(ref(workload), f"{args_path}[{position}]", f"{arg!r} is not a --flag=value argument", "invariant"))
             elif flag not in KNOWN_FLAGS and flag not in unchecked:
                 problems.append(Problem(ref(workload), f"{args_path}[{position}]", f"--{flag} is not a tensorflow_model_server flag; the binary would exit at start", "invariant"))
+        for message in flag_combination_problems(flags):
+            problems.append(Problem(ref(workload), args_path, message, "invariant"))
         ports = {p.get("name"): p["containerPort"] for p in container.get("ports", [])}
         for flag, port_name in (("port", "grpc"), ("rest_api_port", "http")):
             if flag not in flags:

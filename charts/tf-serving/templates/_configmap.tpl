@@ -11,10 +11,8 @@ metadata:
   labels:
     {{- include "tf-serving.trackLabels" . | nindent 4 }}
 data:
-  models.config: |
-    {{- include "tf-serving.modelsConfig" . | nindent 4 }}
-  {{- if .Values.metrics.enabled }}
-  monitoring.config: |
-    {{- include "tf-serving.monitoringConfig" . | nindent 4 }}
+  {{- range $name, $content := include "tf-serving.configFiles" . | fromJson }}
+  {{ $name }}: |
+    {{- $content | nindent 4 }}
   {{- end }}
 {{- end }}

@@ -17,13 +17,13 @@ spec:
   template:
     metadata:
       labels:
-        {{- include "tf-serving.trackLabels" . | nindent 8 }}
+        {{- include "tf-serving.podTemplateLabels" . | nindent 8 }}
         {{- with .Values.podLabels }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
       annotations:
-        # models.config is read once at start: roll the pods when it changes.
-        checksum/config: {{ include "tf-serving.modelsConfig" . | sha256sum }}
+        # Config files read once at start (models.config too unless hot reload is on): a change rolls the pods.
+        checksum/config: {{ include "tf-serving.configChecksum" . }}
         {{- with .Values.podAnnotations }}
         {{- toYaml . | nindent 8 }}
         {{- end }}

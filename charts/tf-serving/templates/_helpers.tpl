@@ -192,6 +192,29 @@ model_config_list {
     name: {{ .name | quote }}
     base_path: {{ .basePath | quote }}
     model_platform: {{ .platform | default "tensorflow" | quote }}
+    {{- with .versionPolicy }}
+    model_version_policy {
+      {{- if .latest }}
+      latest {
+        num_versions: {{ .latest.numVersions | int64 }}
+      }
+      {{- else if .specific }}
+      specific {
+        {{- range .specific.versions }}
+        versions: {{ . | int64 }}
+        {{- end }}
+      }
+      {{- else if hasKey . "all" }}
+      all {}
+      {{- end }}
+    }
+    {{- end }}
+    {{- range $label, $version := .versionLabels }}
+    version_labels {
+      key: {{ $label | quote }}
+      value: {{ $version | int64 }}
+    }
+    {{- end }}
   }
 {{- end }}
 }
@@ -218,6 +241,7 @@ makes tensorflow_model_server exit at start.
 {{- if .Values.metrics.enabled }}
 - --monitoring_config_file={{ trimSuffix "/" .Values.server.configMountPath }}/monitoring.config
 {{- end }}
+{{- include "tf-serving.serverTuningArgs" . }}
 {{- range .Values.server.extraArgs }}
 - {{ . | quote }}
 {{- end }}

@@ -1,0 +1,127 @@
+"""batching.*: --enable_batching with a BatchingParameters file, its defaults and its cross-field checks."""
+
+from __future__ import annotations
+
+import pytest
+
+from tfserving_harness import helm, tfs_config
+from tfserving_harness.manifests import one, pod_template, server_container, server_flags
+from tfserving_harness.paths import chart_dir
+from tfserving_harness.testing import assert_no_problems
+
+SCENARIO = chart_dir() / "ci" / "batching-values.yaml"
+
+
+def batching_file(docs):
+    """(flags, parsed BatchingParameters) after following --batching_parameters_file to its ConfigMap key."""
+    deployment = one(docs, "Deployment")
+    flags = server_flags(server_container(deployment))
+    mount_dir, _, key = flags["batching_parameters_file"].rpartition("/")
+    mount = next(m for m in server_container(deployment)["volumeMounts"] if m["mountPath"] == mount_dir)
+    volume = next(v for v in pod_template(deployment)["spec"]["volumes"] if v["name"] == mount["name"])
+    configmap = one(docs, "ConfigMap", volume["configMap"]["name"])
+    return flags, tfs_config.parse_batching_parameters(configmap["data"][key])
+
+
+def test_batching_is_off_by_default(default_docs):
+    flags = server_flags(server_container(one(default_docs, "Deployment")))
+    assert not {"enable_batching", "batching_parameters_file", "enable_per_model_batching_parameters"} & set(flags)
+    assert "batching.config" not in one(default_docs, "ConfigMap")["data"]
+
+
+def test_scenario_file_has_every_field_as_given():
+    """Wrapper fields parse as `{ value: N }`, allowed_batch_sizes/pad_variable_length_inputs as plain fields."""
+    docs = helm.render_chart(values_files=[SCENARIO])
+    flags, params = batching_file(docs)
+    assert flags["enable_batching"] == "true"
+    assert params.max_batch_size.value == 128
+    assert params.batch_timeout_micros.value == 2000
+    assert params.thread_pool_name.value == "tfs_batch_threads"
+    assert list(params.allowed_batch_sizes) == [8, 16, 32, 64]
+    assert params.pad_variable_length_inputs is True
+    assert params.HasField("enable_large_batch_splitting") and params.enable_large_batch_splitting.value is True
+    assert params.max_execution_batch_size.value == 64
+    # Derived from the scenario's 4-CPU limit: one batch thread per core, as many queued batches.
+    assert params.num_batch_threads.value == 4
+    assert params.max_enqueued_batches.value == 4
+    assert_no_problems(docs)
+
+
+@pytest.mark.parametrize(
+    ("resources", "threads"),
+    [
+        ({"limits": {"cpu": "2"}}, 2),
+        ({"limits": {"cpu": 3}}, 3),
+        ({"limits": {"cpu": "1500m"}}, 2),
+        ({"limits": {"cpu": "250m"}}, 1),
+        ({"limits": {"cpu": 0.5}}, 1),
+        ({"limits": None, "requests": {"cpu": "6"}}, 6),
+    ],
+    ids=["string", "int", "millis-round-up", "millis-min-1", "fraction", "request-when-no-limit"],
+)
+def test_num_batch_threads_follows_the_cpu_limit(render, resources, threads):
+    flags, params = batching_file(render({"batching": {"enabled": True}, "resources": resources}))
+    assert params.num_batch_threads.value == threads
+    assert params.max_enqueued_batches.value == threads, "online-serving folklore: max_enqueued_batches ~ num_batch_threads"
+    assert flags["tensorflow_intra_op_parallelism"] == str(threads), "threading and batching derive from the same CPU count"
+
+
+def test_without_any_cpu_figure_thread_fields_are_left_to_the_server(render):
+    """`null` removes the chart's default resources (Helm merges maps, so `{}` would keep them)."""
+    _, params = batching_file(render({"batching": {"enabled": True}, "resources": {"limits": None, "requests": None}}))
+    assert not params.HasField("num_batch_threads") and not params.HasField("max_enqueued_batches")
+    assert params.max_batch_size.value == 32
+
+
+def test_explicit_thread_and_queue_values_win(render):
+    _, params = batching_file(render({"batching": {"enabled": True, "numBatchThreads": 7, "maxEnqueuedBatches": 100}}))
+    assert (params.num_batch_threads.value, params.max_enqueued_batches.value) == (7, 100)
+
+
+def test_per_model_parameters_add_the_flag(render):
+    flags, _ = batching_file(render({"batching": {"enabled": True, "perModelParameters": True}}))
+    assert flags["enable_per_model_batching_parameters"] == "true"
+
+
+@pytest.mark.parametrize(
+    ("batching", "expected"),
+    [
+        ({"allowedBatchSizes": [8, 8, 32]}, "tf-serving: batching.allowedBatchSizes must be strictly increasing, got [8 8 32]"),
+        ({"allowedBatchSizes": [16, 8, 32]}, "tf-serving: batching.allowedBatchSizes must be strictly increasing"),
+        ({"allowedBatchSizes": [8, 16]}, "tf-serving: batching.allowedBatchSizes must end with batching.maxBatchSize (32), got [8 16]"),
+        ({"maxExecutionBatchSize": 16}, "tf-serving: batching.maxExecutionBatchSize (16) only applies with large batch splitting"),
+        (
+            {"enableLargeBatchSplitting": True, "maxExecutionBatchSize": 16, "allowedBatchSizes": [8, 32]},
+            "tf-serving: batching.allowedBatchSizes must end with batching.maxExecutionBatchSize (16) when large batch splitting is on",
+        ),
+        ({"enableLargeBatchSplitting": True, "maxExecutionBatchSize": 64}, "tf-serving: batching.maxExecutionBatchSize (64) must be at most batching.maxBatchSize (32)"),
+    ],
+    ids=["duplicate", "unsorted", "last-not-max", "execution-without-splitting", "last-not-execution", "execution-above-max"],
+)
+def test_bad_combinations_fail_with_the_value_path(render, batching, expected):
+    with pytest.raises(helm.RenderError) as error:
+        render({"batching": {"enabled": True, **batching}})
+    assert expected in error.value.stderr
+
+
+def test_splitting_sizes_ending_at_the_execution_size_are_accepted(render):
+    """TF Serving's rule with splitting: the last allowed size equals max_execution_batch_size, not max_batch_size."""
+    _, params = batching_file(render({"batching": {"enabled": True, "maxBatchSize": 64, "enableLargeBatchSplitting": True, "maxExecutionBatchSize": 16, "allowedBatchSizes": [4, 16]}}))
+    assert (list(params.allowed_batch_sizes), params.max_execution_batch_size.value, params.max_batch_size.value) == ([4, 16], 16, 64)
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({"batching": {"perModelParameters": True}}, "tf-serving: batching.perModelParameters needs batching.enabled=true"),
+        ({"batching": {"enabled": True}, "server": {"extraArgs": ["--platform_config_file=/etc/p.config"]}}, "tf-serving: batching.enabled=true has no effect with --platform_config_file"),
+        ({"batching": {"enabled": True, "maxBatchSize": 0}}, "batching.maxBatchSize"),
+        ({"batching": {"enabled": True, "allowedBatchSizes": [0, 32]}}, "batching.allowedBatchSizes.0"),
+        ({"batching": {"enabled": True, "maxBatchSizes": 8}}, "maxBatchSizes"),
+    ],
+    ids=["per-model-without-batching", "platform-config", "zero-max", "zero-size", "typo"],
+)
+def test_other_bad_values_fail_with_the_value_path(render, values, expected):
+    with pytest.raises(helm.RenderError) as error:
+        render(values)
+    assert expected in error.value.stderr

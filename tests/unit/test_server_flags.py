@@ -1,0 +1,167 @@
+"""server.*: the tuning flags the chart emits, sized to the container's CPU limit, and only known flags."""
+
+from __future__ import annotations
+
+import pytest
+
+from tfserving_harness import checks, helm
+from tfserving_harness.frozen import thaw
+from tfserving_harness.manifests import one, server_container, server_flags
+from tfserving_harness.tfs_flags import KNOWN_FLAGS
+from tfserving_harness.testing import assert_no_problems
+
+# The flags each server-config feature adds to the command line (another area may add its own).
+FEATURE_FLAGS = {
+    "hot reload": ({"server": {"modelConfigPollWaitSeconds": 30}}, {"model_config_file_poll_wait_seconds"}),
+    "version labels": ({"server": {"allowVersionLabelsForUnavailableModels": True}}, {"allow_version_labels_for_unavailable_models"}),
+    "batching": ({"batching": {"enabled": True}}, {"enable_batching", "batching_parameters_file"}),
+    "per-model batching": (
+        {"batching": {"enabled": True, "perModelParameters": True}},
+        {"enable_batching", "batching_parameters_file", "enable_per_model_batching_parameters"},
+    ),
+    "metrics": ({"metrics": {"enabled": True}}, {"monitoring_config_file"}),
+}
+FEATURES_OFF = {"metrics": {"enabled": False}}
+# Emitted whenever there is a CPU limit (or request) to size them from.
+CPU_DERIVED_FLAGS = {"tensorflow_intra_op_parallelism", "tensorflow_inter_op_parallelism", "rest_api_num_threads", "grpc_max_threads"}
+# Always emitted, so the pod spec shows the effective setting rather than the binary's default.
+EXPLICIT_FLAGS = {
+    "port",
+    "rest_api_port",
+    "model_config_file",
+    "file_system_poll_wait_seconds",
+    "rest_api_timeout_in_ms",
+    "enable_model_warmup",
+    "max_num_load_retries",
+    "load_retry_interval_micros",
+    "num_load_threads",
+}
+ALL_ON = {
+    "server": {"modelConfigPollWaitSeconds": 30, "allowVersionLabelsForUnavailableModels": True},
+    "batching": {"enabled": True, "perModelParameters": True},
+}
+
+
+def flags_of(docs) -> dict[str, str]:
+    return server_flags(server_container(one(docs, "Deployment")))
+
+
+def test_every_flag_the_chart_may_emit_is_a_real_flag():
+    chart_flags = EXPLICIT_FLAGS | CPU_DERIVED_FLAGS | {"grpc_channel_arguments"}
+    for _, flags in FEATURE_FLAGS.values():
+        chart_flags |= flags
+    assert chart_flags <= KNOWN_FLAGS, chart_flags - KNOWN_FLAGS
+
+
+@pytest.mark.parametrize("feature", list(FEATURE_FLAGS))
+def test_each_feature_adds_exactly_its_flags(render, feature):
+    values, expected = FEATURE_FLAGS[feature]
+    off = set(flags_of(render(FEATURES_OFF)))
+    on = set(flags_of(render({**FEATURES_OFF, **values})))
+    assert on - off == expected
+    assert off - on == set()
+
+
+def test_everything_on_renders_only_known_flags_and_passes_every_check(render):
+    docs = render(ALL_ON)
+    flags = flags_of(docs)
+    assert set(flags) <= KNOWN_FLAGS
+    assert EXPLICIT_FLAGS | CPU_DERIVED_FLAGS | {"grpc_channel_arguments"} <= set(flags)
+    assert_no_problems(docs)
+
+
+def test_defaults_size_threads_to_the_cpu_limit_not_the_node(default_docs):
+    """values.yaml limits the container to 2 CPUs: 2 op threads, and 4 x 2 REST/gRPC threads (the
+    binary's own rule, 4 x CPUs, applied to the limit instead of the node)."""
+    flags = flags_of(default_docs)
+    assert flags["tensorflow_intra_op_parallelism"] == "2"
+    assert flags["tensorflow_inter_op_parallelism"] == "2"
+    assert flags["rest_api_num_threads"] == "8"
+    assert flags["grpc_max_threads"] == "8"
+
+
+def test_explicit_thread_values_win_over_the_cpu_limit(render):
+    flags = flags_of(render({"server": {"tensorflowIntraOpParallelism": 3, "tensorflowInterOpParallelism": 1, "restApiNumThreads": 5, "grpcMaxThreads": 6}}))
+    assert [flags[f] for f in ("tensorflow_intra_op_parallelism", "tensorflow_inter_op_parallelism", "rest_api_num_threads", "grpc_max_threads")] == ["3", "1", "5", "6"]
+
+
+def test_millicore_limit_rounds_up(render):
+    flags = flags_of(render({"resources": {"limits": {"cpu": "2500m"}}}))
+    assert (flags["tensorflow_intra_op_parallelism"], flags["grpc_max_threads"]) == ("3", "12")
+
+
+def test_without_a_cpu_figure_thread_flags_are_omitted(render):
+    flags = flags_of(render({"resources": {"limits": None, "requests": None}}))
+    assert not CPU_DERIVED_FLAGS & set(flags)
+
+
+def test_track_resources_size_that_tracks_threads(render):
+    docs = render({"tracks": {"small": {}, "big": {"resources": {"limits": {"cpu": "8"}}}}})
+    threads = {d["metadata"]["name"]: server_flags(server_container(d))["tensorflow_intra_op_parallelism"] for d in docs if d["kind"] == "Deployment"}
+    assert threads == {"tfs-tf-serving-big": "8", "tfs-tf-serving-small": "2"}
+
+
+def test_numbers_render_as_integers(render):
+    """Helm holds YAML numbers as floats; 60000000 must not reach the binary as 6e+07."""
+    flags = flags_of(render({"server": {"loadRetryIntervalMicros": 120000000, "restApiTimeoutInMs": 2500000}}))
+    assert flags["load_retry_interval_micros"] == "120000000"
+    assert flags["rest_api_timeout_in_ms"] == "2500000"
+
+
+def test_grpc_channel_arguments_default_to_a_max_connection_age(default_docs):
+    assert flags_of(default_docs)["grpc_channel_arguments"] == "grpc.max_connection_age_ms=60000"
+
+
+def test_grpc_channel_arguments_split_as_the_server_splits_them(render):
+    """The server splits on ',' then on '=' and reads the second part (no '=' would crash it)."""
+    flags = flags_of(render({"server": {"grpcChannelArguments": {"grpc.max_connection_age_ms": 120000, "grpc.max_connection_age_grace_ms": 30000, "grpc.primary_user_agent": "tfs"}}}))
+    pairs = [argument.split("=") for argument in flags["grpc_channel_arguments"].split(",")]
+    assert all(len(pair) == 2 for pair in pairs)
+    assert dict(pairs) == {"grpc.max_connection_age_ms": "120000", "grpc.max_connection_age_grace_ms": "30000", "grpc.primary_user_agent": "tfs"}
+
+
+def test_empty_grpc_channel_arguments_omit_the_flag(render):
+    assert "grpc_channel_arguments" not in flags_of(render({"server": {"grpcChannelArguments": None}}))
+
+
+def test_warmup_and_load_settings_reach_the_flags(render):
+    flags = flags_of(render({"server": {"enableModelWarmup": False, "maxNumLoadRetries": 0, "numLoadThreads": 4, "fileSystemPollWaitSeconds": 60}}))
+    assert (flags["enable_model_warmup"], flags["max_num_load_retries"], flags["num_load_threads"], flags["file_system_poll_wait_seconds"]) == ("false", "0", "4", "60")
+
+
+@pytest.mark.parametrize(
+    ("server", "path"),
+    [
+        ({"grpcChannelArguments": {"grpc.max_connection_age_ms": "1,grpc.x=2"}}, "server.grpcChannelArguments"),
+        ({"grpcChannelArguments": {"max_connection_age_ms": 1}}, "server.grpcChannelArguments"),
+        ({"grpcMaxThreads": -1}, "server.grpcMaxThreads"),
+        ({"fileSystemPollWaitSeconds": -1}, "server.fileSystemPollWaitSeconds"),
+        ({"restApiTimeoutInMs": 0}, "server.restApiTimeoutInMs"),
+        ({"modelConfigPollWaitSecond": 30}, "modelConfigPollWaitSecond"),
+    ],
+    ids=["comma-in-value", "not-a-grpc-arg", "negative-threads", "negative-poll", "zero-timeout", "typo"],
+)
+def test_schema_rejects_bad_server_values_with_their_path(render, server, path):
+    with pytest.raises(helm.RenderError) as error:
+        render({"server": server})
+    assert path in error.value.stderr
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (["--enable_batching=false", "--batching_parameters_file=/etc/tf-serving/models.config"], "--batching_parameters_file without --enable_batching=true"),
+        (["--enable_per_model_batching_parameters=true"], "--enable_per_model_batching_parameters without --enable_batching=true"),
+        (["--tensorflow_session_parallelism=2"], "--tensorflow_session_parallelism together with intra- and inter-op parallelism"),
+        (["--grpc_channel_arguments=grpc.max_connection_age_ms"], "'grpc.max_connection_age_ms' is not one key=value pair"),
+    ],
+    ids=["batching-file-without-batching", "per-model-without-batching", "three-parallelisms", "channel-arg-without-value"],
+)
+def test_harness_flags_combinations_the_server_refuses(default_docs, extra, expected):
+    """The harness check behind every scenario: a broken variant of the default render is reported."""
+    docs = [thaw(doc) for doc in default_docs]
+    container = server_container(one(docs, "Deployment"))
+    container["args"] = [arg for arg in container["args"] if not arg.startswith("--grpc_channel_arguments")] + extra
+    messages = [problem.message for problem in checks.server_problems(docs)]
+    assert any(expected in message for message in messages), messages
+    assert not checks.server_problems(default_docs)

@@ -89,7 +89,7 @@ def test_nfs_is_an_inline_read_only_volume(render):
 def test_s3_credentials_come_from_the_secret_and_nothing_is_mounted(render):
     docs = render(
         {
-            "modelStorage": {"source": "s3", "s3": {"existingSecret": "aws", "region": "eu-west-1", "endpoint": "minio:9000", "useHttps": False}},
+            "modelStorage": {"source": "s3", "s3": {"serverSupportsS3": True, "existingSecret": "aws", "region": "eu-west-1", "endpoint": "minio:9000", "useHttps": False}},
             "models": [{"name": "m", "basePath": "s3://bucket/m"}],
             "server": {"extraEnv": [{"name": "TF_CPP_MIN_LOG_LEVEL", "value": "1"}]},
         }
@@ -103,7 +103,7 @@ def test_s3_credentials_come_from_the_secret_and_nothing_is_mounted(render):
 
 
 def test_s3_with_workload_identity_has_no_keys(render):
-    env = _env(render({"modelStorage": {"source": "s3"}, "models": [{"name": "m", "basePath": "s3://bucket/m"}]}))
+    env = _env(render({"modelStorage": {"source": "s3", "s3": {"serverSupportsS3": True}}, "models": [{"name": "m", "basePath": "s3://bucket/m"}]}))
     assert "AWS_ACCESS_KEY_ID" not in env and "AWS_SECRET_ACCESS_KEY" not in env
 
 
@@ -184,7 +184,7 @@ BAD = [
         id="source-not-selected",
     ),
     pytest.param(
-        {"modelStorage": {"source": "s3"}, "models": [{"name": "m", "basePath": "gs://b/m"}]},
+        {"modelStorage": {"source": "s3", "s3": {"serverSupportsS3": True}}, "models": [{"name": "m", "basePath": "gs://b/m"}]},
         'tf-serving: models[0].basePath "gs://b/m" must be an s3:// URL when modelStorage.source is s3',
         id="s3-with-gs-path",
     ),
@@ -210,7 +210,7 @@ BAD = [
     ),
     pytest.param(
         {
-            "modelStorage": {"source": "s3"},
+            "modelStorage": {"source": "s3", "s3": {"serverSupportsS3": True}},
             "models": [{"name": "m", "basePath": "s3://b/m"}],
             "tracks": {"stable": {}, "canary": {"models": [{"name": "m", "basePath": "/models/m"}]}},
         },
@@ -224,7 +224,12 @@ BAD = [
         "tf-serving: modelStorage.mountPath and server.configMountPath are both /etc/tf-serving",
         id="mount-over-config",
     ),
-    pytest.param({"modelStorage": {"s3": {"endpoint": "https://minio:9000"}}}, "modelStorage.s3.endpoint", id="s3-endpoint-with-scheme"),
+    pytest.param({"modelStorage": {"s3": {"endpoint": "minio:9000/bucket"}}}, "modelStorage.s3.endpoint", id="s3-endpoint-with-path"),
+    pytest.param(
+        {"modelStorage": {"source": "s3"}, "models": [{"name": "m", "basePath": "s3://b/m"}]},
+        "tf-serving: modelStorage.source is s3 but modelStorage.s3.serverSupportsS3 is false; the stock tensorflow/serving images since 2.7 cannot read s3://",
+        id="s3-with-a-stock-image",
+    ),
     pytest.param({"modelStorage": {"pvc": {"accessModes": ["ReadWriteSometimes"]}}}, "modelStorage.pvc.accessModes", id="bad-access-mode"),
     pytest.param({"modelStorage": {"pvcc": {}}}, "pvcc", id="typo"),
 ]

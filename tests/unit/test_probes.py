@@ -261,3 +261,10 @@ def test_available_must_be_the_state_not_just_a_word_in_the_body(readiness_scrip
         fake.bodies = {"resnet": (200, model_status("AVAILABLE")), "bert": (200, failed)}
         result = run_probe(readiness_script, fake.port)
     assert result.returncode == 1, result.stderr
+
+
+def test_grpc_health_service_needs_tf_serving_2_15(render):
+    with pytest.raises(helm.RenderError) as failed:
+        render({"probes": {"grpcHealthCheck": {"enabled": True}}, "image": {"tag": "2.14.1"}})
+    assert "tf-serving: probes.grpcHealthCheck.enabled needs TF Serving 2.15 or newer" in failed.value.stderr
+    assert _container(render({"probes": {"grpcHealthCheck": {"enabled": True}}, "image": {"tag": "2.15.0-gpu"}, "gpu": {"enabled": True}}))["livenessProbe"]["grpc"]

@@ -11,6 +11,9 @@ metadata:
     {{- include "tf-serving.trackLabels" . | nindent 4 }}
 spec:
   replicas: {{ .Values.replicaCount }}
+  selector:
+    matchLabels:
+      {{- include "tf-serving.trackSelectorLabels" . | nindent 6 }}
   # Surge first, never below the wanted count: old pods serve until new ones are Ready.
   strategy:
     type: RollingUpdate
@@ -19,9 +22,6 @@ spec:
       maxSurge: {{ .Values.rollingUpdate.maxSurge }}
   minReadySeconds: {{ .Values.rollingUpdate.minReadySeconds }}
   progressDeadlineSeconds: {{ include "tf-serving.progressDeadlineSeconds" . }}
-  selector:
-    matchLabels:
-      {{- include "tf-serving.trackSelectorLabels" . | nindent 6 }}
   template:
     metadata:
       labels:
@@ -48,7 +48,7 @@ spec:
       securityContext:
         {{- toYaml . | nindent 8 }}
       {{- end }}
-      {{- with include "tf-serving.initContainers" . }}
+      {{- with include "tf-serving.initContainers" . | trim }}
       initContainers:
         {{- . | nindent 8 }}
       {{- end }}
@@ -69,7 +69,7 @@ spec:
             - name: http
               containerPort: {{ .Values.server.restPort }}
               protocol: TCP
-          {{- with include "tf-serving.serverEnv" . }}
+          {{- with include "tf-serving.serverEnv" . | trim }}
           env:
             {{- . | nindent 12 }}
           {{- end }}
@@ -84,7 +84,7 @@ spec:
           securityContext:
             {{- toYaml . | nindent 12 }}
           {{- end }}
-          {{- with include "tf-serving.resources" . }}
+          {{- with include "tf-serving.resources" . | trim }}
           resources:
             {{- . | nindent 12 }}
           {{- end }}
@@ -107,7 +107,7 @@ spec:
         {{- with include "tf-serving.modelStorageVolumes" . | trim }}
         {{- . | nindent 8 }}
         {{- end }}
-      {{- with include "tf-serving.nodeSelector" . }}
+      {{- with include "tf-serving.nodeSelector" . | trim }}
       nodeSelector:
         {{- . | nindent 8 }}
       {{- end }}
@@ -115,7 +115,7 @@ spec:
       affinity:
         {{- toYaml . | nindent 8 }}
       {{- end }}
-      {{- with include "tf-serving.tolerations" . }}
+      {{- with include "tf-serving.tolerations" . | trim }}
       tolerations:
         {{- . | nindent 8 }}
       {{- end }}

@@ -39,5 +39,11 @@ def scenario_directives(values_file) -> dict[str, str]:
     return directives
 
 
-def kube_version_tuple(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in version.lstrip("v").split("-")[0].split(".")[:3])
+def kube_version_tuple(version: str) -> tuple[int, int, int]:
+    """`v1.31.2-gke.100`, `1.29.14+k3s1`, `1.37.0` -> (major, minor, patch), for comparisons."""
+    import re
+
+    match = re.match(r"^v?(\d+)\.(\d+)(?:\.(\d+))?", version)
+    if not match:
+        raise ValueError(f"not a Kubernetes version: {version!r}")
+    return int(match[1]), int(match[2]), int(match[3] or 0)

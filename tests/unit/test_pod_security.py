@@ -160,3 +160,9 @@ def test_image_pull_secrets_and_pull_policy_reach_the_pod(render):
     spec = pod_template(one(docs, "Deployment"))["spec"]
     assert spec["imagePullSecrets"] == [{"name": "regcred"}]
     assert spec["containers"][0]["imagePullPolicy"] == "Always"
+
+
+def test_container_root_user_overrides_a_non_root_pod_user_and_fails(render):
+    with pytest.raises(helm.RenderError) as failed:
+        render({"securityContext": {"runAsUser": 0}})
+    assert "is 0 while runAsNonRoot is true" in failed.value.stderr

@@ -38,7 +38,7 @@ Checks of the pod values: shutdown timing, non-root identity, model storage, GPU
 {{- $pod := .Values.podSecurityContext | default dict }}
 {{- $ctr := .Values.securityContext | default dict }}
 {{- $nonRoot := or $pod.runAsNonRoot $ctr.runAsNonRoot }}
-{{- $user := $ctr.runAsUser | default $pod.runAsUser }}
+{{- $user := ternary $ctr.runAsUser $pod.runAsUser (hasKey $ctr "runAsUser") }}
 {{- if and $nonRoot (kindIs "invalid" $user) }}
 {{- fail "tf-serving: podSecurityContext.runAsUser is not set but runAsNonRoot is true; the tensorflow/serving image has no USER (it would run as root) so the kubelet refuses to start it: set podSecurityContext.runAsUser (e.g. 1000)" }}
 {{- end }}

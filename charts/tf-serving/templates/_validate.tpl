@@ -78,7 +78,7 @@ Checks of the pod values: shutdown timing, non-root identity, model storage, GPU
 {{- fail "tf-serving: modelStorage.source is s3 but modelStorage.s3.serverSupportsS3 is false; the stock tensorflow/serving images since 2.7 cannot read s3:// (\"File system scheme 's3' not implemented\", tensorflow/serving#1963): use an image built with TensorFlow's S3 file system and set modelStorage.s3.serverSupportsS3 true, or download with modelStorage.source initContainer" }}
 {{- end }}
 {{- if and (eq $src "image") (not (semverCompare ">=1.31.0-0" .Capabilities.KubeVersion.Version)) }}
-{{- fail (printf "tf-serving: modelStorage.source \"image\" needs the Kubernetes image volume (1.31+, behind the ImageVolume feature gate until it is on by default), but the cluster is %s; use modelStorage.source initContainer or a PVC on this cluster" .Capabilities.KubeVersion.Version) }}
+{{- fail (printf "tf-serving: modelStorage.source \"image\" needs the Kubernetes image volume (1.31+; the ImageVolume feature gate is on by default only from 1.35), but the cluster is %s; use modelStorage.source initContainer or a PVC on this cluster" .Capabilities.KubeVersion.Version) }}
 {{- end }}
 {{- if eq (trimSuffix "/" $ms.mountPath) (trimSuffix "/" .Values.server.configMountPath) }}
 {{- fail (printf "tf-serving: modelStorage.mountPath and server.configMountPath are both %s; mount the models elsewhere" $ms.mountPath) }}

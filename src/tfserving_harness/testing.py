@@ -20,3 +20,30 @@ def ci_scenarios() -> list:
     from .paths import ci_values_files
 
     return [pytest.param(path, id=path.name.removesuffix("-values.yaml")) for path in ci_values_files()]
+
+
+def scenario_directives(values_file) -> dict[str, str]:
+    """`# key: value` lines of a ci/ scenario's leading comment block that the tests act on:
+    `min-kube-version: 1.31.0` (the scenario renders only from that version on; below it the
+    chart must fail with a message) and `pod-security-exception: <why>` (the scenario cannot meet
+    the `restricted` Pod Security Standard, and says why)."""
+    from pathlib import Path
+
+    directives: dict[str, str] = {}
+    for line in Path(values_file).read_text().splitlines():
+        if not line.startswith("#"):
+            break
+        key, sep, value = line.lstrip("# ").partition(":")
+        if sep and key in ("min-kube-version", "pod-security-exception"):
+            directives[key] = value.strip()
+    return directives
+
+
+def kube_version_tuple(version: str) -> tuple[int, int, int]:
+    """`v1.31.2-gke.100`, `1.29.14+k3s1`, `1.37.0` -> (major, minor, patch), for comparisons."""
+    import re
+
+    match = re.match(r"^v?(\d+)\.(\d+)(?:\.(\d+))?", version)
+    if not match:
+        raise ValueError(f"not a Kubernetes version: {version!r}")
+    return int(match[1]), int(match[2]), int(match[3] or 0)

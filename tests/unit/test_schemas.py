@@ -8,7 +8,7 @@ import pytest
 from tfserving_harness import checks, crds, helm, k8s_schema
 from tfserving_harness.frozen import thaw
 from tfserving_harness.manifests import one
-from tfserving_harness.testing import ci_scenarios
+from tfserving_harness.testing import ci_scenarios, kube_version_tuple, scenario_directives
 
 SCENARIOS = ci_scenarios()
 
@@ -23,6 +23,13 @@ def test_supported_versions_have_schemas():
 @pytest.mark.parametrize("kube_version", helm.SUPPORTED_KUBE_VERSIONS)
 @pytest.mark.parametrize("values_file", SCENARIOS)
 def test_every_object_is_valid_for_each_supported_kubernetes(values_file, kube_version):
+    """A scenario marked `# min-kube-version: X` must instead fail below X, with a message."""
+    minimum = scenario_directives(values_file).get("min-kube-version")
+    if minimum and kube_version_tuple(kube_version) < kube_version_tuple(minimum):
+        with pytest.raises(helm.RenderError) as failed:
+            helm.render_chart(values_files=[values_file], kube_version=kube_version)
+        assert "tf-serving: " in failed.value.stderr and minimum.rsplit(".", 1)[0] in failed.value.stderr, failed.value.stderr
+        return
     docs = helm.render_chart(values_files=[values_file], kube_version=kube_version)
     problems = checks.schema_problems(docs, kube_version)
     assert not problems, "\n".join(map(str, problems))

@@ -14,6 +14,14 @@ spec:
   selector:
     matchLabels:
       {{- include "tf-serving.trackSelectorLabels" . | nindent 6 }}
+  # Surge first, never below the wanted count: old pods serve until new ones are Ready.
+  strategy:
+    type: RollingUpdate
+    rollingUpdate:
+      maxUnavailable: 0
+      maxSurge: {{ .Values.rollingUpdate.maxSurge }}
+  minReadySeconds: {{ .Values.rollingUpdate.minReadySeconds }}
+  progressDeadlineSeconds: {{ include "tf-serving.progressDeadlineSeconds" . }}
   template:
     metadata:
       labels:
@@ -30,6 +38,8 @@ spec:
     spec:
       serviceAccountName: {{ include "tf-serving.serviceAccountName" . }}
       automountServiceAccountToken: false
+      # TF Serving ignores SIGTERM as PID 1: after the preStop pause it serves until this runs out.
+      terminationGracePeriodSeconds: {{ .Values.shutdown.terminationGracePeriodSeconds }}
       {{- with .Values.imagePullSecrets }}
       imagePullSecrets:
         {{- toYaml . | nindent 8 }}
@@ -37,6 +47,10 @@ spec:
       {{- with .Values.podSecurityContext }}
       securityContext:
         {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with include "tf-serving.initContainers" . | trim }}
+      initContainers:
+        {{- . | nindent 8 }}
       {{- end }}
       containers:
         - name: tf-serving
@@ -55,33 +69,24 @@ spec:
             - name: http
               containerPort: {{ .Values.server.restPort }}
               protocol: TCP
-          {{- with .Values.server.extraEnv }}
+          {{- with include "tf-serving.serverEnv" . | trim }}
           env:
-            {{- toYaml . | nindent 12 }}
+            {{- . | nindent 12 }}
           {{- end }}
           # The server opens its ports only after the initial models have loaded.
-          startupProbe:
-            tcpSocket:
-              port: grpc
-            periodSeconds: 10
-            failureThreshold: 30
-          livenessProbe:
-            tcpSocket:
-              port: grpc
-            periodSeconds: 10
-            failureThreshold: 3
-          readinessProbe:
-            tcpSocket:
-              port: http
-            periodSeconds: 5
-            failureThreshold: 3
+          {{- with include "tf-serving.probes" . | trim }}
+          {{- . | nindent 10 }}
+          {{- end }}
+          {{- with include "tf-serving.lifecycle" . | trim }}
+          {{- . | nindent 10 }}
+          {{- end }}
           {{- with .Values.securityContext }}
           securityContext:
             {{- toYaml . | nindent 12 }}
           {{- end }}
-          {{- with .Values.resources }}
+          {{- with include "tf-serving.resources" . | trim }}
           resources:
-            {{- toYaml . | nindent 12 }}
+            {{- . | nindent 12 }}
           {{- end }}
           volumeMounts:
             - name: config
@@ -89,6 +94,9 @@ spec:
               readOnly: true
             - name: tmp
               mountPath: /tmp
+            {{- with include "tf-serving.modelStorageMounts" . | trim }}
+            {{- . | nindent 12 }}
+            {{- end }}
       volumes:
         # Whole-directory mount (never subPath) so ConfigMap updates reach the pod.
         - name: config
@@ -96,16 +104,19 @@ spec:
             name: {{ include "tf-serving.configMapName" . }}
         - name: tmp
           emptyDir: {}
-      {{- with .Values.nodeSelector }}
+        {{- with include "tf-serving.modelStorageVolumes" . | trim }}
+        {{- . | nindent 8 }}
+        {{- end }}
+      {{- with include "tf-serving.nodeSelector" . | trim }}
       nodeSelector:
-        {{- toYaml . | nindent 8 }}
+        {{- . | nindent 8 }}
       {{- end }}
       {{- with .Values.affinity }}
       affinity:
         {{- toYaml . | nindent 8 }}
       {{- end }}
-      {{- with .Values.tolerations }}
+      {{- with include "tf-serving.tolerations" . | trim }}
       tolerations:
-        {{- toYaml . | nindent 8 }}
+        {{- . | nindent 8 }}
       {{- end }}
 {{- end }}

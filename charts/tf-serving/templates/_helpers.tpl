@@ -151,10 +151,16 @@ ServiceAccount name.
 {{- end }}
 
 {{/*
-Image tag: image.tag, else the chart's appVersion.
+Image tag: image.tag, else the chart's appVersion (with `-gpu` when gpu.enabled).
 */}}
 {{- define "tf-serving.imageTag" -}}
-{{- default .Chart.AppVersion .Values.image.tag }}
+{{- if .Values.image.tag }}
+{{- .Values.image.tag }}
+{{- else if .Values.gpu.enabled }}
+{{- printf "%s-gpu" .Chart.AppVersion }}
+{{- else }}
+{{- .Chart.AppVersion }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -242,6 +248,7 @@ makes tensorflow_model_server exit at start.
 - --monitoring_config_file={{ trimSuffix "/" .Values.server.configMountPath }}/monitoring.config
 {{- end }}
 {{- include "tf-serving.serverTuningArgs" . }}
+{{- include "tf-serving.podServerArgs" . }}
 {{- range .Values.server.extraArgs }}
 - {{ . | quote }}
 {{- end }}

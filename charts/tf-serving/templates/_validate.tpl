@@ -18,6 +18,8 @@ says what to do. Included once, from configmap.yaml, so a bad combination fails 
 {{- fail (printf "tf-serving: primaryTrack %q is not one of the tracks %v; name a key of tracks or leave it empty" .Values.primaryTrack $tracks) }}
 {{- end }}
 {{- include "tf-serving.validateServerConfig" . }}
+{{- /* ---- Pod (issue 3): probes, shutdown, security, model storage, GPU ---- */}}
+{{- include "tf-serving.validatePod" . }}
 {{- end }}
 
 {{/*
@@ -102,5 +104,108 @@ top-level models and for every track that overrides them), batching. Included fr
 {{- fail (printf "tf-serving: batching.allowedBatchSizes must end with batching.maxBatchSize (%d), got %v; make the last size %d or set batching.maxBatchSize to %d" $max $sizes $max $last) }}
 {{- end }}
 {{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Checks of the pod values: shutdown timing, non-root identity, model storage, GPU. Track values
+(models, image) are checked per track.
+*/}}
+{{- define "tf-serving.validatePod" -}}
+{{- $sd := .Values.shutdown }}
+{{- if le (int $sd.terminationGracePeriodSeconds) (int $sd.preStopSleepSeconds) }}
+{{- fail (printf "tf-serving: shutdown.terminationGracePeriodSeconds (%d) must be greater than shutdown.preStopSleepSeconds (%d): the pause counts against the grace period, and in-flight requests need the rest; raise the grace period or shorten the pause" (int $sd.terminationGracePeriodSeconds) (int $sd.preStopSleepSeconds)) }}
+{{- end }}
+{{- $deadline := int .Values.rollingUpdate.progressDeadlineSeconds }}
+{{- if and $deadline (le $deadline (int .Values.probes.startup.budgetSeconds)) }}
+{{- fail (printf "tf-serving: rollingUpdate.progressDeadlineSeconds (%d) must be greater than probes.startup.budgetSeconds (%d), or a slow model load marks the rollout failed; raise it or set 0 to derive it" $deadline (int .Values.probes.startup.budgetSeconds)) }}
+{{- end }}
+{{- /* Security: the image has no USER, so runAsNonRoot needs an explicit non-zero runAsUser. */}}
+{{- $pod := .Values.podSecurityContext | default dict }}
+{{- $ctr := .Values.securityContext | default dict }}
+{{- $nonRoot := or $pod.runAsNonRoot $ctr.runAsNonRoot }}
+{{- $user := ternary $ctr.runAsUser $pod.runAsUser (hasKey $ctr "runAsUser") }}
+{{- if and $nonRoot (kindIs "invalid" $user) }}
+{{- fail "tf-serving: podSecurityContext.runAsUser is not set but runAsNonRoot is true; the tensorflow/serving image has no USER (it would run as root) so the kubelet refuses to start it: set podSecurityContext.runAsUser (e.g. 1000)" }}
+{{- end }}
+{{- if and $nonRoot (not (kindIs "invalid" $user)) (eq (int $user) 0) }}
+{{- fail "tf-serving: podSecurityContext.runAsUser (or securityContext.runAsUser) is 0 while runAsNonRoot is true; pick a non-zero user id" }}
+{{- end }}
+{{- /* Model storage: exactly one source, its required fields, base paths that match it. */}}
+{{- $ms := .Values.modelStorage }}
+{{- $src := $ms.source }}
+{{- $markers := list
+  (list "existingClaim" "existingClaim.claimName" $ms.existingClaim.claimName)
+  (list "existingClaim" "existingClaim.subPath" $ms.existingClaim.subPath)
+  (list "nfs" "nfs.server" $ms.nfs.server)
+  (list "nfs" "nfs.path" $ms.nfs.path)
+  (list "s3" "s3.existingSecret" $ms.s3.existingSecret)
+  (list "s3" "s3.region" $ms.s3.region)
+  (list "s3" "s3.endpoint" $ms.s3.endpoint)
+  (list "gcs" "gcs.existingSecret" $ms.gcs.existingSecret)
+  (list "initContainer" "initContainer.image.repository" $ms.initContainer.image.repository)
+  (list "image" "image.reference" $ms.image.reference) }}
+{{- range $markers }}
+{{- if and (index . 2) (ne (index . 0) $src) }}
+{{- fail (printf "tf-serving: modelStorage.%s is set but modelStorage.source is %q; only one model source can be used: set modelStorage.source to %q or remove modelStorage.%s" (index . 1) $src (index . 0) (index . 1)) }}
+{{- end }}
+{{- end }}
+{{- $required := dict
+  "existingClaim" (list (list "existingClaim.claimName" $ms.existingClaim.claimName))
+  "nfs" (list (list "nfs.server" $ms.nfs.server) (list "nfs.path" $ms.nfs.path))
+  "initContainer" (list (list "initContainer.image.repository" $ms.initContainer.image.repository) (list "initContainer.command" $ms.initContainer.command))
+  "image" (list (list "image.reference" $ms.image.reference)) }}
+{{- range (get $required $src | default list) }}
+{{- if not (index . 1) }}
+{{- fail (printf "tf-serving: modelStorage.%s is required when modelStorage.source is %q" (index . 0) $src) }}
+{{- end }}
+{{- end }}
+{{- if and (eq $src "s3") (not $ms.s3.serverSupportsS3) }}
+{{- fail "tf-serving: modelStorage.source is s3 but modelStorage.s3.serverSupportsS3 is false; the stock tensorflow/serving images since 2.7 cannot read s3:// (\"File system scheme 's3' not implemented\", tensorflow/serving#1963): use an image built with TensorFlow's S3 file system and set modelStorage.s3.serverSupportsS3 true, or download with modelStorage.source initContainer" }}
+{{- end }}
+{{- if and (eq $src "image") (not (semverCompare ">=1.31.0-0" .Capabilities.KubeVersion.Version)) }}
+{{- fail (printf "tf-serving: modelStorage.source \"image\" needs the Kubernetes image volume (1.31+; the ImageVolume feature gate is on by default only from 1.35), but the cluster is %s; use modelStorage.source initContainer or a PVC on this cluster" .Capabilities.KubeVersion.Version) }}
+{{- end }}
+{{- if eq (trimSuffix "/" $ms.mountPath) (trimSuffix "/" .Values.server.configMountPath) }}
+{{- fail (printf "tf-serving: modelStorage.mountPath and server.configMountPath are both %s; mount the models elsewhere" $ms.mountPath) }}
+{{- end }}
+{{- $replicas := 0 }}
+{{- $local := include "tf-serving.modelStorageIsLocal" . }}
+{{- $root := . }}
+{{- range $track := include "tf-serving.trackNames" . | fromJsonArray }}
+{{- $ctx := dict }}
+{{- include "tf-serving.trackContext" (list $root $track $ctx) }}
+{{- $where := "models" }}
+{{- if $root.Values.tracks }}{{ $where = printf "tracks.%s.models" $track }}{{ end }}
+{{- $replicas = add $replicas (int $ctx.Values.replicaCount) }}
+{{- range $i, $m := $ctx.Values.models }}
+{{- if and (eq $src "s3") (not (hasPrefix "s3://" $m.basePath)) }}
+{{- fail (printf "tf-serving: %s[%d].basePath %q must be an s3:// URL when modelStorage.source is s3 (the server reads the bucket itself)" $where $i $m.basePath) }}
+{{- end }}
+{{- if and (eq $src "gcs") (not (hasPrefix "gs://" $m.basePath)) }}
+{{- fail (printf "tf-serving: %s[%d].basePath %q must be a gs:// URL when modelStorage.source is gcs (the server reads the bucket itself)" $where $i $m.basePath) }}
+{{- end }}
+{{- if and $local (not (hasPrefix (printf "%s/" (trimSuffix "/" $ms.mountPath)) $m.basePath)) }}
+{{- fail (printf "tf-serving: %s[%d].basePath %q is not under modelStorage.mountPath %q, where modelStorage.source %s mounts the models; use a path like %s/%s" $where $i $m.basePath $ms.mountPath $src (trimSuffix "/" $ms.mountPath) $m.name) }}
+{{- end }}
+{{- end }}
+{{- /* The gRPC health service exists from TF Serving 2.15; an unknown flag makes the binary exit. */}}
+{{- $version := regexFind "^[0-9]+[.][0-9]+[.][0-9]+" (include "tf-serving.imageTag" $ctx) }}
+{{- if and $root.Values.probes.grpcHealthCheck.enabled (not $ctx.Values.image.digest) $version (semverCompare "<2.15.0" $version) }}
+{{- fail (printf "tf-serving: probes.grpcHealthCheck.enabled needs TF Serving 2.15 or newer (--enable_grpc_healthcheck_service), but track %s runs %s; upgrade the image or turn the gRPC health check off" $track (include "tf-serving.imageTag" $ctx)) }}
+{{- end }}
+{{- /* GPU: the CPU image cannot use the GPU; a pinned digest cannot be checked, so it is trusted. */}}
+{{- $image := $ctx.Values.image }}
+{{- if and $ctx.Values.gpu.enabled $image.tag (not $image.digest) (not (hasSuffix "-gpu" $image.tag)) }}
+{{- $path := "image.tag" }}
+{{- if and $root.Values.tracks (hasKey (index $root.Values.tracks $track | default dict) "image") }}{{ $path = printf "tracks.%s.image.tag" $track }}{{ end }}
+{{- fail (printf "tf-serving: %s %q is a CPU image but gpu.enabled is true; use the %q tag (or leave image.tag empty to get %s-gpu)" $path $image.tag (printf "%s-gpu" $image.tag) $root.Chart.AppVersion) }}
+{{- end }}
+{{- end }}
+{{- if and (eq $src "pvc") (has "ReadWriteOncePod" $ms.pvc.accessModes) (gt (int $replicas) 1) }}
+{{- fail (printf "tf-serving: modelStorage.pvc.accessModes has ReadWriteOncePod but the release runs %d pods; only one pod can mount such a claim: use ReadOnlyMany or ReadWriteMany" (int $replicas)) }}
+{{- end }}
+{{- if and (not .Values.gpu.enabled) (ne (toString .Values.gpu.perProcessGpuMemoryFraction) "<nil>") }}
+{{- fail "tf-serving: gpu.perProcessGpuMemoryFraction is set but gpu.enabled is false; the flag only applies to GPU memory: enable gpu or remove it" }}
 {{- end }}
 {{- end }}

@@ -1,0 +1,354 @@
+{{/*
+Pod-level pieces of the serving Deployment: probes, shutdown, storage, GPU, init containers.
+Every helper takes a track context (so track overrides of models, resources, nodeSelector and
+tolerations apply) and renders nothing when its feature is off.
+*/}}
+
+{{/*
+Server flags owned by the pod: the gRPC health service and the GPU memory fraction.
+Included from tf-serving.serverArgs.
+*/}}
+{{- define "tf-serving.podServerArgs" -}}
+{{- if .Values.probes.grpcHealthCheck.enabled }}
+- --enable_grpc_healthcheck_service=true
+{{- end }}
+{{- if and .Values.gpu.enabled (ne (toString .Values.gpu.perProcessGpuMemoryFraction) "<nil>") }}
+- --per_process_gpu_memory_fraction={{ .Values.gpu.perProcessGpuMemoryFraction }}
+{{- end }}
+{{- end }}
+
+{{/*
+Readiness: every configured model has a version in state AVAILABLE.
+GET /v1/models/NAME answers 200 in every state (START, LOADING, AVAILABLE, UNLOADING, END), so the
+status code alone means nothing: the body is checked. Bash builtins only (/dev/tcp, read -t,
+[[ =~ ]]), because the stock image has bash but no curl or wget.
+Arguments: $1 REST port, $2 time budget in seconds for all models, $3.. model names.
+*/}}
+{{- define "tf-serving.readinessScript" -}}
+export LC_ALL=C
+port=$1 deadline=$((SECONDS + $2)); shift 2
+available='"state"[[:space:]]*:[[:space:]]*"AVAILABLE"'
+remaining() { left=$((deadline - SECONDS)); ((left > 0)); }
+get() {
+  local line rc length=-1
+  response='' status=''
+  exec 3<>"/dev/tcp/127.0.0.1/$port" || { echo "REST port $port is not open" >&2; return 1; }
+  printf 'GET /v1/models/%s HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nConnection: close\r\n\r\n' "$1" "$port" >&3
+  remaining && IFS= read -r -t "$left" status <&3 || { echo "no status line from /v1/models/$1 in time" >&2; return 1; }
+  while remaining && IFS= read -r -t "$left" line <&3; do
+    line=${line%$'\r'}
+    [[ -z $line ]] && break
+    [[ ${line,,} =~ ^content-length:[[:space:]]*([0-9]+) ]] && length=${BASH_REMATCH[1]}
+  done
+  if ((length >= 0)); then
+    ((length == 0)) || { remaining && IFS= read -r -N "$length" -t "$left" response <&3; } || { echo "body of /v1/models/$1 not complete in time" >&2; return 1; }
+  else
+    while :; do
+      remaining || { echo "body of /v1/models/$1 not complete in time" >&2; return 1; }
+      IFS= read -r -t "$left" line <&3; rc=$?
+      response+=$line$'\n'
+      ((rc == 0)) || break
+    done
+    ((rc > 128)) && { echo "body of /v1/models/$1 not complete in time" >&2; return 1; }
+  fi
+  exec 3<&-
+  [[ $status =~ ^HTTP/1\.[01][[:space:]]200 ]] || { echo "/v1/models/$1: ${status%$'\r'}" >&2; return 1; }
+}
+for model in "$@"; do
+  get "$model" || exit 1
+  [[ $response =~ $available ]] || { echo "model $model has no AVAILABLE version: ${response//[[:space:]]/ }" >&2; exit 1; }
+done
+{{- end }}
+
+{{/*
+startupProbe, livenessProbe and readinessProbe of the server container.
+The server opens its ports only after the initial load, so startup and liveness are port checks
+(or the standard gRPC health service); readiness runs the script above.
+*/}}
+{{- define "tf-serving.probes" -}}
+{{- $p := .Values.probes }}
+{{- $alive := dict "tcpSocket" (dict "port" "grpc") }}
+{{- if $p.grpcHealthCheck.enabled }}
+{{- $alive = dict "grpc" (dict "port" (int .Values.server.grpcPort)) }}
+{{- end }}
+{{- $period := int $p.startup.periodSeconds }}
+startupProbe:
+  {{- toYaml $alive | nindent 2 }}
+  # budgetSeconds {{ $p.startup.budgetSeconds }} = periodSeconds x failureThreshold (rounded up)
+  periodSeconds: {{ $period }}
+  timeoutSeconds: {{ $p.startup.timeoutSeconds }}
+  failureThreshold: {{ div (add (int $p.startup.budgetSeconds) (sub $period 1)) $period }}
+livenessProbe:
+  {{- toYaml $alive | nindent 2 }}
+  periodSeconds: {{ $p.liveness.periodSeconds }}
+  timeoutSeconds: {{ $p.liveness.timeoutSeconds }}
+  failureThreshold: {{ $p.liveness.failureThreshold }}
+readinessProbe:
+  {{- if $p.readiness.modelsAvailable }}
+  exec:
+    command:
+      - /bin/bash
+      - -c
+      - |
+        {{- include "tf-serving.readinessScript" . | nindent 8 }}
+      - models-available
+      - {{ .Values.server.restPort | quote }}
+      - {{ max 1 (sub (int $p.readiness.timeoutSeconds) 1) | quote }}
+      {{- range .Values.models }}
+      - {{ .name | quote }}
+      {{- end }}
+  {{- else }}
+  tcpSocket:
+    port: http
+  {{- end }}
+  periodSeconds: {{ $p.readiness.periodSeconds }}
+  timeoutSeconds: {{ $p.readiness.timeoutSeconds }}
+  failureThreshold: {{ $p.readiness.failureThreshold }}
+  successThreshold: 1
+{{- end }}
+
+{{/*
+preStop pause: the Pod is removed from Service endpoints while it sleeps, then the grace period
+runs out (TF Serving ignores SIGTERM as PID 1). The `sleep` lifecycle action needs no binary in
+the image; it is on by default from Kubernetes 1.30 (alpha, off, in 1.29), so 1.29 gets an exec sleep.
+*/}}
+{{- define "tf-serving.lifecycle" -}}
+{{- $seconds := int .Values.shutdown.preStopSleepSeconds }}
+{{- if gt $seconds 0 }}
+lifecycle:
+  preStop:
+    {{- if semverCompare ">=1.30.0-0" .Capabilities.KubeVersion.Version }}
+    sleep:
+      seconds: {{ $seconds }}
+    {{- else }}
+    exec:
+      command: ["sleep", "{{ $seconds }}"]
+    {{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Image reference of an image values object {repository, tag, digest}; a digest wins.
+*/}}
+{{- define "tf-serving.imageRef" -}}
+{{- if .digest }}
+{{- printf "%s@%s" .repository .digest }}
+{{- else }}
+{{- printf "%s:%s" .repository (.tag | default "latest") }}
+{{- end }}
+{{- end }}
+
+{{/*
+Is modelStorage.source one that mounts a local volume at modelStorage.mountPath? "true" or "".
+*/}}
+{{- define "tf-serving.modelStorageIsLocal" -}}
+{{- if has .Values.modelStorage.source (list "existingClaim" "pvc" "nfs" "initContainer" "image") }}true{{ end }}
+{{- end }}
+
+{{/*
+Name of the PersistentVolumeClaim the chart creates (modelStorage.source=pvc). One per release,
+shared by every track.
+*/}}
+{{- define "tf-serving.modelsClaimName" -}}
+{{- printf "%s-models" (include "tf-serving.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The `models` volume for local sources (list items).
+*/}}
+{{- define "tf-serving.modelStorageVolumes" -}}
+{{- $s := .Values.modelStorage }}
+{{- if eq $s.source "existingClaim" }}
+- name: models
+  persistentVolumeClaim:
+    claimName: {{ $s.existingClaim.claimName }}
+    readOnly: true
+{{- else if eq $s.source "pvc" }}
+- name: models
+  persistentVolumeClaim:
+    claimName: {{ include "tf-serving.modelsClaimName" . }}
+    readOnly: true
+{{- else if eq $s.source "nfs" }}
+- name: models
+  nfs:
+    server: {{ $s.nfs.server }}
+    path: {{ $s.nfs.path }}
+    readOnly: true
+{{- else if eq $s.source "initContainer" }}
+- name: models
+  emptyDir:
+    {{- with $s.initContainer.sizeLimit }}
+    sizeLimit: {{ . }}
+    {{- end }}
+- name: models-download-tmp
+  emptyDir: {}
+{{- else if eq $s.source "image" }}
+- name: models
+  image:
+    reference: {{ $s.image.reference }}
+    pullPolicy: {{ $s.image.pullPolicy }}
+{{- end }}
+{{- if and (eq $s.source "gcs") $s.gcs.existingSecret }}
+- name: gcs-credentials
+  secret:
+    secretName: {{ $s.gcs.existingSecret }}
+    items:
+      - key: {{ $s.gcs.secretKey }}
+        path: credentials.json
+{{- end }}
+{{- end }}
+
+{{/*
+Volume mounts of the server container for model storage (list items).
+*/}}
+{{- define "tf-serving.modelStorageMounts" -}}
+{{- $s := .Values.modelStorage }}
+{{- if include "tf-serving.modelStorageIsLocal" . }}
+- name: models
+  mountPath: {{ $s.mountPath }}
+  readOnly: true
+  {{- if and (eq $s.source "existingClaim") $s.existingClaim.subPath }}
+  subPath: {{ $s.existingClaim.subPath }}
+  {{- end }}
+{{- end }}
+{{- if and (eq $s.source "gcs") $s.gcs.existingSecret }}
+- name: gcs-credentials
+  mountPath: /var/run/secrets/tf-serving/gcs
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{/*
+Environment of the server container: object-store credentials for the server's own S3/GCS file
+systems, then server.extraEnv (list items).
+*/}}
+{{- define "tf-serving.serverEnv" -}}
+{{- $s := .Values.modelStorage }}
+{{- if eq $s.source "s3" }}
+{{- with $s.s3.existingSecret }}
+- name: AWS_ACCESS_KEY_ID
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $s.s3.accessKeyIdKey }}
+- name: AWS_SECRET_ACCESS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $s.s3.secretAccessKeyKey }}
+{{- end }}
+{{- with $s.s3.region }}
+- name: AWS_REGION
+  value: {{ . | quote }}
+{{- end }}
+{{- with $s.s3.endpoint }}
+- name: S3_ENDPOINT
+  value: {{ . | quote }}
+{{- end }}
+- name: S3_USE_HTTPS
+  value: {{ ternary "1" "0" $s.s3.useHttps | quote }}
+- name: S3_VERIFY_SSL
+  value: {{ ternary "1" "0" $s.s3.verifySsl | quote }}
+{{- else if and (eq $s.source "gcs") $s.gcs.existingSecret }}
+- name: GOOGLE_APPLICATION_CREDENTIALS
+  value: /var/run/secrets/tf-serving/gcs/credentials.json
+{{- end }}
+{{- with .Values.server.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+Init container that downloads the models into the `models` emptyDir (modelStorage.source=initContainer).
+It gets the same restricted security context as the server.
+*/}}
+{{- define "tf-serving.initContainers" -}}
+{{- $s := .Values.modelStorage }}
+{{- if eq $s.source "initContainer" }}
+{{- $i := $s.initContainer }}
+- name: download-models
+  image: {{ include "tf-serving.imageRef" $i.image | quote }}
+  imagePullPolicy: {{ $i.image.pullPolicy }}
+  {{- with $i.command }}
+  command:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $i.args }}
+  args:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  env:
+    - name: MODELS_DIR
+      value: {{ $s.mountPath | quote }}
+    # Writable home for tools that keep caches (aws, gsutil) under a read-only root filesystem.
+    - name: HOME
+      value: /tmp
+    {{- with $i.env }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  {{- with .Values.securityContext }}
+  securityContext:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $i.resources }}
+  resources:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  volumeMounts:
+    - name: models
+      mountPath: {{ $s.mountPath }}
+    - name: models-download-tmp
+      mountPath: /tmp
+{{- end }}
+{{- end }}
+
+{{/*
+Resources of the server container: resources, plus the GPU limit when gpu.enabled
+(extended resources are requested through limits; requests default to them).
+*/}}
+{{- define "tf-serving.resources" -}}
+{{- $resources := deepCopy (.Values.resources | default dict) }}
+{{- if .Values.gpu.enabled }}
+{{- $limits := get $resources "limits" | default dict }}
+{{- $_ := set $limits .Values.gpu.resourceName (int .Values.gpu.count) }}
+{{- $_ := set $resources "limits" $limits }}
+{{- end }}
+{{- with $resources }}
+{{- toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+Node selector and tolerations: the track's values plus the GPU defaults when gpu.enabled.
+*/}}
+{{- define "tf-serving.nodeSelector" -}}
+{{- $selector := deepCopy (.Values.nodeSelector | default dict) }}
+{{- if .Values.gpu.enabled }}
+{{- $selector = merge $selector (deepCopy (.Values.gpu.nodeSelector | default dict)) }}
+{{- end }}
+{{- with $selector }}
+{{- toYaml . }}
+{{- end }}
+{{- end }}
+
+{{- define "tf-serving.tolerations" -}}
+{{- $tolerations := .Values.tolerations | default list }}
+{{- if .Values.gpu.enabled }}
+{{- $tolerations = concat $tolerations (.Values.gpu.tolerations | default list) }}
+{{- end }}
+{{- with $tolerations }}
+{{- toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+Deployment progress deadline: rollingUpdate.progressDeadlineSeconds, else long enough for a new
+pod to use its whole startup budget (a slow model load is not a failed rollout).
+*/}}
+{{- define "tf-serving.progressDeadlineSeconds" -}}
+{{- if .Values.rollingUpdate.progressDeadlineSeconds }}
+{{- .Values.rollingUpdate.progressDeadlineSeconds }}
+{{- else }}
+{{- max 600 (add (int .Values.probes.startup.budgetSeconds) (int .Values.rollingUpdate.minReadySeconds) 120) }}
+{{- end }}
+{{- end }}

@@ -1,0 +1,240 @@
+"""modelStorage: one source, mounted (or read by the server) the way each needs, with base paths that
+match it and a clear error for every bad combination."""
+
+from __future__ import annotations
+
+import pytest
+
+from tfserving_harness import helm
+from tfserving_harness.manifests import containers, of_kind, one, pod_template, server_container
+from tfserving_harness.paths import chart_dir
+
+LOCAL_MODEL = [{"name": "resnet", "basePath": "/models/resnet"}]
+
+
+def _spec(docs, name=None):
+    return pod_template(one(docs, "Deployment", name))["spec"]
+
+
+def _models_volume(docs):
+    return next((v for v in _spec(docs).get("volumes", []) if v["name"] == "models"), None)
+
+
+def _models_mount(docs):
+    return next((m for m in server_container(one(docs, "Deployment")).get("volumeMounts", []) if m["name"] == "models"), None)
+
+
+def _env(docs):
+    return {e["name"]: e for e in server_container(one(docs, "Deployment")).get("env", [])}
+
+
+def _fails(render, values, *fragments, **kwargs):
+    with pytest.raises(helm.RenderError) as failed:
+        render(values, **kwargs)
+    for fragment in fragments:
+        assert fragment in failed.value.stderr, failed.value.stderr
+    return failed.value.stderr
+
+
+def test_default_source_is_none_and_mounts_nothing(default_docs):
+    assert _models_volume(default_docs) is None and _models_mount(default_docs) is None
+    assert of_kind(default_docs, "PersistentVolumeClaim") == []
+    assert "env" not in server_container(one(default_docs, "Deployment"))
+
+
+def test_notes_and_readme_say_the_models_must_come_from_somewhere():
+    notes = (chart_dir() / "templates" / "NOTES.txt").read_text()
+    assert "modelStorage.source" in notes
+    readme = (chart_dir() / "README.md").read_text()
+    for source in ("existingClaim", "pvc", "nfs", "s3", "gcs", "initContainer", "image"):
+        assert f"source: {source}" in readme, f"README has no example for modelStorage.source {source}"
+
+
+def test_existing_claim_is_mounted_read_only(render):
+    docs = render({"modelStorage": {"source": "existingClaim", "existingClaim": {"claimName": "shared", "subPath": "tfs"}}, "models": LOCAL_MODEL})
+    assert _models_volume(docs)["persistentVolumeClaim"] == {"claimName": "shared", "readOnly": True}
+    assert _models_mount(docs) == {"name": "models", "mountPath": "/models", "readOnly": True, "subPath": "tfs"}
+
+
+def test_chart_created_claim_is_shared_by_tracks_and_kept(render):
+    docs = render(
+        {
+            "modelStorage": {"source": "pvc", "pvc": {"size": "20Gi", "accessModes": ["ReadOnlyMany"], "storageClassName": "fast"}},
+            "models": LOCAL_MODEL,
+            "tracks": {"stable": {}, "canary": {}},
+        }
+    )
+    (claim,) = of_kind(docs, "PersistentVolumeClaim")
+    assert claim["spec"] == {"accessModes": ["ReadOnlyMany"], "storageClassName": "fast", "resources": {"requests": {"storage": "20Gi"}}}
+    assert claim["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep", "uninstall must not delete the models"
+    for deployment in of_kind(docs, "Deployment"):
+        volume = next(v for v in pod_template(deployment)["spec"]["volumes"] if v["name"] == "models")
+        assert volume["persistentVolumeClaim"] == {"claimName": claim["metadata"]["name"], "readOnly": True}
+
+
+def test_read_write_once_pod_claim_with_several_pods_fails(render):
+    _fails(
+        render,
+        {"replicaCount": 2, "modelStorage": {"source": "pvc", "pvc": {"accessModes": ["ReadWriteOncePod"]}}, "models": LOCAL_MODEL},
+        "tf-serving: modelStorage.pvc.accessModes has ReadWriteOncePod but the release runs 2 pods",
+    )
+
+
+def test_nfs_is_an_inline_read_only_volume(render):
+    docs = render({"modelStorage": {"source": "nfs", "nfs": {"server": "10.0.0.2", "path": "/exports/models"}}, "models": LOCAL_MODEL})
+    assert _models_volume(docs)["nfs"] == {"server": "10.0.0.2", "path": "/exports/models", "readOnly": True}
+    assert _models_mount(docs)["readOnly"] is True
+
+
+def test_s3_credentials_come_from_the_secret_and_nothing_is_mounted(render):
+    docs = render(
+        {
+            "modelStorage": {"source": "s3", "s3": {"serverSupportsS3": True, "existingSecret": "aws", "region": "eu-west-1", "endpoint": "minio:9000", "useHttps": False}},
+            "models": [{"name": "m", "basePath": "s3://bucket/m"}],
+            "server": {"extraEnv": [{"name": "TF_CPP_MIN_LOG_LEVEL", "value": "1"}]},
+        }
+    )
+    env = _env(docs)
+    assert env["AWS_ACCESS_KEY_ID"]["valueFrom"] == {"secretKeyRef": {"name": "aws", "key": "AWS_ACCESS_KEY_ID"}}
+    assert env["AWS_SECRET_ACCESS_KEY"]["valueFrom"] == {"secretKeyRef": {"name": "aws", "key": "AWS_SECRET_ACCESS_KEY"}}
+    assert (env["AWS_REGION"]["value"], env["S3_ENDPOINT"]["value"], env["S3_USE_HTTPS"]["value"], env["S3_VERIFY_SSL"]["value"]) == ("eu-west-1", "minio:9000", "0", "1")
+    assert env["TF_CPP_MIN_LOG_LEVEL"]["value"] == "1", "server.extraEnv still applies"
+    assert _models_volume(docs) is None
+
+
+def test_s3_with_workload_identity_has_no_keys(render):
+    env = _env(render({"modelStorage": {"source": "s3", "s3": {"serverSupportsS3": True}}, "models": [{"name": "m", "basePath": "s3://bucket/m"}]}))
+    assert "AWS_ACCESS_KEY_ID" not in env and "AWS_SECRET_ACCESS_KEY" not in env
+
+
+def test_gcs_key_file_is_mounted_and_named(render):
+    docs = render({"modelStorage": {"source": "gcs", "gcs": {"existingSecret": "gcp-key", "secretKey": "sa.json"}}, "models": [{"name": "m", "basePath": "gs://b/m"}]})
+    volume = next(v for v in _spec(docs)["volumes"] if v["name"] == "gcs-credentials")
+    assert volume["secret"] == {"secretName": "gcp-key", "items": [{"key": "sa.json", "path": "credentials.json"}]}
+    mount = next(m for m in server_container(one(docs, "Deployment"))["volumeMounts"] if m["name"] == "gcs-credentials")
+    assert _env(docs)["GOOGLE_APPLICATION_CREDENTIALS"]["value"] == f"{mount['mountPath']}/credentials.json"
+    assert mount["readOnly"] is True
+
+
+def test_gcs_with_workload_identity_mounts_no_key(render):
+    docs = render({"modelStorage": {"source": "gcs"}, "models": [{"name": "m", "basePath": "gs://b/m"}]})
+    assert "GOOGLE_APPLICATION_CREDENTIALS" not in _env(docs)
+    assert not any(v["name"] == "gcs-credentials" for v in _spec(docs)["volumes"])
+
+
+def test_init_container_downloads_into_the_volume_the_server_reads(render):
+    docs = render(
+        {
+            "modelStorage": {
+                "source": "initContainer",
+                "initContainer": {"image": {"repository": "amazon/aws-cli", "tag": "2.22.0"}, "command": ["aws", "s3", "sync", "s3://b/m", "/models/m"], "sizeLimit": "3Gi"},
+            },
+            "models": [{"name": "m", "basePath": "/models/m"}],
+        }
+    )
+    (init,) = containers(one(docs, "Deployment"), init=True)
+    assert init["image"] == "amazon/aws-cli:2.22.0" and init["command"][:2] == ["aws", "s3"]
+    init_mount = next(m for m in init["volumeMounts"] if m["name"] == "models")
+    assert init_mount["mountPath"] == "/models" and not init_mount.get("readOnly")
+    assert _models_mount(docs)["readOnly"] is True
+    assert _models_volume(docs)["emptyDir"] == {"sizeLimit": "3Gi"}
+    assert {e["name"]: e.get("value") for e in init["env"]}["MODELS_DIR"] == "/models"
+
+
+def test_image_volume_from_kubernetes_1_31(render):
+    values = {"modelStorage": {"source": "image", "image": {"reference": "registry.example.com/models/resnet:3"}}, "models": LOCAL_MODEL}
+    assert _models_volume(render(values, kube_version="1.31.0"))["image"] == {"reference": "registry.example.com/models/resnet:3", "pullPolicy": "IfNotPresent"}
+    _fails(render, values, 'tf-serving: modelStorage.source "image" needs the Kubernetes image volume (1.31+', kube_version="1.30.0")
+
+
+def test_custom_mount_path(render):
+    docs = render({"modelStorage": {"source": "existingClaim", "mountPath": "/srv/m", "existingClaim": {"claimName": "c"}}, "models": [{"name": "a", "basePath": "/srv/m/a"}]})
+    assert _models_mount(docs)["mountPath"] == "/srv/m"
+
+
+# ---- bad combinations: each fails helm template with the value path in the message ----
+
+BAD = [
+    pytest.param(
+        {"modelStorage": {"source": "existingClaim"}},
+        "tf-serving: modelStorage.existingClaim.claimName is required when modelStorage.source is \"existingClaim\"",
+        id="existing-claim-without-name",
+    ),
+    pytest.param({"modelStorage": {"source": "nfs", "nfs": {"server": "s"}}}, "tf-serving: modelStorage.nfs.path is required", id="nfs-without-path"),
+    pytest.param({"modelStorage": {"source": "nfs", "nfs": {"path": "/x"}}}, "tf-serving: modelStorage.nfs.server is required", id="nfs-without-server"),
+    pytest.param({"modelStorage": {"source": "image"}}, "tf-serving: modelStorage.image.reference is required", id="image-without-reference"),
+    pytest.param(
+        {"modelStorage": {"source": "initContainer", "initContainer": {"command": ["x"]}}},
+        "tf-serving: modelStorage.initContainer.image.repository is required",
+        id="init-without-image",
+    ),
+    pytest.param(
+        {"modelStorage": {"source": "initContainer", "initContainer": {"image": {"repository": "busybox"}}}},
+        "tf-serving: modelStorage.initContainer.command is required",
+        id="init-without-command",
+    ),
+    pytest.param(
+        {"modelStorage": {"source": "existingClaim", "existingClaim": {"claimName": "c"}, "nfs": {"server": "s"}}},
+        'tf-serving: modelStorage.nfs.server is set but modelStorage.source is "existingClaim"; only one model source',
+        id="two-sources",
+    ),
+    pytest.param(
+        {"modelStorage": {"nfs": {"server": "s", "path": "/p"}}},
+        'tf-serving: modelStorage.nfs.server is set but modelStorage.source is "none"',
+        id="source-not-selected",
+    ),
+    pytest.param(
+        {"modelStorage": {"source": "s3", "s3": {"serverSupportsS3": True}}, "models": [{"name": "m", "basePath": "gs://b/m"}]},
+        'tf-serving: models[0].basePath "gs://b/m" must be an s3:// URL when modelStorage.source is s3',
+        id="s3-with-gs-path",
+    ),
+    pytest.param(
+        {"modelStorage": {"source": "gcs"}, "models": [{"name": "m", "basePath": "/models/m"}]},
+        'tf-serving: models[0].basePath "/models/m" must be a gs:// URL when modelStorage.source is gcs',
+        id="gcs-with-local-path",
+    ),
+    pytest.param(
+        {"modelStorage": {"source": "existingClaim", "existingClaim": {"claimName": "c"}}, "models": [{"name": "m", "basePath": "/data/m"}]},
+        'tf-serving: models[0].basePath "/data/m" is not under modelStorage.mountPath "/models"',
+        id="local-path-outside-mount",
+    ),
+    pytest.param(
+        {"modelStorage": {"source": "pvc"}, "models": [{"name": "m", "basePath": "s3://b/m"}]},
+        'tf-serving: models[0].basePath "s3://b/m" is not under modelStorage.mountPath',
+        id="pvc-with-s3-path",
+    ),
+    pytest.param(
+        {"modelStorage": {"source": "existingClaim", "existingClaim": {"claimName": "c"}}, "models": [{"name": "m", "basePath": "/modelsx/m"}]},
+        "is not under modelStorage.mountPath",
+        id="prefix-is-not-a-parent",
+    ),
+    pytest.param(
+        {
+            "modelStorage": {"source": "s3", "s3": {"serverSupportsS3": True}},
+            "models": [{"name": "m", "basePath": "s3://b/m"}],
+            "tracks": {"stable": {}, "canary": {"models": [{"name": "m", "basePath": "/models/m"}]}},
+        },
+        "tf-serving: tracks.canary.models[0].basePath",
+        id="track-models-checked-too",
+    ),
+    pytest.param({"modelStorage": {"source": "ftp"}}, "modelStorage.source", id="unknown-source"),
+    pytest.param({"modelStorage": {"mountPath": "/tmp"}}, "modelStorage.mountPath", id="mount-over-tmp"),
+    pytest.param(
+        {"modelStorage": {"source": "pvc", "mountPath": "/etc/tf-serving"}, "models": [{"name": "m", "basePath": "/etc/tf-serving/m"}]},
+        "tf-serving: modelStorage.mountPath and server.configMountPath are both /etc/tf-serving",
+        id="mount-over-config",
+    ),
+    pytest.param({"modelStorage": {"s3": {"endpoint": "minio:9000/bucket"}}}, "modelStorage.s3.endpoint", id="s3-endpoint-with-path"),
+    pytest.param(
+        {"modelStorage": {"source": "s3"}, "models": [{"name": "m", "basePath": "s3://b/m"}]},
+        "tf-serving: modelStorage.source is s3 but modelStorage.s3.serverSupportsS3 is false; the stock tensorflow/serving images since 2.7 cannot read s3://",
+        id="s3-with-a-stock-image",
+    ),
+    pytest.param({"modelStorage": {"pvc": {"accessModes": ["ReadWriteSometimes"]}}}, "modelStorage.pvc.accessModes", id="bad-access-mode"),
+    pytest.param({"modelStorage": {"pvcc": {}}}, "pvcc", id="typo"),
+]
+
+
+@pytest.mark.parametrize(("values", "message"), BAD)
+def test_bad_storage_values_fail_with_the_value_path(render, values, message):
+    _fails(render, values, message)

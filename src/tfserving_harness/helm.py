@@ -164,3 +164,48 @@ def lint(values_files: Sequence[str | Path] = (), *, kube_version: str = NEWEST_
     for values_file in values_files:
         args += ["--values", str(values_file)]
     return run_helm(args, check=False)
+
+
+_NOTES_CAPTURE = """apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: tfs-harness-notes
+data:
+  notes: {{ include "tfs-harness.notes" . | toJson }}
+"""
+
+
+def render_notes(
+    values: dict | None = None,
+    *,
+    name: str = DEFAULT_RELEASE,
+    namespace: str = DEFAULT_NAMESPACE,
+    kube_version: str = NEWEST_KUBE_VERSION,
+    api_versions: Iterable[str] = (),
+    values_files: Sequence[str | Path] = (),
+    chart: str | Path | None = None,
+) -> str:
+    """The chart's NOTES.txt as `helm install` would print it, without a cluster.
+
+    `helm template` never renders NOTES.txt and `helm install --dry-run` needs an API server, so a
+    temporary copy of the chart turns NOTES.txt into a named template and renders it into a
+    ConfigMap. Not cached (tests call it a handful of times).
+    """
+    import tempfile
+
+    source = Path(chart) if chart else chart_dir()
+    with tempfile.TemporaryDirectory(prefix="tfs-notes-") as tmp:
+        copy = Path(tmp) / source.name
+        shutil.copytree(source, copy)
+        notes = copy / "templates" / "NOTES.txt"
+        body = notes.read_text()
+        notes.unlink()
+        (copy / "templates" / "_tfs_harness_notes.tpl").write_text('{{- define "tfs-harness.notes" -}}\n' + body + "{{- end }}\n")
+        (copy / "templates" / "tfs-harness-notes.yaml").write_text(_NOTES_CAPTURE)
+        command = _template_command(
+            [str(Path(f).resolve()) for f in values_files], name, namespace, kube_version, sorted(set(api_versions)), copy
+        )
+        command += ["--show-only", "templates/tfs-harness-notes.yaml"]
+        result = run_helm(command, stdin=yaml.safe_dump(values or {}))
+    (doc,) = [d for d in yaml.safe_load_all(result.stdout) if d]
+    return doc["data"]["notes"]

@@ -108,4 +108,5 @@ spec:
       tolerations:
         {{- toYaml . | nindent 8 }}
       {{- end }}
+      {{- with include "tf-serving.podScheduling" . | trim }}{{ . | nindent 6 }}{{ end }}
 {{- end }}

@@ -18,12 +18,27 @@ Name of the blue/green preview Service.
 
 {{/*
 Name of the Service of one track, as service.yaml renders it: the main Service when there is only
-one track, `<fullname>-<track>` otherwise. Takes (list $root $trackName).
+one track, `<fullname>-<track>` otherwise, also for the track `main` (whose Deployment keeps the
+plain full name, so a single-track install can add a canary track without renaming anything).
+Takes (list $root $trackName).
 */}}
 {{- define "tf-serving.trackServiceName" -}}
 {{- $root := index . 0 }}
+{{- $track := index . 1 }}
+{{- $fullname := include "tf-serving.fullname" $root }}
+{{- if gt (len (include "tf-serving.trackNames" $root | fromJsonArray)) 1 }}
+{{- printf "%s-%s" ($fullname | trunc (int (sub 62 (len $track)))) $track | trimSuffix "-" }}
+{{- else }}
+{{- $fullname }}
+{{- end }}
+{{- end }}
+
+{{/*
+Name of the Deployment of one track (the track's full name). Takes (list $root $trackName).
+*/}}
+{{- define "tf-serving.trackDeploymentName" -}}
 {{- $ctx := dict }}
-{{- include "tf-serving.trackContext" (list $root (index . 1) $ctx) }}
+{{- include "tf-serving.trackContext" (list (index . 0) (index . 1) $ctx) }}
 {{- $ctx.TrackFullname }}
 {{- end }}
 

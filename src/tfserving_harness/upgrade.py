@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from .manifests import ref, walk
+from .manifests import ref
 
 _MISSING = object()
 
@@ -171,6 +171,22 @@ def compare(before_docs: Sequence[Mapping], after_docs: Sequence[Mapping]) -> Up
 
 
 def changed_paths(before: Any, after: Any) -> list[str]:
-    """Dotted paths (list items as `[i]`) whose leaf differs, appears or disappears."""
-    old, new = dict(walk(before)), dict(walk(after))
+    """Dotted paths (list items as `[i]`) whose leaf differs, appears or disappears. Empty means the
+    two documents are equal, i.e. the same YAML whatever the key order."""
+    old, new = _leaves_deep(before), _leaves_deep(after)
     return sorted(path for path in old.keys() | new.keys() if old.get(path, _MISSING) != new.get(path, _MISSING))
+
+
+def _leaves_deep(value: Any, path: str = "") -> dict[str, Any]:
+    leaves: dict[str, Any] = {}
+    if isinstance(value, Mapping) and value:
+        for key, item in value.items():
+            leaves.update(_leaves_deep(item, f"{path}.{key}" if path else str(key)))
+    elif isinstance(value, list) and value:
+        for index, item in enumerate(value):
+            leaves.update(_leaves_deep(item, f"{path}[{index}]"))
+    elif isinstance(value, (Mapping, list)):
+        leaves[path] = "{}" if isinstance(value, Mapping) else "[]"  # an empty map or list is a leaf too
+    else:
+        leaves[path] = value
+    return leaves

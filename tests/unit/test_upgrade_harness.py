@@ -99,3 +99,9 @@ def test_by_object_groups_changes():
     before = [_deployment("a"), _deployment("b")]
     after = [_deployment("a", track="z", template_label="z"), _deployment("b")]
     assert list(upgrade.compare(before, after).by_object()) == ["Deployment/a"]
+
+
+def test_changed_paths_sees_empty_containers_and_ignores_key_order():
+    assert upgrade.changed_paths({"a": {}, "b": 1}, {"b": 1}) == ["a"]
+    assert upgrade.changed_paths({"a": []}, {"a": [1]}) == ["a", "a[0]"]
+    assert upgrade.changed_paths({"x": 1, "y": {"z": 2}}, {"y": {"z": 2}, "x": 1}) == []

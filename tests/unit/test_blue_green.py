@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from tfserving_harness import helm, upgrade
+from tfserving_harness.paths import chart_dir
 from tfserving_harness.manifests import of_kind, one, pod_template, server_container
 from tfserving_harness.testing import assert_no_problems
 
@@ -61,6 +63,17 @@ def test_switching_colours_leaves_every_deployment_byte_identical(render):
             assert upgrade.changed_paths(doc, one(after, kind, doc["metadata"]["name"])) == [], f"{kind}/{doc['metadata']['name']} changes"
     report = upgrade.compare(before, after)
     assert report.safe and report.added == [], str(report)
+
+
+def test_switching_colours_renders_the_deployment_template_to_the_same_bytes():
+    """The text helm renders for deployment.yaml (both colours), not just the parsed objects."""
+
+    def text(active):
+        args = ["template", "tfs", str(chart_dir()), "--show-only", "templates/deployment.yaml", "--show-only", "templates/configmap.yaml", "--values", "-"]
+        return helm.run_helm(args, stdin=yaml.safe_dump(_blue_green(active))).stdout
+
+    blue, green = text("blue"), text("green")
+    assert blue.count("kind: Deployment") == 2 and blue == green
 
 
 def test_switching_moves_only_selectors_and_route_backends(render):

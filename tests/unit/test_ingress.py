@@ -109,6 +109,7 @@ def test_readme_says_ingress_nginx_is_unmaintained_and_recommends_gateway_api():
         ({**TRACKS, "canary": {"enabled": True, "track": "beta"}, "ingress": {"enabled": True}}, 'tf-serving: canary.track "beta" is not one of the tracks [canary stable]'),
         ({**TRACKS, "canary": {"enabled": True, "track": "stable"}, "ingress": {"enabled": True}}, 'tf-serving: canary.track "stable" is the primary track'),
         ({**TRACKS, "canary": {"enabled": True}}, "tf-serving: canary.enabled splits traffic through an Ingress or Gateway API routes"),
+        ({**TRACKS, "tracks": {"stable": {}, "canary": {"replicaCount": 0}}, "canary": {"enabled": True, "weight": 1}, "ingress": {"enabled": True}}, 'tf-serving: canary.weight is 1 but track "canary" has replicaCount 0'),
         ({"canary": {"weight": 101}}, "canary.weight: Must be less than or equal to 100"),
         ({"canary": {"weight": -1}}, "canary.weight: Must be greater than or equal to 0"),
         ({"canary": {"header": {"name": "X Canary", "value": "1"}}}, "canary.header.name: Does not match pattern"),

@@ -37,6 +37,11 @@ says what to do. Included once, from configmap.yaml, so a bad combination fails 
 {{- if eq $c.track $primaryTrack }}
 {{- fail (printf "tf-serving: canary.track %q is the primary track, so the canary would split traffic with itself; set canary.track to another track (with blueGreen: the idle colour)" $c.track) }}
 {{- end }}
+{{- $canaryCtx := dict }}
+{{- include "tf-serving.trackContext" (list $ $c.track $canaryCtx) }}
+{{- if and (gt (int $c.weight) 0) (eq (int $canaryCtx.Values.replicaCount) 0) }}
+{{- fail (printf "tf-serving: canary.weight is %d but track %q has replicaCount 0, so its share of requests would fail with 503; scale the track up, wait for `kubectl rollout status`, then move the weight" (int $c.weight) $c.track) }}
+{{- end }}
 {{- if not (or .Values.ingress.enabled .Values.gatewayApi.enabled) }}
 {{- fail "tf-serving: canary.enabled splits traffic through an Ingress or Gateway API routes, and neither is on; set ingress.enabled or gatewayApi.enabled (the track Services alone split nothing)" }}
 {{- end }}

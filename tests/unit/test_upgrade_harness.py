@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import yaml
+
 from tfserving_harness import upgrade
 from tfserving_harness.frozen import thaw
 from tfserving_harness.manifests import one
@@ -105,3 +107,10 @@ def test_changed_paths_sees_empty_containers_and_ignores_key_order():
     assert upgrade.changed_paths({"a": {}, "b": 1}, {"b": 1}) == ["a"]
     assert upgrade.changed_paths({"a": []}, {"a": [1]}) == ["a", "a[0]"]
     assert upgrade.changed_paths({"x": 1, "y": {"z": 2}}, {"y": {"z": 2}, "x": 1}) == []
+
+
+def test_parse_manifest_reads_helm_get_manifest_output(default_docs):
+    text = "---\n# Source: tf-serving/templates/service.yaml\n" + "---\n".join(yaml.safe_dump(thaw(d)) for d in default_docs)
+    parsed = upgrade.parse_manifest(text)
+    assert [upgrade.identity(d) for d in parsed] == [upgrade.identity(d) for d in default_docs]
+    assert upgrade.compare(default_docs, parsed).safe

@@ -20,4 +20,13 @@ else
   kind create cluster --name "$CLUSTER_NAME" --image "$KIND_NODE_IMAGE" --wait 300s
 fi
 kind export kubeconfig --name "$CLUSTER_NAME"
+# The CRDs of the custom kinds ci scenarios force on (Gateway API routes, ...): the vendored files the
+# unit tier validates against, so the server-side dry-run knows those kinds too.
+CRD_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/src/tfserving_harness/crds"
+if command -v kubectl >/dev/null; then
+  kubectl apply --server-side --force-conflicts -f "$CRD_DIR" >/dev/null
+  echo "kind-up: applied the CRDs in $CRD_DIR"
+else
+  echo "kind-up: kubectl not found: CRDs in $CRD_DIR not applied; scenarios that force CRD kinds will fail the dry-run" >&2
+fi
 echo "kind-up: KUBECONFIG=$KUBECONFIG; run: make test-integration"

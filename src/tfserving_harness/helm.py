@@ -177,12 +177,16 @@ def render_notes(
     name: str = DEFAULT_RELEASE,
     namespace: str = DEFAULT_NAMESPACE,
     kube_version: str = NEWEST_KUBE_VERSION,
+    api_versions: Iterable[str] = (),
+    values_files: Sequence[str | Path] = (),
     chart: str | Path | None = None,
 ) -> str:
     """NOTES.txt as `helm install` would print it (helm template cannot render it, and
-    `helm install --dry-run` needs a cluster)."""
+    `helm install --dry-run` needs a cluster). Not cached: tests call it a handful of times."""
     copy = _chart_with_rendered_notes(Path(chart) if chart else chart_dir())
-    args = _template_command([], name, namespace, kube_version, [], copy) + ["--show-only", f"templates/{_NOTES_COPY}"]
+    files = [str(Path(f).resolve()) for f in values_files]
+    args = _template_command(files, name, namespace, kube_version, sorted(set(api_versions)), copy)
+    args += ["--show-only", f"templates/{_NOTES_COPY}"]
     output = run_helm(args, stdin=yaml.safe_dump(values or {})).stdout
     return yaml.safe_load(output)["notes"]
 

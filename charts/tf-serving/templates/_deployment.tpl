@@ -119,4 +119,5 @@ spec:
       tolerations:
         {{- . | nindent 8 }}
       {{- end }}
+      {{- with include "tf-serving.podScheduling" . | trim }}{{ . | nindent 6 }}{{ end }}
 {{- end }}

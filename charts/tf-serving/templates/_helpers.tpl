@@ -70,10 +70,13 @@ tf-serving.io/track: {{ .Track }}
 {{- end }}
 
 {{/*
-Names of the release tracks, sorted, as a JSON list. No `tracks` means one track named `main`.
+Names of the release tracks, sorted, as a JSON list: `blue` and `green` with blueGreen, else the
+keys of `tracks`; no `tracks` means one track named `main`.
 */}}
 {{- define "tf-serving.trackNames" -}}
-{{- if .Values.tracks }}
+{{- if .Values.blueGreen.enabled }}
+{{- list "blue" "green" | toJson }}
+{{- else if .Values.tracks }}
 {{- keys .Values.tracks | sortAlpha | toJson }}
 {{- else }}
 {{- list "main" | toJson }}
@@ -81,11 +84,16 @@ Names of the release tracks, sorted, as a JSON list. No `tracks` means one track
 {{- end }}
 
 {{/*
-The track the main Service routes to: primaryTrack, else the only track.
+The track the main Service routes to: the active colour with blueGreen, else primaryTrack, else
+the first track by name.
 */}}
 {{- define "tf-serving.primaryTrack" -}}
 {{- $names := include "tf-serving.trackNames" . | fromJsonArray }}
+{{- if .Values.blueGreen.enabled }}
+{{- .Values.blueGreen.active }}
+{{- else }}
 {{- .Values.primaryTrack | default (first $names) }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -102,7 +110,9 @@ than mergeOverwrite so zero values (replicaCount: 0, false) do override. Renders
 {{- $ctx := index . 2 }}
 {{- $values := deepCopy $root.Values }}
 {{- $overrides := dict }}
-{{- if $root.Values.tracks }}
+{{- if $root.Values.blueGreen.enabled }}
+{{- $overrides = index $root.Values.blueGreen $name | default dict }}
+{{- else if $root.Values.tracks }}
 {{- $overrides = index $root.Values.tracks $name | default dict }}
 {{- end }}
 {{- $mergedMaps := list "image" "podLabels" "podAnnotations" }}

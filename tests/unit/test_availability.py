@@ -1,0 +1,95 @@
+"""Availability: a PodDisruptionBudget per track, topology spread, anti-affinity preset, priority class."""
+
+from __future__ import annotations
+
+import pytest
+
+from tfserving_harness import helm
+from tfserving_harness.manifests import of_kind, one, pod_template, selector_matches
+from tfserving_harness.testing import assert_no_problems
+
+TRACKS = {"tracks": {"stable": {"replicaCount": 3}, "canary": {"replicaCount": 1}}, "primaryTrack": "stable"}
+
+
+def _pod_spec(docs, name="tfs-tf-serving"):
+    return pod_template(one(docs, "Deployment", name))["spec"]
+
+
+def test_no_pdb_by_default(default_docs):
+    assert of_kind(default_docs, "PodDisruptionBudget") == []
+
+
+def test_each_pdb_targets_its_own_track_and_no_other(render):
+    docs = render({**TRACKS, "podDisruptionBudget": {"enabled": True}})
+    pdbs = of_kind(docs, "PodDisruptionBudget")
+    deployments = of_kind(docs, "Deployment")
+    assert len(pdbs) == len(deployments) == 2
+    for pdb in pdbs:
+        selected = [d["metadata"]["name"] for d in deployments if selector_matches(pdb["spec"]["selector"]["matchLabels"], pod_template(d)["metadata"]["labels"])]
+        assert selected == [pdb["metadata"]["name"]], f"PodDisruptionBudget/{pdb['metadata']['name']} selects {selected}"
+        assert pdb["spec"] == {"maxUnavailable": 1, "selector": pdb["spec"]["selector"]}, "maxUnavailable 1 when neither is set"
+    assert_no_problems(docs)
+
+
+@pytest.mark.parametrize(("budget", "expected"), [({"minAvailable": 0}, {"minAvailable": 0}), ({"minAvailable": "50%"}, {"minAvailable": "50%"}), ({"maxUnavailable": "25%"}, {"maxUnavailable": "25%"})])
+def test_pdb_takes_min_available_or_max_unavailable(render, budget, expected):
+    pdb = one(render({"podDisruptionBudget": {"enabled": True, **budget}}), "PodDisruptionBudget")
+    assert {k: v for k, v in pdb["spec"].items() if k != "selector"} == expected
+
+
+def test_topology_spread_is_soft_over_zones_and_nodes_per_track(render):
+    docs = render(TRACKS)
+    for deployment in of_kind(docs, "Deployment"):
+        constraints = pod_template(deployment)["spec"]["topologySpreadConstraints"]
+        assert [(c["topologyKey"], c["whenUnsatisfiable"], c["maxSkew"]) for c in constraints] == [
+            ("topology.kubernetes.io/zone", "ScheduleAnyway", 1),
+            ("kubernetes.io/hostname", "ScheduleAnyway", 1),
+        ]
+        for constraint in constraints:
+            assert dict(constraint["labelSelector"]["matchLabels"]) == dict(deployment["spec"]["selector"]["matchLabels"]), "spread counts only this track's pods"
+            assert constraint["matchLabelKeys"] == ["pod-template-hash"]
+
+
+def test_topology_spread_can_be_hard_or_off(render):
+    hard = _pod_spec(render({"scheduling": {"topologySpread": {"whenUnsatisfiable": "DoNotSchedule", "topologyKeys": ["kubernetes.io/hostname"]}}}))
+    assert [(c["topologyKey"], c["whenUnsatisfiable"]) for c in hard["topologySpreadConstraints"]] == [("kubernetes.io/hostname", "DoNotSchedule")]
+    assert "topologySpreadConstraints" not in _pod_spec(render({"scheduling": {"topologySpread": {"enabled": False}}}))
+
+
+def test_no_anti_affinity_nor_priority_class_by_default(default_docs):
+    spec = _pod_spec(default_docs)
+    assert "affinity" not in spec and "priorityClassName" not in spec
+
+
+@pytest.mark.parametrize("preset", ["soft", "hard"])
+def test_anti_affinity_preset_keeps_a_tracks_pods_apart(render, preset):
+    docs = render({**TRACKS, "scheduling": {"podAntiAffinity": preset, "priorityClassName": "model-serving"}})
+    for deployment in of_kind(docs, "Deployment"):
+        spec = pod_template(deployment)["spec"]
+        anti = spec["affinity"]["podAntiAffinity"]
+        if preset == "hard":
+            (term,) = anti["requiredDuringSchedulingIgnoredDuringExecution"]
+        else:
+            (weighted,) = anti["preferredDuringSchedulingIgnoredDuringExecution"]
+            term = weighted["podAffinityTerm"]
+        assert term["topologyKey"] == "kubernetes.io/hostname"
+        assert dict(term["labelSelector"]["matchLabels"]) == dict(deployment["spec"]["selector"]["matchLabels"])
+        assert spec["priorityClassName"] == "model-serving"
+    assert_no_problems(docs)
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"podDisruptionBudget": {"enabled": True, "minAvailable": 1, "maxUnavailable": 1}}, "tf-serving: podDisruptionBudget.minAvailable (1) and podDisruptionBudget.maxUnavailable (1) are both set"),
+        ({"podDisruptionBudget": {"minAvailable": "half"}}, "podDisruptionBudget.minAvailable: Must validate one and only one schema"),
+        ({"scheduling": {"podAntiAffinity": "soft"}, "affinity": {"nodeAffinity": {}}}, 'tf-serving: scheduling.podAntiAffinity is "soft" but affinity is set too (track main)'),
+        ({**TRACKS, "tracks": {"a": {"affinity": {"nodeAffinity": {}}}}, "primaryTrack": "", "scheduling": {"podAntiAffinity": "hard"}}, "but affinity is set too (track a)"),
+        ({"scheduling": {"podAntiAffinity": "always"}}, "scheduling.podAntiAffinity: scheduling.podAntiAffinity must be one of the following"),
+        ({"scheduling": {"topologySpread": {"whenUnsatisfiable": "Never"}}}, "scheduling.topologySpread.whenUnsatisfiable must be one of the following"),
+    ],
+)
+def test_misuse_fails_naming_the_value(values, message):
+    with pytest.raises(helm.RenderError) as error:
+        helm.render_chart(values)
+    assert message in error.value.stderr, error.value.stderr

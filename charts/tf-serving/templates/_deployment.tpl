@@ -10,7 +10,9 @@ metadata:
   labels:
     {{- include "tf-serving.trackLabels" . | nindent 4 }}
 spec:
+  {{- if not (include "tf-serving.autoscaled" .) }}
   replicas: {{ .Values.replicaCount }}
+  {{- end }}
   selector:
     matchLabels:
       {{- include "tf-serving.trackSelectorLabels" . | nindent 6 }}
@@ -24,6 +26,11 @@ spec:
       annotations:
         # models.config is read once at start: roll the pods when it changes.
         checksum/config: {{ include "tf-serving.modelsConfig" . | sha256sum }}
+        {{- if and .Values.metrics.enabled .Values.monitoring.scrapeAnnotations }}
+        prometheus.io/scrape: "true"
+        prometheus.io/port: {{ .Values.server.restPort | quote }}
+        prometheus.io/path: {{ .Values.metrics.path | quote }}
+        {{- end }}
         {{- with .Values.podAnnotations }}
         {{- toYaml . | nindent 8 }}
         {{- end }}

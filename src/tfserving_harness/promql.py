@@ -92,7 +92,7 @@ def parse(expr: str):
 
 
 def selectors(expr: str) -> list[Selector]:
-    """Every vector selector in `expr` (including those inside range selectors and subqueries)."""
+    """Every vector selector in `expr`, once each (promql_parser.walk descends into range selectors and subqueries)."""
     import promql_parser
 
     found: list[Selector] = []
@@ -107,8 +107,6 @@ def selectors(expr: str) -> list[Selector]:
                 names = [value for label, op, value in matchers if label == "__name__" and op == "="]
                 name = names[0] if names else None
             found.append(Selector(name, matchers))
-        elif isinstance(node, promql_parser.MatrixSelector):
-            visit(node.vector_selector)
 
     promql_parser.walk(parse(expr), visit)
     return found

@@ -115,3 +115,8 @@ def test_check_reports_a_dashboard_reading_a_recording_rule_nobody_renders(rende
     dashboard = [c for c in of_kind(docs, "ConfigMap") if c["metadata"]["name"].endswith("-dashboard")][0]
     assert problems and {p.object for p in problems} == {f"ConfigMap/{dashboard['metadata']['name']}"}
     assert any("tf_serving:requests:rate5m" in p.message for p in problems)
+
+
+def test_each_selector_is_reported_once_also_inside_range_selectors():
+    found = promql.selectors('rate(a{x="1"}[5m]) + max_over_time(b[1h:5m]) + c')
+    assert [s.name for s in found] == ["a", "b", "c"]

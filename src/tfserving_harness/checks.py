@@ -148,6 +148,29 @@ def workload_problems(docs: Sequence[Mapping]) -> list[Problem]:
     return problems
 
 
+def autoscaler_problems(docs: Sequence[Mapping]) -> list[Problem]:
+    """Every HPA, ScaledObject and VPA targets a Deployment the chart renders, no Deployment has two
+    replica owners, and a Deployment whose replicas a scaler owns does not set spec.replicas."""
+    problems: list[Problem] = []
+    deployments = {d["metadata"]["name"]: d for d in of_kind(docs, "Deployment")}
+    owners: dict[str, str] = {}
+    targets = [(d, "spec.scaleTargetRef", d["spec"]["scaleTargetRef"]) for d in of_kind(docs, "HorizontalPodAutoscaler") + of_kind(docs, "ScaledObject")]
+    targets += [(d, "spec.targetRef", d["spec"]["targetRef"]) for d in of_kind(docs, "VerticalPodAutoscaler")]
+    for scaler, field, target in targets:
+        name = target.get("name")
+        if target.get("kind", "Deployment") != "Deployment" or name not in deployments:
+            problems.append(Problem(ref(scaler), field, f"targets {target.get('kind', 'Deployment')}/{name}, which the chart does not render", "invariant"))
+            continue
+        if scaler["kind"] == "VerticalPodAutoscaler":
+            continue
+        if name in owners:
+            problems.append(Problem(ref(scaler), field, f"Deployment/{name} is already scaled by {owners[name]}", "invariant"))
+        owners[name] = ref(scaler)
+        if "replicas" in deployments[name]["spec"]:
+            problems.append(Problem(ref(deployments[name]), "spec.replicas", f"is set although {ref(scaler)} owns the replica count; every upgrade would reset it", "invariant"))
+    return problems
+
+
 def promql_problems(docs: Sequence[Mapping]) -> list[Problem]:
     """Every PromQL expression the chart renders (PrometheusRule rules, KEDA Prometheus triggers,
     prometheus-adapter rules, Grafana dashboards) parses, and reads only metrics that exist: TF
@@ -198,5 +221,6 @@ def check_documents(docs: Sequence[Mapping], kube_version: str, *, extra_args: I
         *server_problems(docs, extra_args),
         *service_problems(docs),
         *workload_problems(docs),
+        *autoscaler_problems(docs),
         *promql_problems(docs),
     ]

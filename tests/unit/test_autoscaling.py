@@ -241,3 +241,38 @@ def test_pods_metric_hpa_scales_pods_the_rules_can_see():
     labels = pod_template(deployment)["metadata"]["labels"]
     assert set(monitor["spec"]["podTargetLabels"]) <= set(labels)
     assert selector_matches(deployment["spec"]["selector"]["matchLabels"], labels)
+
+
+def test_a_track_cannot_switch_the_hpa_on_under_keda():
+    values = {"tracks": {"a": {"autoscaling": {"enabled": True}}}, **KEDA}
+    assert "tf-serving: tracks.a.autoscaling.enabled is true but autoscaling.keda.enabled is true too" in _error(values)
+
+
+def test_check_catches_two_scalers_on_one_deployment_and_replicas_set_under_a_scaler(render):
+    from tfserving_harness import checks
+    from tfserving_harness.frozen import thaw
+
+    docs = render({**TWO_TRACKS, "autoscaling": {"enabled": True}})
+    assert checks.autoscaler_problems(docs) == []
+    hpa = thaw(one(docs, "HorizontalPodAutoscaler", "tfs-tf-serving-canary"))
+    hpa["spec"]["scaleTargetRef"]["name"] = "tfs-tf-serving-stable"
+    deployment = thaw(one(docs, "Deployment", "tfs-tf-serving-stable"))
+    deployment["spec"]["replicas"] = 3
+    broken = [hpa if d is one(docs, "HorizontalPodAutoscaler", "tfs-tf-serving-canary") else deployment if d is one(docs, "Deployment", "tfs-tf-serving-stable") else d for d in docs]
+    problems = checks.autoscaler_problems(broken)
+    assert {(p.object, p.field) for p in problems} == {
+        ("HorizontalPodAutoscaler/tfs-tf-serving-stable", "spec.scaleTargetRef"),
+        ("Deployment/tfs-tf-serving-stable", "spec.replicas"),
+    }
+    assert any("already scaled by HorizontalPodAutoscaler/tfs-tf-serving-canary" in p.message for p in problems)
+
+
+def test_check_catches_a_scaler_whose_deployment_is_not_rendered(render):
+    from tfserving_harness import checks
+    from tfserving_harness.frozen import thaw
+
+    docs = render({"autoscaling": {"enabled": True}})
+    hpa = thaw(one(docs, "HorizontalPodAutoscaler"))
+    hpa["spec"]["scaleTargetRef"]["name"] = "tfs-tf-serving-main"
+    problems = checks.autoscaler_problems([hpa if d["kind"] == "HorizontalPodAutoscaler" else d for d in docs])
+    assert [(p.object, p.message) for p in problems] == [("HorizontalPodAutoscaler/tfs-tf-serving", "targets Deployment/tfs-tf-serving-main, which the chart does not render")]

@@ -11,6 +11,7 @@ import pytest
 from tfserving_harness import helm, promql
 from tfserving_harness.manifests import of_kind, one, pod_template, ref, selector_matches
 from tfserving_harness.paths import chart_dir
+from tfserving_harness.testing import assert_no_problems
 
 CI = chart_dir() / "ci"
 SM_CRD = ("monitoring.coreos.com/v1/ServiceMonitor",)
@@ -88,6 +89,7 @@ def test_metrics_path_moves_the_scrape_config_and_the_server_config_together(ren
     annotations = pod_template(one(docs, "Deployment"))["metadata"]["annotations"]
     assert (annotations["prometheus.io/scrape"], annotations["prometheus.io/port"], annotations["prometheus.io/path"]) == ("true", "8501", "/custom/metrics")
     assert of_kind(docs, "ServiceMonitor") == [] and not [s for s in of_kind(docs, "Service") if s["metadata"]["name"].endswith("-metrics")]
+    assert_no_problems(docs)
 
 
 @pytest.mark.parametrize(

@@ -34,6 +34,9 @@ says what to do. Included once, from configmap.yaml, so a bad combination fails 
 {{- $ta := $ctx.Values.autoscaling }}
 {{- $override := dict }}
 {{- if $.Values.tracks }}{{- $override = (index $.Values.tracks $track | default dict).autoscaling | default dict }}{{- end }}
+{{- if and $ta.enabled $a.keda.enabled (hasKey $override "enabled") }}
+{{- fail (printf "tf-serving: tracks.%s.autoscaling.enabled is true but autoscaling.keda.enabled is true too; KEDA already scales every track, remove the track's override" $track) }}
+{{- end }}
 {{- if or $ta.enabled $a.keda.enabled }}
 {{- if gt (int $ta.minReplicas) (int $ta.maxReplicas) }}
 {{- $minPath := ternary (printf "tracks.%s.autoscaling.minReplicas" $track) "autoscaling.minReplicas" (hasKey $override "minReplicas") }}

@@ -117,7 +117,7 @@ spec:
 The scrape endpoint shared by ServiceMonitor endpoints and PodMonitor podMetricsEndpoints.
 */}}
 {{- define "tf-serving.scrapeEndpoint" -}}
-{{- $m := index . 1 }}
+{{- $m := index . 1 -}}
 - port: http
   path: {{ (index . 0).Values.metrics.path }}
   scheme: http

@@ -20,4 +20,11 @@ else
   kind create cluster --name "$CLUSTER_NAME" --image "$KIND_NODE_IMAGE" --wait 300s
 fi
 kind export kubeconfig --name "$CLUSTER_NAME"
+# The vendored CRDs (ServiceMonitor, PrometheusRule, ScaledObject, VPA, Gateway routes): ci/
+# scenarios force those kinds on, and a server-side dry-run needs the kinds to exist.
+if command -v kubectl >/dev/null; then
+  kubectl apply --server-side --force-conflicts -f "$(dirname "$0")/../src/tfserving_harness/crds/"
+else
+  echo "kind-up: kubectl not found; CRD-backed ci/ scenarios will fail the dry-run until the CRDs in src/tfserving_harness/crds/ are applied" >&2
+fi
 echo "kind-up: KUBECONFIG=$KUBECONFIG; run: make test-integration"

@@ -226,8 +226,10 @@ def test_examples_values_file_is_the_rendered_rules():
     assert names == {defaults["requestsPerSecond"]["metricName"], defaults["latency"]["metricName"]}
 
 
-def test_adapter_configmap_goes_to_the_adapters_namespace():
-    configmap = one(_scenario("hpa-custom-metric"), "ConfigMap", ADAPTER_CONFIGMAP)
+def test_adapter_configmap_goes_to_the_adapters_namespace(render):
+    assert one(_scenario("hpa-custom-metric"), "ConfigMap", ADAPTER_CONFIGMAP)["metadata"]["namespace"] == "default"
+    values = {"autoscaling": {"prometheusAdapter": {"configMap": {"enabled": True, "namespace": "monitoring", "name": "adapter-rules"}}}}
+    configmap = one(render(values), "ConfigMap", "adapter-rules")
     assert configmap["metadata"]["namespace"] == "monitoring"
     assert set(configmap["data"]) == {"config.yaml"}
 

@@ -221,7 +221,7 @@ def test_dashboard_file_is_valid_json_with_the_promised_panels():
 def test_dashboard_is_sidecar_discoverable_and_unique_per_release(stack, render):
     configmap, dashboard = _dashboard(stack)
     assert configmap["metadata"]["labels"]["grafana_dashboard"] == "1"
-    assert configmap["metadata"]["namespace"] == "monitoring"
+    assert configmap["metadata"]["namespace"] == "default"
     assert configmap["metadata"]["annotations"] == {"grafana_folder": "ML Serving"}
     constants = {v["name"]: v["query"] for v in dashboard["templating"]["list"] if v["type"] == "constant"}
     assert constants == {"namespace": "default", "instance": "tfs", "deployments": "tfs-tf-serving-canary|tfs-tf-serving-stable"}
@@ -231,8 +231,9 @@ def test_dashboard_is_sidecar_discoverable_and_unique_per_release(stack, render)
 
 def test_dashboard_label_is_configurable(render):
     """A sidecar with another label: add it, and drop the default one with null (Helm's map merge)."""
-    values = {"monitoring": {"prometheusRule": {"enabled": True, "force": True}, "dashboard": {"enabled": True, "labels": {"grafana-dashboards": "tfs", "grafana_dashboard": None}}}}
+    values = {"monitoring": {"prometheusRule": {"enabled": True, "force": True}, "dashboard": {"enabled": True, "namespace": "grafana", "labels": {"grafana-dashboards": "tfs", "grafana_dashboard": None}}}}
     configmap, _ = _dashboard(render(values))
+    assert configmap["metadata"]["namespace"] == "grafana"
     assert configmap["metadata"]["labels"]["grafana-dashboards"] == "tfs" and "grafana_dashboard" not in configmap["metadata"]["labels"]
 
 

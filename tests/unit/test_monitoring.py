@@ -250,3 +250,16 @@ def test_every_panel_expression_parses_and_reads_recording_rules_or_known_metric
         for selector in promql.selectors(expr):
             assert selector.matcher("namespace") == ("=", "$namespace"), path
     assert used >= {"tf_serving:requests:rate5m", "tf_serving:error_ratio:rate5m", "tf_serving:request_latency_milliseconds:quantile5m"}
+
+
+@pytest.mark.parametrize(
+    ("values", "path"),
+    [
+        ({"monitoring": {"prometheusRule": {"alertLabels": {"severity": "page"}}}}, "monitoring.prometheusRule.alertLabels"),
+        ({"monitoring": {"prometheusRule": {"alerts": {"highLatency": {"treshold": 100}}}}}, "monitoring.prometheusRule.alerts.highLatency"),
+        ({"monitoring": {"prometheusRule": {"alerts": {"errorRatio": {"threshold": 5}}}}}, "monitoring.prometheusRule.alerts.errorRatio.threshold"),
+        ({"monitoring": {"serviceMonitor": {"interval": "30"}}}, "monitoring.serviceMonitor.interval"),
+    ],
+)
+def test_schema_rejects_bad_monitoring_values(values, path):
+    assert f"- {path}: " in _error(values)

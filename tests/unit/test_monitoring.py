@@ -44,6 +44,11 @@ def test_off_by_default_nothing_monitoring_is_rendered(default_docs):
     assert not any("prometheus.io/scrape" in pod_template(d)["metadata"].get("annotations", {}) for d in of_kind(default_docs, "Deployment"))
 
 
+def test_equal_timeout_and_interval_are_accepted(render):
+    docs = render({"monitoring": {"serviceMonitor": {"enabled": True, "force": True, "interval": "1m", "scrapeTimeout": "60s"}}})
+    assert one(docs, "ServiceMonitor")["spec"]["endpoints"][0]["scrapeTimeout"] == "60s"
+
+
 def test_servicemonitor_is_gated_by_the_crd_or_force(render):
     assert of_kind(render({"monitoring": {"serviceMonitor": {"enabled": True}}}), "ServiceMonitor") == []
     assert len(of_kind(render({"monitoring": {"serviceMonitor": {"enabled": True}}}, api_versions=SM_CRD), "ServiceMonitor")) == 1
@@ -99,6 +104,8 @@ def test_metrics_path_moves_the_scrape_config_and_the_server_config_together(ren
         ({"metrics": {"enabled": False}, "monitoring": {"serviceMonitor": {"enabled": True}}}, "monitoring.serviceMonitor.enabled is true but metrics.enabled is false"),
         ({"metrics": {"enabled": False}, "monitoring": {"prometheusRule": {"enabled": True}}}, "monitoring.prometheusRule.enabled is true but metrics.enabled is false"),
         ({"monitoring": {"dashboard": {"enabled": True}}}, "monitoring.dashboard.enabled is true but monitoring.prometheusRule.enabled is false"),
+        ({"monitoring": {"serviceMonitor": {"enabled": True, "interval": "1m", "scrapeTimeout": "1m500ms"}}}, "monitoring.serviceMonitor.scrapeTimeout (1m500ms) is longer than monitoring.serviceMonitor.interval (1m)"),
+        ({"monitoring": {"podMonitor": {"enabled": True, "interval": "15s", "scrapeTimeout": "20s"}}}, "monitoring.podMonitor.scrapeTimeout (20s) is longer than monitoring.podMonitor.interval (15s)"),
     ],
 )
 def test_monitoring_cross_field_checks(values, message):

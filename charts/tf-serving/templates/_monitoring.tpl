@@ -157,3 +157,15 @@ runbook_url annotation of one alert, when there is one: (list $ alertValues aler
 runbook_url: {{ . | quote }}
 {{- end }}
 {{- end }}
+
+{{/*
+A Prometheus duration (`1m30s`, `15s`, `500ms`) in milliseconds, for comparisons in _validate.tpl.
+*/}}
+{{- define "tf-serving.durationMillis" -}}
+{{- $units := dict "ms" 1 "s" 1000 "m" 60000 "h" 3600000 "d" 86400000 "w" 604800000 "y" 31536000000 }}
+{{- $total := 0 }}
+{{- range regexFindAll "[0-9]+(ms|s|m|h|d|w|y)" (toString .) -1 }}
+{{- $total = add $total (mul (regexFind "^[0-9]+" .) (get $units (regexFind "[a-z]+$" .))) }}
+{{- end }}
+{{- $total }}
+{{- end }}

@@ -62,6 +62,12 @@ says what to do. Included once, from configmap.yaml, so a bad combination fails 
 {{- if and $m.serviceMonitor.enabled $m.podMonitor.enabled }}
 {{- fail "tf-serving: monitoring.serviceMonitor.enabled and monitoring.podMonitor.enabled are both true; Prometheus would scrape every pod twice, keep one" }}
 {{- end }}
+{{- range $kind := list "serviceMonitor" "podMonitor" }}
+{{- $scrape := index $m $kind }}
+{{- if and $scrape.enabled (gt (int64 (include "tf-serving.durationMillis" $scrape.scrapeTimeout)) (int64 (include "tf-serving.durationMillis" $scrape.interval))) }}
+{{- fail (printf "tf-serving: monitoring.%s.scrapeTimeout (%s) is longer than monitoring.%s.interval (%s); Prometheus rejects such a scrape config, shorten the timeout" $kind $scrape.scrapeTimeout $kind $scrape.interval) }}
+{{- end }}
+{{- end }}
 {{- if not .Values.metrics.enabled }}
 {{- range $path, $on := dict "monitoring.serviceMonitor.enabled" $m.serviceMonitor.enabled "monitoring.podMonitor.enabled" $m.podMonitor.enabled "monitoring.prometheusRule.enabled" $m.prometheusRule.enabled "monitoring.dashboard.enabled" $m.dashboard.enabled "monitoring.scrapeAnnotations" $m.scrapeAnnotations "autoscaling.requestsPerSecond.enabled" (and $a.enabled $a.requestsPerSecond.enabled) "autoscaling.latency.enabled" (and $a.enabled $a.latency.enabled) "autoscaling.keda.enabled" $a.keda.enabled }}
 {{- if $on }}

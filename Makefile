@@ -43,8 +43,9 @@ lint: ## helm lint --strict for the defaults and every ci/ scenario
 	for f in $(CHART)/ci/*-values.yaml; do $(HELM) lint --strict $(CHART) --values "$$f"; done
 
 .PHONY: docs
-docs: ## Regenerate the chart README's parameter table from values.yaml
+docs: ## Regenerate the chart README's parameter table and examples/prometheus-adapter-values.yaml
 	$(PY) scripts/gen_values_docs.py
+	$(PY) scripts/gen_adapter_values.py
 
 .PHONY: check-values
 check-values: ## Check a values file like the unit tier does: make check-values VALUES=my-values.yaml

@@ -171,6 +171,72 @@ def workload_problems(docs: Sequence[Mapping]) -> list[Problem]:
     return problems
 
 
+def autoscaler_problems(docs: Sequence[Mapping]) -> list[Problem]:
+    """Every HPA, ScaledObject and VPA targets a Deployment the chart renders, no Deployment has two
+    replica owners, and a Deployment whose replicas a scaler owns does not set spec.replicas."""
+    problems: list[Problem] = []
+    deployments = {d["metadata"]["name"]: d for d in of_kind(docs, "Deployment")}
+    owners: dict[str, str] = {}
+    targets = [(d, "spec.scaleTargetRef", d["spec"]["scaleTargetRef"]) for d in of_kind(docs, "HorizontalPodAutoscaler") + of_kind(docs, "ScaledObject")]
+    targets += [(d, "spec.targetRef", d["spec"]["targetRef"]) for d in of_kind(docs, "VerticalPodAutoscaler")]
+    for scaler, field, target in targets:
+        name = target.get("name")
+        if target.get("kind", "Deployment") != "Deployment" or name not in deployments:
+            problems.append(Problem(ref(scaler), field, f"targets {target.get('kind', 'Deployment')}/{name}, which the chart does not render", "invariant"))
+            continue
+        if scaler["kind"] == "VerticalPodAutoscaler":
+            continue
+        if name in owners:
+            problems.append(Problem(ref(scaler), field, f"Deployment/{name} is already scaled by {owners[name]}", "invariant"))
+        owners[name] = ref(scaler)
+        if "replicas" in deployments[name]["spec"]:
+            problems.append(Problem(ref(deployments[name]), "spec.replicas", f"is set although {ref(scaler)} owns the replica count; every upgrade would reset it", "invariant"))
+    return problems
+
+
+def promql_problems(docs: Sequence[Mapping]) -> list[Problem]:
+    """Every PromQL expression the chart renders (PrometheusRule rules, KEDA Prometheus triggers,
+    prometheus-adapter rules, Grafana dashboards) parses, and reads only metrics that exist: TF
+    Serving's, kube-state-metrics'/cAdvisor's (promql.KNOWN_METRICS) or a rendered recording rule."""
+    import json
+
+    import yaml
+
+    from . import promql
+
+    recorded = {name for rule in of_kind(docs, "PrometheusRule") for name in promql.recorded_names(rule)}
+    sources: list[tuple[Mapping, str, str]] = []  # (object, field, expression)
+    for rule in of_kind(docs, "PrometheusRule"):
+        sources.extend((rule, path, expr) for path, expr in promql.rule_expressions(rule))
+    for scaled in of_kind(docs, "ScaledObject"):
+        for index, trigger in enumerate(scaled["spec"].get("triggers", [])):
+            if trigger.get("type") == "prometheus":
+                sources.append((scaled, f"spec.triggers[{index}].metadata.query", trigger["metadata"].get("query", "")))
+    problems: list[Problem] = []
+    for configmap in of_kind(docs, "ConfigMap"):
+        for key, text in (configmap.get("data") or {}).items():
+            try:
+                if key.endswith(".json"):
+                    content = json.loads(text)
+                    if isinstance(content, dict) and "panels" in content:
+                        sources.extend((configmap, f"data.{key} {path}", expr) for path, expr in promql.dashboard_expressions(content))
+                elif key == "config.yaml":
+                    content = yaml.safe_load(text)
+                    if isinstance(content, dict) and ("rules" in content or "externalRules" in content):
+                        sources.extend((configmap, f"data.{key} {path}", expr) for path, expr in promql.adapter_expressions(content))
+            except (ValueError, yaml.YAMLError) as error:
+                problems.append(Problem(ref(configmap), f"data.{key}", f"does not parse: {error}", "promql"))
+    for obj, field, expr in sources:
+        try:
+            unknown = promql.unknown_metrics(expr, recorded)
+        except promql.PromQLError as error:
+            problems.append(Problem(ref(obj), field, f"not valid PromQL: {error}", "promql"))
+            continue
+        if unknown:
+            problems.append(Problem(ref(obj), field, f"reads metrics that neither TF Serving, kube-state-metrics, cAdvisor nor a rendered recording rule provide: {sorted(unknown)}", "promql"))
+    return problems
+
+
 def check_documents(docs: Sequence[Mapping], kube_version: str, *, extra_args: Iterable[str] = ()) -> list[Problem]:
     """Everything: schemas, TF Serving config files and flags, relationships."""
     return [
@@ -178,4 +244,6 @@ def check_documents(docs: Sequence[Mapping], kube_version: str, *, extra_args: I
         *server_problems(docs, extra_args),
         *service_problems(docs),
         *workload_problems(docs),
+        *autoscaler_problems(docs),
+        *promql_problems(docs),
     ]

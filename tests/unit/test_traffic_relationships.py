@@ -27,13 +27,16 @@ def _deployment_of(track):
 
 
 def _expected_services(values):
-    """Service name -> the one Deployment it must select, derived from the values alone."""
+    """Service name -> the Deployments it must select, derived from the values alone."""
     tracks, primary = _tracks(values)
-    expected = {FULLNAME: _deployment_of(primary)}
+    expected = {FULLNAME: [_deployment_of(primary)]}
     if len(tracks) > 1:
-        expected.update({f"{FULLNAME}-{t}": _deployment_of(t) for t in tracks})
+        expected.update({f"{FULLNAME}-{t}": [_deployment_of(t)] for t in tracks})
     if values["blueGreen"]["enabled"] and values["blueGreen"]["preview"]:
-        expected[f"{FULLNAME}-preview"] = _deployment_of(next(t for t in tracks if t != primary))
+        expected[f"{FULLNAME}-preview"] = [_deployment_of(next(t for t in tracks if t != primary))]
+    if values["metrics"]["enabled"] and values["monitoring"]["serviceMonitor"]["enabled"]:
+        # The headless metrics Service scrapes every track (and only this release's).
+        expected[f"{FULLNAME}-metrics"] = sorted(_deployment_of(t) for t in tracks)
     return expected
 
 
@@ -46,7 +49,7 @@ def test_every_service_selects_exactly_its_tracks_pods(values_file):
         s["metadata"]["name"]: sorted(d["metadata"]["name"] for d in deployments if selector_matches(s["spec"]["selector"], pod_template(d)["metadata"]["labels"]))
         for s in of_kind(docs, "Service")
     }
-    assert selected == {name: [deployment] for name, deployment in _expected_services(values).items()}
+    assert selected == _expected_services(values)
 
 
 @pytest.mark.parametrize("values_file", SCENARIOS)

@@ -10,7 +10,9 @@ metadata:
   labels:
     {{- include "tf-serving.trackLabels" . | nindent 4 }}
 spec:
+  {{- if not (include "tf-serving.autoscaled" .) }}
   replicas: {{ .Values.replicaCount }}
+  {{- end }}
   selector:
     matchLabels:
       {{- include "tf-serving.trackSelectorLabels" . | nindent 6 }}
@@ -32,6 +34,11 @@ spec:
       annotations:
         # Config files read once at start (models.config too unless hot reload is on): a change rolls the pods.
         checksum/config: {{ include "tf-serving.configChecksum" . }}
+        {{- if and .Values.metrics.enabled .Values.monitoring.scrapeAnnotations }}
+        prometheus.io/scrape: "true"
+        prometheus.io/port: {{ .Values.server.restPort | quote }}
+        prometheus.io/path: {{ .Values.metrics.path | quote }}
+        {{- end }}
         {{- with .Values.podAnnotations }}
         {{- toYaml . | nindent 8 }}
         {{- end }}

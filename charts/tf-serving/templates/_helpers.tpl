@@ -115,7 +115,7 @@ than mergeOverwrite so zero values (replicaCount: 0, false) do override. Renders
 {{- else if $root.Values.tracks }}
 {{- $overrides = index $root.Values.tracks $name | default dict }}
 {{- end }}
-{{- $mergedMaps := list "image" "podLabels" "podAnnotations" }}
+{{- $mergedMaps := list "image" "podLabels" "podAnnotations" "autoscaling" }}
 {{- range $key, $value := $overrides }}
 {{- if and (has $key $mergedMaps) (kindIs "map" $value) }}
 {{- $merged := deepCopy (index $values $key | default dict) }}

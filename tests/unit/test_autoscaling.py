@@ -1,0 +1,280 @@
+"""Autoscaling: an HPA per track that owns its Deployment's replicas, KEDA as the alternative,
+a recommendation-only VPA, and prometheus-adapter rules that make the custom metrics exist."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from tfserving_harness import adapter_values, helm, promql
+from tfserving_harness.manifests import of_kind, one, pod_template, ref, selector_matches
+from tfserving_harness.paths import chart_dir
+
+CI = chart_dir() / "ci"
+TWO_TRACKS = {"tracks": {"stable": {}, "canary": {}}, "primaryTrack": "stable"}
+KEDA = {"autoscaling": {"keda": {"enabled": True, "force": True, "serverAddress": "http://prometheus:9090"}}}
+ADAPTER_CONFIGMAP = "tfs-tf-serving-prometheus-adapter"
+
+
+def _error(values, **kwargs) -> str:
+    with pytest.raises(helm.RenderError) as error:
+        helm.render_chart(values, **kwargs)
+    return error.value.stderr
+
+
+def _scenario(name):
+    return helm.render_chart(values_files=[CI / f"{name}-values.yaml"])
+
+
+def test_off_by_default_the_deployment_owns_its_replicas(default_docs):
+    kinds = {d["kind"] for d in default_docs}
+    assert not kinds & {"HorizontalPodAutoscaler", "ScaledObject", "VerticalPodAutoscaler"}
+    assert one(default_docs, "Deployment")["spec"]["replicas"] == 1
+    assert not [c for c in of_kind(default_docs, "ConfigMap") if "config.yaml" in c["data"]]
+
+
+def test_each_hpa_targets_its_own_tracks_deployment(render):
+    docs = render({**TWO_TRACKS, "autoscaling": {"enabled": True}})
+    deployments = {d["metadata"]["name"]: d for d in of_kind(docs, "Deployment")}
+    hpas = of_kind(docs, "HorizontalPodAutoscaler")
+    assert len(hpas) == len(deployments) == 2
+    for hpa in hpas:
+        target = hpa["spec"]["scaleTargetRef"]
+        assert (target["apiVersion"], target["kind"]) == ("apps/v1", "Deployment")
+        deployment = deployments[target["name"]]
+        track = hpa["metadata"]["labels"]["tf-serving.io/track"]
+        assert pod_template(deployment)["metadata"]["labels"]["tf-serving.io/track"] == track, f"{ref(hpa)} scales another track"
+        assert "replicas" not in deployment["spec"], f"{ref(deployment)} sets spec.replicas although {ref(hpa)} owns them"
+    assert sorted(h["spec"]["scaleTargetRef"]["name"] for h in hpas) == sorted(deployments)
+
+
+def test_a_track_can_opt_out_and_keep_a_fixed_replica_count():
+    docs = _scenario("hpa-cpu-memory")
+    [hpa] = of_kind(docs, "HorizontalPodAutoscaler")
+    assert hpa["spec"]["scaleTargetRef"]["name"] == "tfs-tf-serving-stable"
+    assert "replicas" not in one(docs, "Deployment", "tfs-tf-serving-stable")["spec"]
+    assert one(docs, "Deployment", "tfs-tf-serving-canary")["spec"]["replicas"] == 1
+
+
+def test_cpu_and_memory_shorthands_build_resource_metrics():
+    hpa = one(_scenario("hpa-cpu-memory"), "HorizontalPodAutoscaler")
+    assert [(m["resource"]["name"], m["resource"]["target"]) for m in hpa["spec"]["metrics"]] == [
+        ("cpu", {"type": "Utilization", "averageUtilization": 60}),
+        ("memory", {"type": "Utilization", "averageUtilization": 85}),
+    ]
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 8)
+
+
+def test_per_track_bounds_and_external_latency_metric_scoped_to_the_track():
+    docs = _scenario("hpa-external-metric")
+    bounds = {h["spec"]["scaleTargetRef"]["name"]: (h["spec"]["minReplicas"], h["spec"]["maxReplicas"]) for h in of_kind(docs, "HorizontalPodAutoscaler")}
+    assert bounds == {"tfs-tf-serving-stable": (3, 30), "tfs-tf-serving-canary": (1, 3)}
+    for hpa in of_kind(docs, "HorizontalPodAutoscaler"):
+        [external] = [m["external"] for m in hpa["spec"]["metrics"] if m["type"] == "External"]
+        assert external["metric"]["selector"]["matchLabels"] == {
+            "app_kubernetes_io_instance": "tfs",
+            "tf_serving_io_track": hpa["metadata"]["labels"]["tf-serving.io/track"],
+        }
+        assert external["target"] == {"type": "Value", "value": "150"}
+
+
+def test_default_behavior_scales_up_fast_and_down_slowly_and_raw_behavior_passes_through(render):
+    behavior = one(render({"autoscaling": {"enabled": True}}), "HorizontalPodAutoscaler")["spec"]["behavior"]
+    assert behavior["scaleDown"]["stabilizationWindowSeconds"] >= 300 > behavior["scaleUp"]["stabilizationWindowSeconds"]
+    assert behavior["scaleUp"]["selectPolicy"] == "Max"
+    custom = one(_scenario("hpa-external-metric"), "HorizontalPodAutoscaler", "tfs-tf-serving-stable")["spec"]["behavior"]
+    assert custom["scaleDown"]["stabilizationWindowSeconds"] == 900
+    assert custom["scaleDown"]["policies"] == [{"type": "Pods", "value": 1, "periodSeconds": 300}]
+
+
+def test_raw_metrics_replace_the_shorthands(render):
+    raw = [{"type": "Object", "object": {"metric": {"name": "queue"}, "describedObject": {"apiVersion": "v1", "kind": "Service", "name": "q"}, "target": {"type": "Value", "value": "10"}}}]
+    hpa = one(render({"autoscaling": {"enabled": True, "metrics": raw}}), "HorizontalPodAutoscaler")
+    assert hpa["spec"]["metrics"] == raw
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"autoscaling": {"enabled": True, "minReplicas": 5, "maxReplicas": 3}}, "autoscaling.minReplicas (5) is greater than autoscaling.maxReplicas (3) for track main"),
+        (
+            {"tracks": {"a": {"autoscaling": {"maxReplicas": 1}}}, "autoscaling": {"enabled": True}},
+            "autoscaling.minReplicas (2) is greater than tracks.a.autoscaling.maxReplicas (1) for track a",
+        ),
+        ({"autoscaling": {"enabled": True, "cpu": {"enabled": False}}}, "autoscaling.enabled is true (track main) but no metric is on"),
+        ({"autoscaling": {"enabled": True, "metrics": [{"type": "Pods", "pods": {"metric": {"name": "x"}}}]}}, "autoscaling.metrics[0] (type Pods) has no pods.target"),
+        ({"autoscaling": {"enabled": True, "keda": {"enabled": True, "force": True, "serverAddress": "http://p:9090"}}}, "autoscaling.enabled (HPA) and autoscaling.keda.enabled are both true"),
+        ({"autoscaling": {"keda": {"enabled": True, "serverAddress": "http://p:9090"}}}, "autoscaling.keda.enabled is true but the cluster does not serve keda.sh/v1alpha1 ScaledObject"),
+        ({"autoscaling": {"keda": {"enabled": True, "force": True}}}, "autoscaling.keda.serverAddress is empty"),
+        ({"metrics": {"enabled": False}, "autoscaling": {"enabled": True, "requestsPerSecond": {"enabled": True}}}, "autoscaling.requestsPerSecond.enabled is true but metrics.enabled is false"),
+    ],
+)
+def test_cross_field_checks_name_the_value_path(values, message):
+    assert f"tf-serving: {message}" in _error(values)
+
+
+@pytest.mark.parametrize(
+    ("values", "path"),
+    [
+        ({"autoscaling": {"minReplicas": 0}}, "autoscaling.minReplicas"),
+        ({"tracks": {"a": {"autoscaling": {"minReplicas": 0}}}}, "tracks.a.autoscaling.minReplicas"),
+        ({"autoscaling": {"cpu": {"averageUtilisation": 70}}}, "autoscaling.cpu"),
+        ({"autoscaling": {"latency": {"quantile": 95}}}, "autoscaling.latency.quantile"),
+        ({"autoscaling": {"vpa": {"controlledResources": ["gpu"]}}}, "autoscaling.vpa.controlledResources.0"),
+    ],
+)
+def test_schema_rejects_bad_autoscaling_values(values, path):
+    assert f"- {path}: " in _error(values)
+
+
+def test_keda_scaledobject_per_track_on_the_real_request_counter_and_no_hpa():
+    docs = _scenario("keda")
+    assert of_kind(docs, "HorizontalPodAutoscaler") == []
+    scaled = one(docs, "ScaledObject")
+    deployment = one(docs, "Deployment")
+    assert scaled["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
+    assert "replicas" not in deployment["spec"]
+    assert (scaled["spec"]["minReplicaCount"], scaled["spec"]["maxReplicaCount"]) == (1, 12)
+    [trigger] = scaled["spec"]["triggers"]
+    assert trigger["type"] == "prometheus" and trigger["metricType"] == "AverageValue"
+    assert trigger["metadata"]["threshold"] == "30"
+    query = trigger["metadata"]["query"]
+    assert promql.metric_names(query) == {":tensorflow:serving:request_count"}
+    [selector] = promql.selectors(query)
+    assert selector.matcher("namespace") == ("=", "default")
+    assert selector.matcher("app_kubernetes_io_instance") == ("=", "tfs")
+    assert selector.matcher("tf_serving_io_track") == ("=", "main")
+
+
+def test_keda_renders_when_the_cluster_serves_the_crd_without_force(render):
+    docs = render({"autoscaling": {"keda": {"enabled": True, "serverAddress": "http://p:9090"}}}, api_versions=("keda.sh/v1alpha1/ScaledObject",))
+    assert one(docs, "ScaledObject")["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 600
+
+
+def test_vpa_only_recommends_and_targets_each_tracks_deployment(render):
+    docs = render({**TWO_TRACKS, "autoscaling": {"vpa": {"enabled": True, "force": True}}})
+    vpas = of_kind(docs, "VerticalPodAutoscaler")
+    assert sorted(v["spec"]["targetRef"]["name"] for v in vpas) == sorted(d["metadata"]["name"] for d in of_kind(docs, "Deployment"))
+    for vpa in vpas:
+        assert vpa["spec"]["updatePolicy"] == {"updateMode": "Off"}
+        assert vpa["spec"]["resourcePolicy"]["containerPolicies"][0]["containerName"] == "tf-serving"
+    assert of_kind(render({"autoscaling": {"vpa": {"enabled": True}}}), "VerticalPodAutoscaler") == [], "rendered without the CRD"
+
+
+# --- prometheus-adapter rules -----------------------------------------------------------------
+
+
+def _adapter_config(docs):
+    return promql.adapter_config_from_configmap(one(docs, "ConfigMap", ADAPTER_CONFIGMAP))
+
+
+def test_adapter_rules_read_only_tf_serving_metrics_and_parse():
+    config = _adapter_config(_scenario("hpa-custom-metric"))
+    expressions = dict(promql.adapter_expressions(config))
+    assert len(expressions) == 4
+    for path, expr in expressions.items():
+        assert promql.metric_names(expr) <= promql.TF_SERVING_METRICS, path
+    rules = dict(promql.adapter_rules(config))
+    assert promql.series_name(rules["rules[0]"]["seriesQuery"]) == ":tensorflow:serving:request_count"
+    assert promql.series_name(rules["externalRules[0]"]["seriesQuery"]) == ":tensorflow:serving:request_latency_bucket"
+    assert rules["externalRules[0]"]["metricsQuery"].endswith("/ 1000"), "the histogram is in microseconds; the metric is in ms"
+
+
+def test_hpa_metric_names_equal_the_names_the_adapter_rules_expose():
+    docs = _scenario("hpa-custom-metric")
+    exposed = {rule["name"]["as"] for _, rule in promql.adapter_rules(_adapter_config(docs))}
+    [pods_metric] = [m["pods"]["metric"]["name"] for m in one(docs, "HorizontalPodAutoscaler")["spec"]["metrics"] if m["type"] == "Pods"]
+    [external] = [m["external"]["metric"]["name"] for h in of_kind(_scenario("hpa-external-metric"), "HorizontalPodAutoscaler") for m in h["spec"]["metrics"] if m["type"] == "External"][:1]
+    assert {pods_metric, external} == exposed
+
+
+def test_renamed_metrics_move_the_hpa_and_the_rules_together(render):
+    docs = render(
+        {
+            "autoscaling": {
+                "enabled": True,
+                "requestsPerSecond": {"enabled": True, "metricName": "tfs_rps"},
+                "latency": {"enabled": True, "metricName": "tfs_p90_ms", "quantile": 0.9},
+                "prometheusAdapter": {"configMap": {"enabled": True}},
+            }
+        }
+    )
+    config = _adapter_config(docs)
+    hpa_names = {m[m["type"].lower()]["metric"]["name"] for m in one(docs, "HorizontalPodAutoscaler")["spec"]["metrics"] if m["type"] != "Resource"}
+    assert hpa_names == {r["name"]["as"] for _, r in promql.adapter_rules(config)} == {"tfs_rps", "tfs_p90_ms"}
+    assert config["externalRules"][0]["metricsQuery"].startswith("histogram_quantile(0.9,")
+
+
+def test_adapter_rules_expose_series_that_carry_pod_and_namespace():
+    """The custom rule maps namespace/pod onto Kubernetes resources: the HPA asks per pod of its target."""
+    config = _adapter_config(_scenario("hpa-custom-metric"))
+    overrides = config["rules"][0]["resources"]["overrides"]
+    assert overrides == {"namespace": {"resource": "namespace"}, "pod": {"resource": "pod"}}
+    [series] = promql.selectors(config["rules"][0]["seriesQuery"])
+    assert series.matcher("pod") == ("!=", "") and series.matcher("namespace") == ("!=", "")
+
+
+def test_examples_values_file_is_the_rendered_rules():
+    """examples/prometheus-adapter-values.yaml is generated from the same helper (`make docs`)."""
+    text = adapter_values.path().read_text()
+    assert text == adapter_values.render(), "run `make docs`"
+    values = yaml.safe_load(text)
+    config = adapter_values.rendered_config()
+    assert values["rules"] == {"custom": config["rules"], "external": config["externalRules"]}
+    names = {r["name"]["as"] for _, r in promql.adapter_rules(values["rules"])}
+    defaults = yaml.safe_load((chart_dir() / "values.yaml").read_text())["autoscaling"]
+    assert names == {defaults["requestsPerSecond"]["metricName"], defaults["latency"]["metricName"]}
+
+
+def test_adapter_configmap_goes_to_the_adapters_namespace(render):
+    assert one(_scenario("hpa-custom-metric"), "ConfigMap", ADAPTER_CONFIGMAP)["metadata"]["namespace"] == "default"
+    values = {"autoscaling": {"prometheusAdapter": {"configMap": {"enabled": True, "namespace": "monitoring", "name": "adapter-rules"}}}}
+    configmap = one(render(values), "ConfigMap", "adapter-rules")
+    assert configmap["metadata"]["namespace"] == "monitoring"
+    assert set(configmap["data"]) == {"config.yaml"}
+
+
+def test_pods_metric_hpa_scales_pods_the_rules_can_see():
+    """The Pods metric is asked for the HPA target's pods; their labels are what podTargetLabels copies."""
+    docs = _scenario("hpa-custom-metric")
+    hpa = one(docs, "HorizontalPodAutoscaler")
+    deployment = one(docs, "Deployment", hpa["spec"]["scaleTargetRef"]["name"])
+    monitor = one(docs, "ServiceMonitor")
+    labels = pod_template(deployment)["metadata"]["labels"]
+    assert set(monitor["spec"]["podTargetLabels"]) <= set(labels)
+    assert selector_matches(deployment["spec"]["selector"]["matchLabels"], labels)
+
+
+def test_a_track_cannot_switch_the_hpa_on_under_keda():
+    values = {"tracks": {"a": {"autoscaling": {"enabled": True}}}, **KEDA}
+    assert "tf-serving: tracks.a.autoscaling.enabled is true but autoscaling.keda.enabled is true too" in _error(values)
+
+
+def test_check_catches_two_scalers_on_one_deployment_and_replicas_set_under_a_scaler(render):
+    from tfserving_harness import checks
+    from tfserving_harness.frozen import thaw
+
+    docs = render({**TWO_TRACKS, "autoscaling": {"enabled": True}})
+    assert checks.autoscaler_problems(docs) == []
+    hpa = thaw(one(docs, "HorizontalPodAutoscaler", "tfs-tf-serving-canary"))
+    hpa["spec"]["scaleTargetRef"]["name"] = "tfs-tf-serving-stable"
+    deployment = thaw(one(docs, "Deployment", "tfs-tf-serving-stable"))
+    deployment["spec"]["replicas"] = 3
+    broken = [hpa if d is one(docs, "HorizontalPodAutoscaler", "tfs-tf-serving-canary") else deployment if d is one(docs, "Deployment", "tfs-tf-serving-stable") else d for d in docs]
+    problems = checks.autoscaler_problems(broken)
+    assert {(p.object, p.field) for p in problems} == {
+        ("HorizontalPodAutoscaler/tfs-tf-serving-stable", "spec.scaleTargetRef"),
+        ("Deployment/tfs-tf-serving-stable", "spec.replicas"),
+    }
+    assert any("already scaled by HorizontalPodAutoscaler/tfs-tf-serving-canary" in p.message for p in problems)
+
+
+def test_check_catches_a_scaler_whose_deployment_is_not_rendered(render):
+    from tfserving_harness import checks
+    from tfserving_harness.frozen import thaw
+
+    docs = render({"autoscaling": {"enabled": True}})
+    hpa = thaw(one(docs, "HorizontalPodAutoscaler"))
+    hpa["spec"]["scaleTargetRef"]["name"] = "tfs-tf-serving-main"
+    problems = checks.autoscaler_problems([hpa if d["kind"] == "HorizontalPodAutoscaler" else d for d in docs])
+    assert [(p.object, p.message) for p in problems] == [("HorizontalPodAutoscaler/tfs-tf-serving", "targets Deployment/tfs-tf-serving-main, which the chart does not render")]

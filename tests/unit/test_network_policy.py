@@ -1,0 +1,78 @@
+"""NetworkPolicy: selects every serving pod of the release, denies both directions, and allows
+exactly the configured peers: clients to gRPC/REST, Prometheus to the REST (metrics) port as
+ingress to the pod, DNS and model storage as egress."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from tfserving_harness import helm
+from tfserving_harness.manifests import of_kind, one, pod_template, selector_matches
+from tfserving_harness.paths import chart_dir
+
+SCENARIO = chart_dir() / "ci" / "network-policy-values.yaml"
+
+
+@pytest.fixture(scope="module")
+def docs():
+    return helm.render_chart(values_files=[SCENARIO])
+
+
+@pytest.fixture(scope="module")
+def policy(docs):
+    return one(docs, "NetworkPolicy")
+
+
+def test_off_by_default(default_docs):
+    assert of_kind(default_docs, "NetworkPolicy") == []
+
+
+def test_selects_every_serving_pod_of_every_track_and_denies_both_directions(render):
+    docs = render({"tracks": {"stable": {}, "canary": {}}, "networkPolicy": {"enabled": True}})
+    policy = one(docs, "NetworkPolicy")
+    assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    selector = policy["spec"]["podSelector"]["matchLabels"]
+    for deployment in of_kind(docs, "Deployment"):
+        assert selector_matches(selector, pod_template(deployment)["metadata"]["labels"]), deployment["metadata"]["name"]
+    assert selector == {"app.kubernetes.io/name": "tf-serving", "app.kubernetes.io/instance": "tfs"}
+    other = one(render({"networkPolicy": {"enabled": True}}, name="other"), "NetworkPolicy")
+    assert not selector_matches(other["spec"]["podSelector"]["matchLabels"], pod_template(of_kind(docs, "Deployment")[0])["metadata"]["labels"])
+
+
+def test_clients_reach_grpc_and_rest_exactly_the_configured_peers(policy):
+    values = yaml.safe_load(SCENARIO.read_text())["networkPolicy"]
+    client_rules = [r for r in policy["spec"]["ingress"] if {p["port"] for p in r["ports"]} == {"grpc", "http"}]
+    assert len(client_rules) == 1
+    assert client_rules[0]["from"] == values["clients"]
+
+
+def test_monitoring_namespace_scrapes_the_rest_port_as_ingress(policy, docs):
+    [metrics_rule] = [r for r in policy["spec"]["ingress"] if [p["port"] for p in r["ports"]] == ["http"]]
+    assert metrics_rule["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
+    container = pod_template(one(docs, "Deployment"))["spec"]["containers"][0]
+    assert "http" in {p["name"] for p in container["ports"]}, "the named port the policy allows is the REST port"
+    assert len(policy["spec"]["ingress"]) == 2, "nothing but clients and Prometheus"
+
+
+def test_egress_is_dns_and_model_storage_only(policy):
+    dns, s3, nfs = policy["spec"]["egress"]
+    assert dns["to"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}, "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}]
+    assert sorted((p["protocol"], p["port"]) for p in dns["ports"]) == [("TCP", 53), ("UDP", 53)]
+    assert s3 == {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8", "169.254.169.254/32"]}}], "ports": [{"port": 443, "protocol": "TCP"}]}
+    assert nfs == {"to": [{"ipBlock": {"cidr": "10.20.0.15/32"}}], "ports": [{"port": 2049, "protocol": "TCP"}]}
+
+
+def test_nothing_configured_means_deny_all_and_no_metrics_means_no_scrape_rule(render):
+    policy = one(render({"metrics": {"enabled": False}, "networkPolicy": {"enabled": True, "dns": {"enabled": False}}}), "NetworkPolicy")
+    assert policy["spec"]["ingress"] == [] and policy["spec"]["egress"] == []
+
+
+def test_schema_rejects_a_peer_typo_and_a_storage_entry_without_ports():
+    for values, path in (
+        ({"networkPolicy": {"clients": [{"namespaceSelecter": {}}]}}, "networkPolicy.clients.0"),
+        ({"networkPolicy": {"modelStorage": [{"cidr": "0.0.0.0/0"}]}}, "networkPolicy.modelStorage.0"),
+    ):
+        with pytest.raises(helm.RenderError) as error:
+            helm.render_chart(values)
+        assert f"- {path}: " in error.value.stderr

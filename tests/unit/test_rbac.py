@@ -1,0 +1,97 @@
+"""RBAC: the serving pods' ServiceAccount has no token and no Role; the optional deployer Role
+grants exactly its list, in the release namespace, to the configured subjects."""
+
+from __future__ import annotations
+
+import pytest
+
+from tfserving_harness import helm
+from tfserving_harness.manifests import of_kind, one, pod_template
+from tfserving_harness.paths import chart_dir
+
+SCENARIO = chart_dir() / "ci" / "deployer-rbac-values.yaml"
+
+
+@pytest.fixture(scope="module")
+def docs():
+    return helm.render_chart(values_files=[SCENARIO])
+
+
+def _grants(role):
+    """{(apiGroup, resource, resourceName or "*"): verbs}."""
+    grants = {}
+    for rule in role["rules"]:
+        for group in rule["apiGroups"]:
+            for resource in rule["resources"]:
+                for name in rule.get("resourceNames") or ["*"]:
+                    grants.setdefault((group, resource, name), set()).update(rule["verbs"])
+    return grants
+
+
+def test_off_by_default_and_the_serving_account_has_no_token(default_docs):
+    assert not {d["kind"] for d in default_docs} & {"Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"}
+    account = one(default_docs, "ServiceAccount")
+    assert account["automountServiceAccountToken"] is False
+    assert pod_template(one(default_docs, "Deployment"))["spec"]["automountServiceAccountToken"] is False
+
+
+def test_no_binding_ever_names_the_serving_service_account(docs):
+    account = one(docs, "ServiceAccount")["metadata"]["name"]
+    for binding in of_kind(docs, "RoleBinding") + of_kind(docs, "ClusterRoleBinding"):
+        for subject in binding["subjects"]:
+            assert not (subject["kind"] == "ServiceAccount" and subject["name"] == account), binding["metadata"]["name"]
+    for deployment in of_kind(docs, "Deployment"):
+        assert pod_template(deployment)["spec"]["serviceAccountName"] == account
+
+
+def test_deployer_role_grants_exactly_its_list_in_the_release_namespace(docs):
+    role = one(docs, "Role")
+    assert role["metadata"]["namespace"] == "default" and of_kind(docs, "ClusterRole") == []
+    read = {"get", "list", "watch"}
+    assert _grants(role) == {
+        ("", "pods", "*"): read,
+        ("", "services", "*"): read,
+        ("apps", "deployments", "*"): read,
+        ("autoscaling", "horizontalpodautoscalers", "*"): read,
+        ("apps", "deployments", "tfs-tf-serving-canary"): {"patch"},
+        ("apps", "deployments", "tfs-tf-serving-stable"): {"patch"},
+        ("", "services", "tfs-tf-serving"): {"patch"},
+        ("", "services", "tfs-tf-serving-canary"): {"patch"},
+        ("", "services", "tfs-tf-serving-stable"): {"patch"},
+        ("networking.k8s.io", "ingresses", "*"): {"get", "patch"},
+        ("gateway.networking.k8s.io", "httproutes", "*"): {"get", "patch"},
+        ("gateway.networking.k8s.io", "grpcroutes", "*"): {"get", "patch"},
+    }
+
+
+def test_patchable_names_are_the_objects_the_release_renders(docs):
+    grants = _grants(one(docs, "Role"))
+    patchable = {(r, n) for (g, r, n), verbs in grants.items() if "patch" in verbs and n != "*"}
+    rendered = {("deployments", d["metadata"]["name"]) for d in of_kind(docs, "Deployment")}
+    rendered |= {("services", s["metadata"]["name"]) for s in of_kind(docs, "Service")}
+    assert patchable == rendered
+
+
+def test_binding_binds_the_role_to_the_configured_subjects(docs):
+    binding, role = one(docs, "RoleBinding"), one(docs, "Role")
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role["metadata"]["name"]}
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "release-promoter", "namespace": "ci"},
+        {"kind": "Group", "name": "ml-platform-oncall", "apiGroup": "rbac.authorization.k8s.io"},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"rbac": {"deployer": {"create": True}}}, "rbac.deployer.create is true but rbac.deployer.subjects is empty"),
+        (
+            {"rbac": {"deployer": {"create": True, "subjects": [{"kind": "ServiceAccount", "name": "tfs-tf-serving"}]}}},
+            "rbac.deployer.subjects[0] is the serving pods' own ServiceAccount tfs-tf-serving",
+        ),
+    ],
+)
+def test_deployer_checks_name_the_value_path(values, message):
+    with pytest.raises(helm.RenderError) as error:
+        helm.render_chart(values)
+    assert f"tf-serving: {message}" in error.value.stderr

@@ -1,10 +1,12 @@
 """Probes: a startup budget for slow model loads, a cheap liveness check, and readiness that means
-"every configured model has an AVAILABLE version". The readiness script is the rendered one, run
-with bash against a local HTTP server that answers like TF Serving's /v1/models/NAME."""
+"every model in the mounted models.config that the server knows has an AVAILABLE version". The
+readiness script is the rendered one, run with bash against a models.config written in tmp_path and
+a local HTTP server that answers like TF Serving's /v1/models/NAME."""
 
 from __future__ import annotations
 
 import json
+import posixpath
 import shutil
 import socket
 import subprocess
@@ -15,7 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from tfserving_harness import helm
-from tfserving_harness.manifests import of_kind, one, server_container, server_flags
+from tfserving_harness.manifests import of_kind, one, pod_template, server_container, server_flags
+from tfserving_harness.tfs_config import parse_model_server_config
 
 BASH = shutil.which("bash")
 
@@ -49,22 +52,47 @@ def test_liveness_is_a_cheap_tolerant_port_check(default_docs):
     assert "startupProbe" in container, "liveness only starts after startup succeeded, so a slow load cannot trip it"
 
 
-def test_readiness_names_every_model_and_the_rest_port(default_docs):
+def mounted_file(docs, deployment, path: str) -> str:
+    """Content of `path` in the server container of `deployment`: the ConfigMap key behind the mount."""
+    pod = pod_template(deployment)["spec"]
+    mount = next(m for m in server_container(deployment)["volumeMounts"] if path.startswith(m["mountPath"].rstrip("/") + "/"))
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    assert "subPath" not in mount and "items" not in volume["configMap"], "the probe must read the file the kubelet keeps up to date"
+    configmap = one(docs, "ConfigMap", volume["configMap"]["name"])
+    return configmap["data"][posixpath.relpath(path, mount["mountPath"])]
+
+
+def test_readiness_reads_the_model_config_file_the_server_reads(default_docs):
+    deployment = one(default_docs, "Deployment")
     command = _readiness_command(default_docs)
     assert command[:2] == ["/bin/bash", "-c"]
-    assert command[3:] == ["models-available", "8501", "4", "half_plus_two"]
+    assert command[3:] == ["models-available", "8501", "4", server_flags(server_container(deployment))["model_config_file"]]
     assert "/dev/tcp/127.0.0.1/" in command[2], "the stock image has no curl or wget: bash's /dev/tcp does the GET"
+    assert 'name: "half_plus_two"' in mounted_file(default_docs, deployment, command[6])
+
+
+def test_readiness_probe_does_not_change_with_the_models(render):
+    """No model name in the pod template: with hot reload a `models` change must not roll the pods."""
+    one_model = render({"models": [{"name": "a", "basePath": "/models/a"}]})
+    two_models = render({"models": [{"name": "b", "basePath": "/models/b"}, {"name": "c", "basePath": "/models/c"}]})
+    assert _container(one_model)["readinessProbe"] == _container(two_models)["readinessProbe"]
+    assert not {"a", "b", "c"} & set(_readiness_command(two_models)[3:]), "the names come from the mounted file"
 
 
 def test_readiness_follows_each_tracks_models(render):
+    """Every track's probe reads its own track's ConfigMap, through the same path its server reads."""
     docs = render(
         {
             "models": [{"name": "a", "basePath": "/models/a"}, {"name": "b", "basePath": "/models/b"}],
             "tracks": {"stable": {}, "canary": {"models": [{"name": "c", "basePath": "/models/c"}]}},
         }
     )
-    assert _readiness_command(docs, "tfs-tf-serving-stable")[6:] == ["a", "b"]
-    assert _readiness_command(docs, "tfs-tf-serving-canary")[6:] == ["c"]
+    for track, names in (("stable", ["a", "b"]), ("canary", ["c"])):
+        deployment = one(docs, "Deployment", f"tfs-tf-serving-{track}")
+        path = _readiness_command(docs, deployment["metadata"]["name"])[6]
+        assert path == server_flags(server_container(deployment))["model_config_file"], f"Deployment/{deployment['metadata']['name']}"
+        config = parse_model_server_config(mounted_file(docs, deployment, path))
+        assert [c.name for c in config.model_config_list.config] == names, f"Deployment/{deployment['metadata']['name']}"
 
 
 def test_readiness_script_budget_stays_under_the_probe_timeout(render):
@@ -72,6 +100,11 @@ def test_readiness_script_budget_stays_under_the_probe_timeout(render):
     probe = _container(docs)["readinessProbe"]
     assert probe["timeoutSeconds"] == 10
     assert probe["exec"]["command"][4:6] == ["9001", "9"]
+
+
+def test_readiness_follows_the_config_mount_path(render):
+    docs = render({"server": {"configMountPath": "/config/tfs/"}})
+    assert _readiness_command(docs)[6] == "/config/tfs/models.config" == server_flags(_container(docs))["model_config_file"]
 
 
 def test_readiness_can_be_a_plain_port_check(render):
@@ -105,11 +138,13 @@ def model_status(*states: str, compact: bool = False) -> str:
 
 
 class FakeTFServing:
-    """Loopback HTTP server: `bodies[name]` is (status code, body); `hang` never answers;
-    `keep_alive` answers HTTP/1.1 with Content-Length and leaves the connection open."""
+    """Loopback HTTP server: `bodies[name]` is (status code, body), other names get `default` (a 404
+    like TF Serving's by default); `hang` never answers; `keep_alive` answers HTTP/1.1 with
+    Content-Length and leaves the connection open. `requests` records the paths asked for."""
 
-    def __init__(self, keep_alive: bool = False, hang: bool = False):
+    def __init__(self, keep_alive: bool = False, hang: bool = False, default: tuple[int, str] | None = None):
         self.bodies: dict[str, tuple[int, str]] = {}
+        self.default = default
         self.requests: list[str] = []
         fake = self
 
@@ -122,7 +157,8 @@ class FakeTFServing:
                     time.sleep(5)
                     return
                 name = self.path.removeprefix("/v1/models/")
-                code, body = fake.bodies.get(name, (404, '{ "error": "Servable not found for request: Latest(%s)" }' % name))
+                unknown = (404, '{ "error": "Servable not found for request: Latest(%s)" }' % name)
+                code, body = fake.bodies.get(name, fake.default or unknown)
                 data = body.encode()
                 self.send_response(code)
                 self.send_header("Content-Type", "application/json")
@@ -149,15 +185,35 @@ class FakeTFServing:
 
 @pytest.fixture(scope="module")
 def readiness_script():
-    """The rendered command with two models; tests swap in the port and budget."""
-    docs = helm.render_chart({"models": [{"name": "resnet", "basePath": "/models/resnet"}, {"name": "bert", "basePath": "/models/bert"}]})
-    command = _readiness_command(docs)
-    assert command[6:] == ["resnet", "bert"]
-    return command
+    """The rendered command; tests swap in the port, the budget and a models.config of their own."""
+    return _readiness_command(helm.render_chart())
 
 
-def run_probe(command, port: int, budget: int = 3) -> subprocess.CompletedProcess:
-    argv = [BASH, *command[1:4], str(port), str(budget), *command[6:]]
+@pytest.fixture
+def two_models(tmp_path):
+    """models.config as the chart renders it for resnet and bert (with a version policy and labels)."""
+    docs = helm.render_chart(
+        {
+            "models": [
+                {"name": "resnet", "basePath": "/models/resnet", "versionPolicy": {"specific": {"versions": [3, 4]}}, "versionLabels": {"stable": 3, "canary": 4}},
+                {"name": "bert", "basePath": "/models/bert"},
+            ],
+            "server": {"allowVersionLabelsForUnavailableModels": True},
+        }
+    )
+    path = tmp_path / "models.config"
+    path.write_text(one(docs, "ConfigMap")["data"]["models.config"])
+    return path
+
+
+def chart_models_config(names) -> str:
+    """models.config as the chart renders it for these model names."""
+    docs = helm.render_chart({"models": [{"name": name, "basePath": f"/models/{name}"} for name in names]})
+    return one(docs, "ConfigMap")["data"]["models.config"]
+
+
+def run_probe(command, port: int, config, budget: int = 3) -> subprocess.CompletedProcess:
+    argv = [BASH, *command[1:4], str(port), str(budget), str(config)]
     return subprocess.run(argv, capture_output=True, text=True, timeout=budget + 5)
 
 
@@ -166,92 +222,182 @@ pytestmark_bash = pytest.mark.skipif(BASH is None, reason="needs bash on PATH to
 
 @pytestmark_bash
 @pytest.mark.parametrize("keep_alive", [False, True], ids=["http1.0-close", "http1.1-keepalive"])
-def test_ready_when_every_model_has_an_available_version(readiness_script, keep_alive):
+def test_ready_when_every_model_has_an_available_version(readiness_script, two_models, keep_alive):
     with FakeTFServing(keep_alive=keep_alive) as fake:
         fake.bodies = {"resnet": (200, model_status("AVAILABLE")), "bert": (200, model_status("AVAILABLE", compact=True))}
-        result = run_probe(readiness_script, fake.port)
+        result = run_probe(readiness_script, fake.port, two_models)
     assert result.returncode == 0, result.stderr
     assert fake.requests == ["/v1/models/resnet", "/v1/models/bert"]
 
 
 @pytestmark_bash
-def test_not_ready_while_one_model_is_still_loading(readiness_script):
+def test_not_ready_while_one_model_is_still_loading(readiness_script, two_models):
     with FakeTFServing() as fake:
         fake.bodies = {"resnet": (200, model_status("AVAILABLE")), "bert": (200, model_status("LOADING"))}
-        result = run_probe(readiness_script, fake.port)
+        result = run_probe(readiness_script, fake.port, two_models)
     assert result.returncode == 1
     assert "model bert has no AVAILABLE version" in result.stderr
 
 
 @pytestmark_bash
-def test_ready_while_a_new_version_loads_next_to_an_available_one(readiness_script):
+def test_ready_while_a_new_version_loads_next_to_an_available_one(readiness_script, two_models):
     """Version N+1 LOADING while N serves: the pod stays in the Service during a model push."""
     with FakeTFServing() as fake:
         fake.bodies = {"resnet": (200, model_status("LOADING", "AVAILABLE")), "bert": (200, model_status("AVAILABLE"))}
-        result = run_probe(readiness_script, fake.port)
+        result = run_probe(readiness_script, fake.port, two_models)
     assert result.returncode == 0, result.stderr
 
 
 @pytestmark_bash
 @pytest.mark.parametrize("states", [("START",), ("UNLOADING",), ("END",), ()])
-def test_not_ready_without_an_available_version(readiness_script, states):
+def test_not_ready_without_an_available_version(readiness_script, two_models, states):
     with FakeTFServing() as fake:
         fake.bodies = {"resnet": (200, model_status(*states)), "bert": (200, model_status("AVAILABLE"))}
-        assert run_probe(readiness_script, fake.port).returncode == 1
+        assert run_probe(readiness_script, fake.port, two_models).returncode == 1
+
+
+# Valid TF Serving text format written by hand: colons before messages, <> and [...] syntax, single
+# quotes, `;`/`,` separators, comments, and string fields and map keys that say "name".
+HAND_WRITTEN = """\
+# name: "commented_out"
+model_config_list: {
+  config: {
+    name: 'resnet'  # name: "trailing_comment"
+    base_path: "/models/name: \\"x\\" #1"
+    model_platform: "tensorflow"
+    model_version_policy { specific { versions: 3 versions: [4, 5] } }
+    version_labels { key: "name" value: 3 }
+    version_labels < key: 'stable', value: 4 >
+  }
+  config [{ name: "bert" base_path: "/models/bert" model_version_policy: { latest: { num_versions: 2 } } },
+          {name:"t5.small-v2";base_path:"/models/t5"; model_version_policy { all {} }}]
+}
+"""
 
 
 @pytestmark_bash
-def test_not_ready_for_an_unknown_model_or_an_error_status(readiness_script):
+def test_only_model_names_are_read_from_a_hand_written_config(readiness_script, tmp_path):
+    names = [c.name for c in parse_model_server_config(HAND_WRITTEN).model_config_list.config]
+    assert names == ["resnet", "bert", "t5.small-v2"], "the fixture must be a config TF Serving accepts"
+    config = tmp_path / "models.config"
+    config.write_text(HAND_WRITTEN)
+    with FakeTFServing(default=(200, model_status("AVAILABLE"))) as fake:
+        result = run_probe(readiness_script, fake.port, config)
+    assert result.returncode == 0, result.stderr
+    assert fake.requests == [f"/v1/models/{name}" for name in names]
+
+
+@pytestmark_bash
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "cannot read model config"),
+        ("", "no model names in"),
+        ("model_config_list {\n}\n", "no model names in"),
+        ("model_config_list {\n  config {\n    name: \"resnet\"\n", "'config' is not closed"),
+        ('model_config_list { config { name: "res net" } }', "model name 'res net' is not a plain URL path segment"),
+        ('model_config_list { config { name: "resnet } }', "cannot parse"),
+    ],
+    ids=["missing", "empty", "no-models", "truncated", "name-with-space", "open-quote"],
+)
+def test_not_ready_without_a_usable_model_config(readiness_script, tmp_path, content, message):
+    config = tmp_path / "models.config"
+    if content is not None:
+        config.write_text(content)
+    with FakeTFServing(default=(200, model_status("AVAILABLE"))) as fake:
+        result = run_probe(readiness_script, fake.port, config)
+    assert result.returncode == 1
+    assert message in result.stderr and str(config) in result.stderr, result.stderr
+    assert fake.requests == [], "no request before the config is understood"
+
+
+@pytestmark_bash
+def test_a_model_the_server_does_not_know_yet_counts_as_ready(readiness_script, two_models):
+    """404: in the file but not loaded by this server (hot reload not applied yet, or an old pod
+    reading a ConfigMap update meant for its replacement). Waiting for it would unready the pod."""
     with FakeTFServing() as fake:
         fake.bodies = {"resnet": (200, model_status("AVAILABLE"))}
-        missing = run_probe(readiness_script, fake.port)
-        fake.bodies["bert"] = (500, model_status("AVAILABLE"))
-        error = run_probe(readiness_script, fake.port)
-    assert missing.returncode == 1 and "404" in missing.stderr
-    assert error.returncode == 1 and "500" in error.stderr, "the body is trusted only with a 200"
+        result = run_probe(readiness_script, fake.port, two_models)
+    assert result.returncode == 0, result.stderr
+    assert "model bert is not known to the server yet (404)" in result.stderr
+    assert fake.requests == ["/v1/models/resnet", "/v1/models/bert"]
 
 
 @pytestmark_bash
-def test_not_ready_when_the_port_is_closed(readiness_script):
+def test_a_404_model_does_not_hide_another_model_still_loading(readiness_script, tmp_path):
+    config = tmp_path / "models.config"
+    config.write_text(chart_models_config(["new", "resnet", "bert"]))
+    with FakeTFServing() as fake:
+        fake.bodies = {"resnet": (200, model_status("LOADING")), "bert": (200, model_status("AVAILABLE"))}
+        result = run_probe(readiness_script, fake.port, config)
+    assert result.returncode == 1
+    assert "model new is not known to the server yet (404)" in result.stderr
+    assert "model resnet has no AVAILABLE version" in result.stderr
+    assert fake.requests == ["/v1/models/new", "/v1/models/resnet"]
+
+
+@pytestmark_bash
+@pytest.mark.parametrize("code", [500, 503, 301])
+def test_not_ready_on_any_other_status(readiness_script, two_models, code):
+    with FakeTFServing() as fake:
+        fake.bodies = {"resnet": (200, model_status("AVAILABLE")), "bert": (code, model_status("AVAILABLE"))}
+        result = run_probe(readiness_script, fake.port, two_models)
+    assert result.returncode == 1 and f"/v1/models/bert: HTTP/1.0 {code}" in result.stderr, "the body is trusted only with a 200"
+
+
+@pytestmark_bash
+def test_not_ready_when_the_port_is_closed(readiness_script, two_models):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # bound, not listening: connection refused
-        result = run_probe(readiness_script, port)
+        result = run_probe(readiness_script, port, two_models)
     assert result.returncode == 1 and f"REST port {port} is not open" in result.stderr
 
 
 @pytestmark_bash
-def test_a_server_that_never_answers_fails_within_the_budget(readiness_script):
+def test_a_server_that_never_answers_fails_within_the_budget(readiness_script, two_models):
     with FakeTFServing(hang=True) as fake:
         started = time.monotonic()
-        result = run_probe(readiness_script, fake.port, budget=2)
+        result = run_probe(readiness_script, fake.port, two_models, budget=2)
         elapsed = time.monotonic() - started
     assert result.returncode == 1 and "in time" in result.stderr
     assert elapsed < 4, f"took {elapsed:.1f}s for a 2s budget"
 
 
-def test_every_scenario_probes_every_model_it_serves():
+@pytestmark_bash
+def test_every_scenario_probes_exactly_the_models_its_server_reads(tmp_path):
+    """The probe's file is the --model_config_file one, and the script finds in it exactly the names
+    TF Serving's own parser finds (the script runs against it; the fake server records the GETs)."""
     from tfserving_harness.testing import ci_scenarios
 
-    for param in ci_scenarios():
-        (values_file,) = param.values
-        try:
-            docs = helm.render_chart(values_files=[values_file])
-        except helm.RenderError:
-            continue  # scenarios that need another Kubernetes version are covered in test_schemas
-        for deployment in of_kind(docs, "Deployment"):
-            probe = server_container(deployment)["readinessProbe"]
-            if "exec" not in probe:
-                continue
-            configmap = one(docs, "ConfigMap", f"{deployment['metadata']['name']}-config")
-            from tfserving_harness.tfs_config import parse_model_server_config
-
-            names = [c.name for c in parse_model_server_config(configmap["data"]["models.config"]).model_config_list.config]
-            assert probe["exec"]["command"][6:] == names, f"{values_file.name}: Deployment/{deployment['metadata']['name']}"
+    checked = 0
+    with FakeTFServing(default=(200, model_status("AVAILABLE"))) as fake:
+        for param in ci_scenarios():
+            (values_file,) = param.values
+            try:
+                docs = helm.render_chart(values_files=[values_file])
+            except helm.RenderError:
+                continue  # scenarios that need another Kubernetes version are covered in test_schemas
+            for deployment in of_kind(docs, "Deployment"):
+                where = f"{values_file.name}: Deployment/{deployment['metadata']['name']}"
+                command = list(server_container(deployment)["readinessProbe"].get("exec", {}).get("command", []))
+                if not command:
+                    continue
+                assert command[6] == server_flags(server_container(deployment))["model_config_file"], where
+                text = mounted_file(docs, deployment, command[6])
+                names = [c.name for c in parse_model_server_config(text).model_config_list.config]
+                config = tmp_path / f"{checked}.config"
+                config.write_text(text)
+                fake.requests.clear()
+                result = run_probe(command, fake.port, config)
+                assert result.returncode == 0, f"{where}: {result.stderr}"
+                assert fake.requests == [f"/v1/models/{name}" for name in names], where
+                checked += 1
+    assert checked >= 1
 
 
 @pytestmark_bash
-def test_available_must_be_the_state_not_just_a_word_in_the_body(readiness_script):
+def test_available_must_be_the_state_not_just_a_word_in_the_body(readiness_script, two_models):
     """A failed load whose error message mentions AVAILABLE (even a quoted `"state": "AVAILABLE"`) is not ready."""
     failed = json.dumps(
         {"model_version_status": [{"version": "3", "state": "END", "status": {"error_code": "UNKNOWN", "error_message": 'expected "state": "AVAILABLE", got END'}}]},
@@ -259,7 +405,7 @@ def test_available_must_be_the_state_not_just_a_word_in_the_body(readiness_scrip
     )
     with FakeTFServing() as fake:
         fake.bodies = {"resnet": (200, model_status("AVAILABLE")), "bert": (200, failed)}
-        result = run_probe(readiness_script, fake.port)
+        result = run_probe(readiness_script, fake.port, two_models)
     assert result.returncode == 1, result.stderr
 
 

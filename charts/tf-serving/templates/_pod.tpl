@@ -18,20 +18,59 @@ Included from tf-serving.serverArgs.
 {{- end }}
 
 {{/*
-Readiness: every configured model has a version in state AVAILABLE.
+Readiness: every model in the mounted models.config that the server knows has a version in state
+AVAILABLE. The names are read from the file at probe time, not passed in the pod template, so a
+`models` change with hot reload on leaves the pod template (and the pods) alone.
 GET /v1/models/NAME answers 200 in every state (START, LOADING, AVAILABLE, UNLOADING, END), so the
-status code alone means nothing: the body is checked. Bash builtins only (/dev/tcp, read -t,
-[[ =~ ]]), because the stock image has bash but no curl or wget.
-Arguments: $1 REST port, $2 time budget in seconds for all models, $3.. model names.
+status code alone means nothing: the body is checked. A 404 (a model the server has not loaded:
+added to the file but not picked up yet, or a kubelet update of the file reaching a pod that is
+about to be replaced) counts as ready for that model; any other status is not ready.
+The file is tokenised (strings, comments, `{}`/`<>` messages, `[...]` lists), and only the `name`
+fields of model_config_list.config count: version_labels keys, policies and base paths cannot pass
+for a model name. Bash builtins only (/dev/tcp, read -t, [[ =~ ]]), because the stock image has
+bash but no curl or wget.
+Arguments: $1 REST port, $2 time budget in seconds for all models, $3 path of models.config.
 */}}
 {{- define "tf-serving.readinessScript" -}}
 export LC_ALL=C
-port=$1 deadline=$((SECONDS + $2)); shift 2
+port=$1 deadline=$((SECONDS + $2)) config=$3
 available='"state"[[:space:]]*:[[:space:]]*"AVAILABLE"'
+token=$'^[[:space:],;]*([][{}<>:]|"([^"\\\\]|\\\\.)*"|\'([^\'\\\\]|\\\\.)*\'|[^][[:space:]{}<>:,;"\'#]+)(.*)$'
+rest='^[[:space:],;]*(#.*)?$'
+models=()
+# path: the enclosing message fields; lists[depth]: the field of an open [ ... ] list at that depth.
+parse() {
+  local line tok n=0 field='' value='' path=() lists=()
+  [[ -f $1 && -r $1 ]] || { echo "cannot read model config $1" >&2; return 1; }
+  while IFS= read -r line || [[ -n $line ]]; do
+    n=$((n + 1))
+    while [[ $line =~ $token ]]; do
+      tok=${BASH_REMATCH[1]} line=${BASH_REMATCH[4]}
+      case $tok in
+        :) value=1; continue ;;
+        '{' | '<') field=${lists[${#path[@]}]:-$field}; path+=("$field") ;;
+        '}' | '>') ((${#path[@]})) || { echo "$1:$n: unbalanced '$tok'" >&2; return 1; }; unset 'path[-1]' ;;
+        '[') lists[${#path[@]}]=$field ;;
+        ']') unset 'lists[${#path[@]}]' ;;
+        [\"\']*)
+          if [[ $value && $field == name && ${path[*]} == 'model_config_list config' ]]; then
+            tok=${tok:1:-1}
+            [[ $tok =~ ^[A-Za-z0-9][A-Za-z0-9_.-]*$ ]] || { echo "$1:$n: model name '$tok' is not a plain URL path segment" >&2; return 1; }
+            models+=("$tok")
+          fi ;;
+        *) [[ $value ]] || { field=$tok; continue; } ;;
+      esac
+      value=''
+    done
+    [[ $line =~ $rest ]] || { echo "$1:$n: cannot parse: $line" >&2; return 1; }
+  done <"$1"
+  ((${#path[@]} == 0)) || { echo "$1: '${path[-1]}' is not closed" >&2; return 1; }
+  ((${#models[@]})) || { echo "no model names in $1 (model_config_list { config { name: \"...\" } })" >&2; return 1; }
+}
 remaining() { left=$((deadline - SECONDS)); ((left > 0)); }
 get() {
   local line rc length=-1
-  response='' status=''
+  response='' status='' code=''
   exec 3<>"/dev/tcp/127.0.0.1/$port" || { echo "REST port $port is not open" >&2; return 1; }
   printf 'GET /v1/models/%s HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nConnection: close\r\n\r\n' "$1" "$port" >&3
   remaining && IFS= read -r -t "$left" status <&3 || { echo "no status line from /v1/models/$1 in time" >&2; return 1; }
@@ -52,11 +91,16 @@ get() {
     ((rc > 128)) && { echo "body of /v1/models/$1 not complete in time" >&2; return 1; }
   fi
   exec 3<&-
-  [[ $status =~ ^HTTP/1\.[01][[:space:]]200 ]] || { echo "/v1/models/$1: ${status%$'\r'}" >&2; return 1; }
+  [[ $status =~ ^HTTP/1\.[01][[:space:]]([0-9]{3}) ]] && code=${BASH_REMATCH[1]}
 }
-for model in "$@"; do
+parse "$config" || exit 1
+for model in "${models[@]}"; do
   get "$model" || exit 1
-  [[ $response =~ $available ]] || { echo "model $model has no AVAILABLE version: ${response//[[:space:]]/ }" >&2; exit 1; }
+  case $code in
+    200) [[ $response =~ $available ]] || { echo "model $model has no AVAILABLE version: ${response//[[:space:]]/ }" >&2; exit 1; } ;;
+    404) echo "model $model is not known to the server yet (404): skipped" >&2 ;;
+    *) echo "/v1/models/$model: ${status%$'\r'}" >&2; exit 1 ;;
+  esac
 done
 {{- end }}
 
@@ -94,9 +138,7 @@ readinessProbe:
       - models-available
       - {{ .Values.server.restPort | quote }}
       - {{ max 1 (sub (int $p.readiness.timeoutSeconds) 1) | quote }}
-      {{- range .Values.models }}
-      - {{ .name | quote }}
-      {{- end }}
+      - {{ include "tf-serving.modelConfigPath" . | quote }}
   {{- else }}
   tcpSocket:
     port: http

@@ -11,7 +11,8 @@ HELM := $(VENV)/bin/helm
 CHART := charts/tf-serving
 # ModelServerConfig protos without the 572 MB tensorflow wheel its metadata asks for.
 TFS_API := tensorflow-serving-api==2.21.0
-PYTEST_ARGS ?=
+# Both cores: helm renders are CPU-bound subprocesses. `make test PYTEST_ARGS=` runs serially.
+PYTEST_ARGS ?= -n auto --dist loadfile
 
 .PHONY: help
 help: ## List the targets
@@ -27,6 +28,7 @@ setup: ## Create .venv and install everything, pinned (helm included)
 
 .PHONY: test
 test: ## Every test tier that runs on one machine (kind tests skip, with the reason, without a cluster)
+	$(VENV)/bin/ruff check src scripts tests loadtests
 	$(PY) -m pytest tests/unit tests/integration $(PYTEST_ARGS)
 
 .PHONY: test-unit
@@ -38,7 +40,8 @@ test-integration: ## kind tests; without a cluster they are collected and skippe
 	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
 
 .PHONY: lint
-lint: ## helm lint --strict for the defaults and every ci/ scenario
+lint: ## ruff on the harness, tests and scripts; helm lint --strict for the defaults and every ci/ scenario
+	$(VENV)/bin/ruff check src scripts tests loadtests
 	$(HELM) lint --strict $(CHART)
 	for f in $(CHART)/ci/*-values.yaml; do $(HELM) lint --strict $(CHART) --values "$$f"; done
 

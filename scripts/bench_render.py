@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"render_chart with cache:    {cached:8.0f} renders/s ({args.renders * 50} hits)")
     if args.skip_tier:
         return 0
-    for label, extra in (("serial", []), ("xdist -n 2", ["-n", "2"])):
+    for label, extra in (("serial", []), ("xdist -n 2", ["-n", "2", "--dist", "loadfile"])):
         print(f"running the unit tier ({label}) ...", flush=True)
         wall, hits, misses, summary = unit_tier(extra)
         ratio = hits / (hits + misses) if hits + misses else 0.0

@@ -8,7 +8,7 @@ from typing import Iterable, Mapping, Sequence
 
 from google.protobuf import text_format
 
-from . import crds, k8s_schema
+from . import crds, k8s_schema, yamlio
 from .manifests import containers, of_kind, pod_template, ref, selector_matches, server_container, server_flags
 from .problems import Problem
 from .tfs_config import CONFIG_FILE_FLAGS
@@ -221,7 +221,7 @@ def promql_problems(docs: Sequence[Mapping]) -> list[Problem]:
                     if isinstance(content, dict) and "panels" in content:
                         sources.extend((configmap, f"data.{key} {path}", expr) for path, expr in promql.dashboard_expressions(content))
                 elif key == "config.yaml":
-                    content = yaml.safe_load(text)
+                    content = yamlio.load(text)
                     if isinstance(content, dict) and ("rules" in content or "externalRules" in content):
                         sources.extend((configmap, f"data.{key} {path}", expr) for path, expr in promql.adapter_expressions(content))
             except (ValueError, yaml.YAMLError) as error:

@@ -7,13 +7,11 @@ import functools
 from typing import Any, Mapping
 
 import jsonschema
-import yaml
 
+from . import yamlio
 from .manifests import ref
 from .paths import CRD_DIR
 from .problems import Problem, json_path
-
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def close_objects(schema: Any) -> Any:
@@ -47,7 +45,7 @@ def _crd_schemas() -> dict[tuple[str, str], dict]:
     """(apiVersion, kind) -> closed openAPIV3Schema, for every served version of every vendored CRD."""
     schemas: dict[tuple[str, str], dict] = {}
     for path in sorted(CRD_DIR.glob("*.yaml")):
-        for crd in yaml.load_all(path.read_text(), Loader=_Loader):
+        for crd in yamlio.load_all(path.read_text()):
             if not crd or crd.get("kind") != "CustomResourceDefinition":
                 continue
             group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]

@@ -17,6 +17,7 @@ from typing import Any, Iterable, Sequence
 
 import yaml
 
+from . import yamlio
 from .frozen import freeze
 from .paths import REPO_ROOT, chart_dir
 
@@ -64,7 +65,10 @@ def find_helm() -> str:
 
 def run_helm(args: Sequence[str], *, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
     command = [find_helm(), *args]
-    result = subprocess.run(command, input=stdin, capture_output=True, text=True)
+    # helm runs for ~0.1 s and peaks near 60 MB: Go's garbage collector only costs CPU here
+    # (about a third of each render). A GOGC the caller set wins.
+    env = {**os.environ, "GOGC": os.environ.get("GOGC", "off")}
+    result = subprocess.run(command, input=stdin, capture_output=True, text=True, env=env)
     if check and result.returncode != 0:
         raise RenderError(f"helm {args[0]} failed (exit {result.returncode})", result.stderr, command)
     return result
@@ -143,7 +147,7 @@ def render_chart(
     command = _template_command(files, name, namespace, kube_version, api_list, chart_path)
     try:
         result = run_helm(command, stdin=yaml.safe_dump(values or {}))
-        documents = tuple(freeze(doc) for doc in yaml.safe_load_all(result.stdout) if doc)
+        documents = tuple(freeze(doc) for doc in yamlio.load_all(result.stdout) if doc)
     except RenderError as error:
         if use_cache:
             with _cache_lock:
@@ -188,7 +192,7 @@ def render_notes(
     args = _template_command(files, name, namespace, kube_version, sorted(set(api_versions)), copy)
     args += ["--show-only", f"templates/{_NOTES_COPY}"]
     output = run_helm(args, stdin=yaml.safe_dump(values or {})).stdout
-    return yaml.safe_load(output)["notes"]
+    return yamlio.load(output)["notes"]
 
 
 def clear_cache() -> None:

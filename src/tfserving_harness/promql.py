@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Mapping
 
-import yaml
+from . import yamlio
 
 
 def _histogram(name: str) -> tuple[str, ...]:
@@ -187,7 +187,7 @@ def adapter_expressions(config: Mapping) -> Iterator[tuple[str, str]]:
 
 
 def adapter_config_from_configmap(configmap: Mapping) -> Mapping:
-    return yaml.safe_load(configmap["data"]["config.yaml"])
+    return yamlio.load(configmap["data"]["config.yaml"])
 
 
 _GRAFANA_INTERVALS = ("$__rate_interval", "$__interval", "$__range")

@@ -17,8 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-import yaml
-
+from . import yamlio
 from .manifests import ref
 
 _MISSING = object()
@@ -197,4 +196,4 @@ def _leaves_deep(value: Any, path: str = "") -> dict[str, Any]:
 def parse_manifest(text: str) -> list[dict]:
     """The objects of a multi-document manifest, e.g. `helm get manifest RELEASE` of a live release,
     so a cluster test can compare the release before and after `helm upgrade`."""
-    return [doc for doc in yaml.safe_load_all(text) if doc]
+    return [doc for doc in yamlio.load_all(text) if doc]

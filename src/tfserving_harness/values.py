@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-import yaml
-
+from . import yamlio
 from .paths import chart_dir
 
 
@@ -24,7 +23,7 @@ def merge(base: Any, override: Any) -> Any:
 
 
 def effective_values(values_files: Sequence[str | Path] = (), overrides: dict | None = None) -> dict:
-    values = yaml.safe_load((chart_dir() / "values.yaml").read_text()) or {}
+    values = yamlio.load((chart_dir() / "values.yaml").read_text()) or {}
     for values_file in values_files:
-        values = merge(values, yaml.safe_load(Path(values_file).read_text()) or {})
+        values = merge(values, yamlio.load(Path(values_file).read_text()) or {})
     return merge(values, overrides or {})

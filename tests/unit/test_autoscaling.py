@@ -4,9 +4,8 @@ a recommendation-only VPA, and prometheus-adapter rules that make the custom met
 from __future__ import annotations
 
 import pytest
-import yaml
 
-from tfserving_harness import adapter_values, helm, promql
+from tfserving_harness import adapter_values, helm, promql, yamlio
 from tfserving_harness.manifests import of_kind, one, pod_template, ref, selector_matches
 from tfserving_harness.paths import chart_dir
 
@@ -218,11 +217,11 @@ def test_examples_values_file_is_the_rendered_rules():
     """examples/prometheus-adapter-values.yaml is generated from the same helper (`make docs`)."""
     text = adapter_values.path().read_text()
     assert text == adapter_values.render(), "run `make docs`"
-    values = yaml.safe_load(text)
+    values = yamlio.load(text)
     config = adapter_values.rendered_config()
     assert values["rules"] == {"custom": config["rules"], "external": config["externalRules"]}
     names = {r["name"]["as"] for _, r in promql.adapter_rules(values["rules"])}
-    defaults = yaml.safe_load((chart_dir() / "values.yaml").read_text())["autoscaling"]
+    defaults = yamlio.load((chart_dir() / "values.yaml").read_text())["autoscaling"]
     assert names == {defaults["requestsPerSecond"]["metricName"], defaults["latency"]["metricName"]}
 
 

@@ -6,8 +6,8 @@ import pytest
 import yaml
 
 from tfserving_harness import helm, upgrade
-from tfserving_harness.paths import chart_dir
 from tfserving_harness.manifests import of_kind, one, pod_template, server_container
+from tfserving_harness.paths import chart_dir
 from tfserving_harness.testing import assert_no_problems
 
 GATEWAY = {"enabled": True, "force": True, "parentRefs": [{"name": "gw"}], "http": {"hostnames": ["rest.example.com"]}, "grpc": {"hostnames": ["grpc.example.com"]}}

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
-import yaml
 
-from tfserving_harness import helm
+from tfserving_harness import helm, yamlio
 from tfserving_harness.paths import chart_dir
 
-CHART = yaml.safe_load((chart_dir() / "Chart.yaml").read_text())
+CHART = yamlio.load((chart_dir() / "Chart.yaml").read_text())
 
 
 def test_kube_version_admits_every_supported_version_and_refuses_older():
@@ -19,14 +18,14 @@ def test_kube_version_admits_every_supported_version_and_refuses_older():
 
 
 def test_artifact_hub_images_are_the_default_images():
-    images = [entry["image"] for entry in yaml.safe_load(CHART["annotations"]["artifacthub.io/images"])]
+    images = [entry["image"] for entry in yamlio.load(CHART["annotations"]["artifacthub.io/images"])]
     app_version = CHART["appVersion"]
     assert images == [f"docker.io/tensorflow/serving:{app_version}", f"docker.io/tensorflow/serving:{app_version}-gpu"]
 
 
 def test_artifact_hub_annotations_are_valid_yaml_lists():
     for key in ("artifacthub.io/links", "artifacthub.io/changes", "artifacthub.io/images"):
-        entries = yaml.safe_load(CHART["annotations"][key])
+        entries = yamlio.load(CHART["annotations"][key])
         assert isinstance(entries, list) and entries, key
-    for change in yaml.safe_load(CHART["annotations"]["artifacthub.io/changes"]):
+    for change in yamlio.load(CHART["annotations"]["artifacthub.io/changes"]):
         assert change["kind"] in {"added", "changed", "deprecated", "removed", "fixed", "security"}

@@ -7,7 +7,7 @@ import shutil
 
 import yaml
 
-from tfserving_harness import helm
+from tfserving_harness import helm, yamlio
 from tfserving_harness.manifests import one, pod_template, server_container, server_flags
 from tfserving_harness.paths import chart_dir
 
@@ -69,7 +69,7 @@ def test_chart_version_bump_alone_does_not_roll_the_pods(tmp_path):
     """Neither the checksum nor the pod labels carry the chart version (helm.sh/chart stays on the objects)."""
     copy = tmp_path / "tf-serving"
     shutil.copytree(chart_dir(), copy)
-    chart_yaml = yaml.safe_load((copy / "Chart.yaml").read_text())
+    chart_yaml = yamlio.load((copy / "Chart.yaml").read_text())
     chart_yaml["version"] = chart_yaml["version"] + "-bumped"
     (copy / "Chart.yaml").write_text(yaml.safe_dump(chart_yaml))
     before, after = helm.render_chart(), helm.render_chart(chart=copy)

@@ -5,9 +5,8 @@ ingress to the pod, DNS and model storage as egress."""
 from __future__ import annotations
 
 import pytest
-import yaml
 
-from tfserving_harness import helm
+from tfserving_harness import helm, yamlio
 from tfserving_harness.manifests import of_kind, one, pod_template, selector_matches
 from tfserving_harness.paths import chart_dir
 
@@ -41,7 +40,7 @@ def test_selects_every_serving_pod_of_every_track_and_denies_both_directions(ren
 
 
 def test_clients_reach_grpc_and_rest_exactly_the_configured_peers(policy):
-    values = yaml.safe_load(SCENARIO.read_text())["networkPolicy"]
+    values = yamlio.load(SCENARIO.read_text())["networkPolicy"]
     client_rules = [r for r in policy["spec"]["ingress"] if {p["port"] for p in r["ports"]} == {"grpc", "http"}]
     assert len(client_rules) == 1
     assert client_rules[0]["from"] == values["clients"]

@@ -7,8 +7,8 @@ import pytest
 from tfserving_harness import checks, helm
 from tfserving_harness.frozen import thaw
 from tfserving_harness.manifests import one, server_container, server_flags
-from tfserving_harness.tfs_flags import KNOWN_FLAGS
 from tfserving_harness.testing import assert_no_problems
+from tfserving_harness.tfs_flags import KNOWN_FLAGS
 
 # The flags each server-config feature adds to the command line (another area may add its own).
 FEATURE_FLAGS = {

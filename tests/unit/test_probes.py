@@ -116,7 +116,10 @@ def test_the_readiness_script_stays_in_the_configmap_when_the_probe_is_a_port_ch
     /bin/bash .../readiness.sh: removing the key would make them all NotReady within a kubelet sync."""
     docs = render({"probes": {"readiness": {"modelsAvailable": False}}})
     assert "exec" not in _container(docs)["readinessProbe"]
-    assert one(docs, "ConfigMap")["data"]["readiness.sh"] == one(default_docs, "ConfigMap")["data"]["readiness.sh"]
+    old_pods = one(default_docs, "Deployment")
+    old_script = server_container(old_pods)["readinessProbe"]["exec"]["command"][1]
+    # The old pods' mount, resolved against the ConfigMap after the upgrade: their script is still there.
+    assert mounted_file(docs, old_pods, old_script) == readiness_script_text(default_docs, old_pods)
     assert checksum(docs) == checksum(default_docs)
 
 

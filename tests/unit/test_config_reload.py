@@ -31,10 +31,11 @@ def test_hot_reload_is_off_by_default(default_docs):
 
 
 def test_checksum_covers_exactly_the_config_data(render):
+    """Every file the server reads; not readiness.sh, which the probe reads afresh at every run."""
     docs = render({"batching": {"enabled": True}})
     configmap = one(docs, "ConfigMap")
-    assert sorted(configmap["data"]) == ["batching.config", "models.config", "monitoring.config"]
-    assert checksum(docs) == expected_checksum(configmap)
+    assert sorted(configmap["data"]) == ["batching.config", "models.config", "monitoring.config", "readiness.sh"]
+    assert checksum(docs) == expected_checksum(configmap, without=("readiness.sh",))
 
 
 def test_without_hot_reload_a_models_change_rolls_the_pods(default_docs, render):
@@ -46,7 +47,7 @@ def test_with_hot_reload_models_changes_do_not_roll_the_pods(render):
     hot_other = render({**HOT, **OTHER_MODELS})
     assert one(hot, "ConfigMap")["data"]["models.config"] != one(hot_other, "ConfigMap")["data"]["models.config"]
     assert pod_template(one(hot, "Deployment")) == pod_template(one(hot_other, "Deployment"))
-    assert checksum(hot) == expected_checksum(one(hot, "ConfigMap"), without=("models.config",))
+    assert checksum(hot) == expected_checksum(one(hot, "ConfigMap"), without=("models.config", "readiness.sh"))
     assert server_flags(server_container(one(hot, "Deployment")))["model_config_file_poll_wait_seconds"] == "30"
 
 

@@ -1,12 +1,14 @@
 """Probes: a startup budget for slow model loads, a cheap liveness check, and readiness that means
 "every model in the mounted models.config that the server knows has an AVAILABLE version". The
-readiness script is the rendered one, run with bash against a models.config written in tmp_path and
-a local HTTP server that answers like TF Serving's /v1/models/NAME."""
+readiness script is the `readiness.sh` key of the ConfigMap the probe's path points at, written to
+tmp_path and run with bash as the kubelet runs it, against a models.config written in tmp_path and a
+local HTTP server that answers like TF Serving's /v1/models/NAME."""
 
 from __future__ import annotations
 
 import json
 import posixpath
+import re
 import shutil
 import socket
 import subprocess
@@ -18,6 +20,7 @@ import pytest
 
 from tfserving_harness import helm
 from tfserving_harness.manifests import of_kind, one, pod_template, server_container, server_flags
+from tfserving_harness.paths import chart_dir
 from tfserving_harness.tfs_config import parse_model_server_config
 
 BASH = shutil.which("bash")
@@ -54,21 +57,87 @@ def test_liveness_is_a_cheap_tolerant_port_check(default_docs):
 
 def mounted_file(docs, deployment, path: str) -> str:
     """Content of `path` in the server container of `deployment`: the ConfigMap key behind the mount."""
+    where = f"Deployment/{deployment['metadata']['name']}: {path}"
     pod = pod_template(deployment)["spec"]
-    mount = next(m for m in server_container(deployment)["volumeMounts"] if path.startswith(m["mountPath"].rstrip("/") + "/"))
+    mounts = [m for m in server_container(deployment)["volumeMounts"] if path.startswith(m["mountPath"].rstrip("/") + "/")]
+    assert len(mounts) == 1, f"{where} is under {len(mounts)} volume mounts of the server container"
+    (mount,) = mounts
     volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    assert "configMap" in volume, f"{where}: volume {mount['name']} is not a ConfigMap volume"
     assert "subPath" not in mount and "items" not in volume["configMap"], "the probe must read the file the kubelet keeps up to date"
     configmap = one(docs, "ConfigMap", volume["configMap"]["name"])
-    return configmap["data"][posixpath.relpath(path, mount["mountPath"])]
+    key = posixpath.relpath(path, mount["mountPath"])
+    assert key in configmap["data"], f"{where}: ConfigMap/{configmap['metadata']['name']} has no key {key}"
+    return configmap["data"][key]
+
+
+def readiness_script_text(docs, deployment) -> str:
+    """The script the readiness probe of `deployment` runs, read where the kubelet's exec reads it."""
+    return mounted_file(docs, deployment, server_container(deployment)["readinessProbe"]["exec"]["command"][1])
+
+
+def checksum(docs, name=None) -> str:
+    return pod_template(one(docs, "Deployment", name))["metadata"]["annotations"]["checksum/config"]
 
 
 def test_readiness_reads_the_model_config_file_the_server_reads(default_docs):
     deployment = one(default_docs, "Deployment")
     command = _readiness_command(default_docs)
-    assert command[:2] == ["/bin/bash", "-c"]
-    assert command[3:] == ["models-available", "8501", "4", server_flags(server_container(deployment))["model_config_file"]]
-    assert "/dev/tcp/127.0.0.1/" in command[2], "the stock image has no curl or wget: bash's /dev/tcp does the GET"
-    assert 'name: "half_plus_two"' in mounted_file(default_docs, deployment, command[6])
+    assert command == ["/bin/bash", "/etc/tf-serving/readiness.sh", "8501", "4", server_flags(server_container(deployment))["model_config_file"]]
+    assert "/dev/tcp/127.0.0.1/" in readiness_script_text(default_docs, deployment), "the stock image has no curl or wget: bash's /dev/tcp does the GET"
+    assert 'name: "half_plus_two"' in mounted_file(default_docs, deployment, command[4])
+
+
+def test_readiness_script_comes_from_the_mounted_configmap_not_the_pod_spec(default_docs):
+    """The probe names a file in the config ConfigMap's directory mount; the Deployment holds no script."""
+    deployment = one(default_docs, "Deployment")
+    command = _readiness_command(default_docs)
+    assert posixpath.dirname(command[1]) == posixpath.dirname(server_flags(server_container(deployment))["model_config_file"])
+    script = readiness_script_text(default_docs, deployment)
+    assert script.startswith("export LC_ALL=C\n") and script.count("\n") > 50
+    assert "/dev/tcp" not in json.dumps(deployment) and "BASH_REMATCH" not in json.dumps(deployment)
+    assert len(json.dumps(server_container(deployment)["readinessProbe"])) < 300
+
+
+def test_readiness_script_is_in_every_tracks_configmap(render):
+    """Each track's probe runs the script of its own track's ConfigMap (the one its pods mount)."""
+    docs = render({"tracks": {"stable": {}, "canary": {"models": [{"name": "c", "basePath": "/models/c"}]}}, "server": {"configMountPath": "/config/tfs/"}})
+    scripts = {}
+    for deployment in of_kind(docs, "Deployment"):
+        assert _readiness_command(docs, deployment["metadata"]["name"])[1] == "/config/tfs/readiness.sh"
+        volume = next(v for v in pod_template(deployment)["spec"]["volumes"] if v["name"] == "config")
+        scripts[volume["configMap"]["name"]] = readiness_script_text(docs, deployment)
+    assert sorted(scripts) == ["tfs-tf-serving-canary-config", "tfs-tf-serving-stable-config"]
+    assert len(set(scripts.values())) == 1
+
+
+def test_the_readiness_script_stays_in_the_configmap_when_the_probe_is_a_port_check(render, default_docs):
+    """Switching modelsAvailable off rolls the pods, but until they are replaced the old pods still run
+    /bin/bash .../readiness.sh: removing the key would make them all NotReady within a kubelet sync."""
+    docs = render({"probes": {"readiness": {"modelsAvailable": False}}})
+    assert "exec" not in _container(docs)["readinessProbe"]
+    old_pods = one(default_docs, "Deployment")
+    old_script = server_container(old_pods)["readinessProbe"]["exec"]["command"][1]
+    # The old pods' mount, resolved against the ConfigMap after the upgrade: their script is still there.
+    assert mounted_file(docs, old_pods, old_script) == readiness_script_text(default_docs, old_pods)
+    assert checksum(docs) == checksum(default_docs)
+
+
+def test_changing_the_readiness_script_does_not_change_the_checksum(tmp_path, default_docs):
+    """The kubelet's exec reads the script from the mounted directory at every probe run, so a new
+    script reaches running pods without a restart: it is in the ConfigMap but not in checksum/config,
+    and nothing else in the pod template changes either."""
+    chart = tmp_path / "tf-serving"
+    shutil.copytree(chart_dir(), chart)
+    pod_tpl = chart / "templates" / "_pod.tpl"
+    text, changed = re.subn(r"(define \"tf-serving\.readinessScript\" -}}\nexport LC_ALL=C\n)", r"\1echo edited >&2\n", pod_tpl.read_text())
+    assert changed == 1, "the readiness script's first line moved: update this test"
+    pod_tpl.write_text(text)
+    edited = helm.render_chart(chart=chart)
+    script = one(edited, "ConfigMap")["data"]["readiness.sh"]
+    assert script.startswith("export LC_ALL=C\necho edited >&2\n") and script != one(default_docs, "ConfigMap")["data"]["readiness.sh"]
+    assert checksum(edited) == checksum(default_docs)
+    assert pod_template(one(edited, "Deployment")) == pod_template(one(default_docs, "Deployment"))
 
 
 def test_readiness_probe_does_not_change_with_the_models(render):
@@ -76,7 +145,7 @@ def test_readiness_probe_does_not_change_with_the_models(render):
     one_model = render({"models": [{"name": "a", "basePath": "/models/a"}]})
     two_models = render({"models": [{"name": "b", "basePath": "/models/b"}, {"name": "c", "basePath": "/models/c"}]})
     assert _container(one_model)["readinessProbe"] == _container(two_models)["readinessProbe"]
-    assert not {"a", "b", "c"} & set(_readiness_command(two_models)[3:]), "the names come from the mounted file"
+    assert not {"a", "b", "c"} & set(_readiness_command(two_models)[2:]), "the names come from the mounted file"
 
 
 def test_readiness_follows_each_tracks_models(render):
@@ -89,7 +158,7 @@ def test_readiness_follows_each_tracks_models(render):
     )
     for track, names in (("stable", ["a", "b"]), ("canary", ["c"])):
         deployment = one(docs, "Deployment", f"tfs-tf-serving-{track}")
-        path = _readiness_command(docs, deployment["metadata"]["name"])[6]
+        path = _readiness_command(docs, deployment["metadata"]["name"])[4]
         assert path == server_flags(server_container(deployment))["model_config_file"], f"Deployment/{deployment['metadata']['name']}"
         config = parse_model_server_config(mounted_file(docs, deployment, path))
         assert [c.name for c in config.model_config_list.config] == names, f"Deployment/{deployment['metadata']['name']}"
@@ -99,12 +168,14 @@ def test_readiness_script_budget_stays_under_the_probe_timeout(render):
     docs = render({"probes": {"readiness": {"timeoutSeconds": 10}}, "server": {"restPort": 9001}})
     probe = _container(docs)["readinessProbe"]
     assert probe["timeoutSeconds"] == 10
-    assert probe["exec"]["command"][4:6] == ["9001", "9"]
+    assert probe["exec"]["command"][2:4] == ["9001", "9"]
 
 
 def test_readiness_follows_the_config_mount_path(render):
     docs = render({"server": {"configMountPath": "/config/tfs/"}})
-    assert _readiness_command(docs)[6] == "/config/tfs/models.config" == server_flags(_container(docs))["model_config_file"]
+    command = _readiness_command(docs)
+    assert command[4] == "/config/tfs/models.config" == server_flags(_container(docs))["model_config_file"]
+    assert command[1] == "/config/tfs/readiness.sh" and readiness_script_text(docs, one(docs, "Deployment"))
 
 
 def test_readiness_can_be_a_plain_port_check(render):
@@ -184,9 +255,12 @@ class FakeTFServing:
 
 
 @pytest.fixture(scope="module")
-def readiness_script():
-    """The rendered command; tests swap in the port, the budget and a models.config of their own."""
-    return _readiness_command(helm.render_chart())
+def readiness_script(tmp_path_factory):
+    """The rendered readiness.sh, as a file; tests pass their own port, budget and models.config."""
+    docs = helm.render_chart()
+    path = tmp_path_factory.mktemp("probe") / "readiness.sh"
+    path.write_text(readiness_script_text(docs, one(docs, "Deployment")))
+    return path
 
 
 @pytest.fixture
@@ -212,8 +286,9 @@ def chart_models_config(names) -> str:
     return one(docs, "ConfigMap")["data"]["models.config"]
 
 
-def run_probe(command, port: int, config, budget: int = 3) -> subprocess.CompletedProcess:
-    argv = [BASH, *command[1:4], str(port), str(budget), str(config)]
+def run_probe(script, port: int, config, budget: int = 3) -> subprocess.CompletedProcess:
+    """bash SCRIPT PORT BUDGET CONFIG, as the probe's exec runs it (with the port and files of the test)."""
+    argv = [BASH, str(script), str(port), str(budget), str(config)]
     return subprocess.run(argv, capture_output=True, text=True, timeout=budget + 5)
 
 
@@ -366,8 +441,9 @@ def test_a_server_that_never_answers_fails_within_the_budget(readiness_script, t
 
 @pytestmark_bash
 def test_every_scenario_probes_exactly_the_models_its_server_reads(tmp_path):
-    """The probe's file is the --model_config_file one, and the script finds in it exactly the names
-    TF Serving's own parser finds (the script runs against it; the fake server records the GETs)."""
+    """The probe's file is the --model_config_file one, and the script (that scenario's readiness.sh,
+    read from the ConfigMap behind the probe's path) finds in it exactly the names TF Serving's own
+    parser finds (the script runs against it; the fake server records the GETs)."""
     from tfserving_harness.testing import ci_scenarios
 
     checked = 0
@@ -383,13 +459,16 @@ def test_every_scenario_probes_exactly_the_models_its_server_reads(tmp_path):
                 command = list(server_container(deployment)["readinessProbe"].get("exec", {}).get("command", []))
                 if not command:
                     continue
-                assert command[6] == server_flags(server_container(deployment))["model_config_file"], where
-                text = mounted_file(docs, deployment, command[6])
+                assert command[0] == "/bin/bash" and len(command) == 5, where
+                assert command[4] == server_flags(server_container(deployment))["model_config_file"], where
+                text = mounted_file(docs, deployment, command[4])
                 names = [c.name for c in parse_model_server_config(text).model_config_list.config]
                 config = tmp_path / f"{checked}.config"
                 config.write_text(text)
+                script = tmp_path / f"{checked}.sh"
+                script.write_text(readiness_script_text(docs, deployment))
                 fake.requests.clear()
-                result = run_probe(command, fake.port, config)
+                result = run_probe(script, fake.port, config)
                 assert result.returncode == 0, f"{where}: {result.stderr}"
                 assert fake.requests == [f"/v1/models/{name}" for name in names], where
                 checked += 1

@@ -29,7 +29,12 @@ The file is tokenised (strings, comments, `{}`/`<>` messages, `[...]` lists), an
 fields of model_config_list.config count: version_labels keys, policies and base paths cannot pass
 for a model name. Bash builtins only (/dev/tcp, read -t, [[ =~ ]]), because the stock image has
 bash but no curl or wget.
+It is the `readiness.sh` key of the track's config ConfigMap (tf-serving.configFiles), run as
+`/bin/bash <server.configMountPath>/readiness.sh ARGS`, so the pod spec carries a path, not the script.
 Arguments: $1 REST port, $2 time budget in seconds for all models, $3 path of models.config.
+The kubelet updates the mounted file of running pods in place, so pods created by an older chart
+version run a newer script with their own (older) arguments until they are replaced: change the
+arguments only in a way the script still understands from older pod templates.
 */}}
 {{- define "tf-serving.readinessScript" -}}
 export LC_ALL=C
@@ -105,9 +110,17 @@ done
 {{- end }}
 
 {{/*
+Where the server container finds the readiness script: the `readiness.sh` key of the config
+ConfigMap, mounted as a directory at server.configMountPath.
+*/}}
+{{- define "tf-serving.readinessScriptPath" -}}
+{{- printf "%s/readiness.sh" (trimSuffix "/" .Values.server.configMountPath) }}
+{{- end }}
+
+{{/*
 startupProbe, livenessProbe and readinessProbe of the server container.
 The server opens its ports only after the initial load, so startup and liveness are port checks
-(or the standard gRPC health service); readiness runs the script above.
+(or the standard gRPC health service); readiness runs the script above from the mounted ConfigMap.
 */}}
 {{- define "tf-serving.probes" -}}
 {{- $p := .Values.probes }}
@@ -132,10 +145,7 @@ readinessProbe:
   exec:
     command:
       - /bin/bash
-      - -c
-      - |
-        {{- include "tf-serving.readinessScript" . | nindent 8 }}
-      - models-available
+      - {{ include "tf-serving.readinessScriptPath" . | quote }}
       - {{ .Values.server.restPort | quote }}
       - {{ max 1 (sub (int $p.readiness.timeoutSeconds) 1) | quote }}
       - {{ include "tf-serving.modelConfigPath" . | quote }}

@@ -7,7 +7,6 @@ import pytest
 
 from tfserving_harness import helm
 from tfserving_harness.manifests import containers, of_kind, one, pod_template, server_container
-from tfserving_harness.paths import chart_dir
 
 LOCAL_MODEL = [{"name": "resnet", "basePath": "/models/resnet"}]
 
@@ -42,12 +41,15 @@ def test_default_source_is_none_and_mounts_nothing(default_docs):
     assert "env" not in server_container(one(default_docs, "Deployment"))
 
 
-def test_notes_and_readme_say_the_models_must_come_from_somewhere():
-    notes = (chart_dir() / "templates" / "NOTES.txt").read_text()
-    assert "modelStorage.source" in notes
-    readme = (chart_dir() / "README.md").read_text()
-    for source in ("existingClaim", "pvc", "nfs", "s3", "gcs", "initContainer", "image"):
-        assert f"source: {source}" in readme, f"README has no example for modelStorage.source {source}"
+def test_notes_warn_when_no_storage_is_mounted_and_name_the_empty_claim_otherwise():
+    """`helm install` output: with source none the user is told the models must come from somewhere;
+    with pvc the claim the chart created (empty) is named instead, and the warning is gone."""
+    none = helm.render_notes()
+    assert 'WARNING: modelStorage.source is "none"' in none
+    pvc = helm.render_notes({"modelStorage": {"source": "pvc"}})
+    assert "WARNING: modelStorage.source" not in pvc
+    assert "PersistentVolumeClaim tfs-tf-serving-models EMPTY" in pvc
+    assert "PersistentVolumeClaim" not in none
 
 
 def test_existing_claim_is_mounted_read_only(render):

@@ -12,8 +12,8 @@ from tfserving_harness.manifests import one
 def test_every_model_is_rendered_in_order(render):
     models = [
         {"name": "resnet", "basePath": "/models/resnet"},
-        {"name": "bert.v2", "basePath": "gs://bucket/bert", "platform": "tensorflow"},
-        {"name": "ranker", "basePath": "s3://bucket/path/ranker"},
+        {"name": "bert.v2", "basePath": "/models/bert", "platform": "tensorflow"},
+        {"name": "ranker", "basePath": "/models/path/ranker"},
     ]
     text = one(render({"models": models}), "ConfigMap")["data"]["models.config"]
     config = tfs_config.parse_model_server_config(text)

@@ -138,6 +138,45 @@ than mergeOverwrite so zero values (replicaCount: 0, false) do override. Renders
 {{- end }}
 
 {{/*
+Dotted value path a track's value comes from, for error messages: `(list $root $track "models")`
+gives `tracks.<track>.models` when the track overrides `models`, `blueGreen.<colour>.models` when
+the blue/green colour does, else the top-level `models`. A dotted key (`image.tag`) is followed
+into merged maps (`image` is merged key by key).
+*/}}
+{{- define "tf-serving.trackValuePath" -}}
+{{- $root := index . 0 }}
+{{- $track := index . 1 }}
+{{- $key := index . 2 }}
+{{- $prefix := "" }}
+{{- $overrides := dict }}
+{{- if $root.Values.blueGreen.enabled }}
+{{- $overrides = index $root.Values.blueGreen $track | default dict }}
+{{- $prefix = printf "blueGreen.%s." $track }}
+{{- else if $root.Values.tracks }}
+{{- $overrides = index $root.Values.tracks $track | default dict }}
+{{- $prefix = printf "tracks.%s." $track }}
+{{- end }}
+{{- $found := true }}
+{{- $node := $overrides }}
+{{- range $part := splitList "." $key }}
+{{- if and $found (kindIs "map" $node) (hasKey $node $part) }}
+{{- $node = index $node $part }}
+{{- else }}
+{{- $found = false }}
+{{- end }}
+{{- end }}
+{{- if $found }}{{ $prefix }}{{ end }}{{ $key }}
+{{- end }}
+
+{{/*
+Value path of a track's model list: `models`, `tracks.<track>.models` or `blueGreen.<colour>.models`.
+Takes (list $root $track).
+*/}}
+{{- define "tf-serving.modelsValuePath" -}}
+{{- include "tf-serving.trackValuePath" (list (index . 0) (index . 1) "models") }}
+{{- end }}
+
+{{/*
 Resource name of a track's objects: the full name for the default track `main` (so a single-track
 install has the names users expect), `<fullname>-<track>` for every other track.
 */}}

@@ -189,6 +189,8 @@ says what to do. Included once, from configmap.yaml, so a bad combination fails 
 {{- include "tf-serving.validateServerConfig" . }}
 {{- /* ---- Pod (issue 3): probes, shutdown, security, model storage, GPU ---- */}}
 {{- include "tf-serving.validatePod" . }}
+{{- /* ---- Review fixes: model lists of tracks/colours, remote base paths, ingress gRPC, scrape, PVC ---- */}}
+{{- include "tf-serving.validateModelLists" . }}
 {{- end }}
 
 {{/*
@@ -198,10 +200,7 @@ top-level models and for every track that overrides them), batching. Included fr
 {{- define "tf-serving.validateServerConfig" -}}
 {{- $root := . }}
 {{- range $track := include "tf-serving.trackNames" . | fromJsonArray }}
-{{- $prefix := "models" }}
-{{- if and $root.Values.tracks (hasKey (index $root.Values.tracks $track | default dict) "models") }}
-{{- $prefix = printf "tracks.%s.models" $track }}
-{{- end }}
+{{- $prefix := include "tf-serving.modelsValuePath" (list $root $track) }}
 {{- $ctx := dict }}
 {{- include "tf-serving.trackContext" (list $root $track $ctx) }}
 {{- range $i, $m := $ctx.Values.models }}
@@ -344,8 +343,7 @@ Checks of the pod values: shutdown timing, non-root identity, model storage, GPU
 {{- range $track := include "tf-serving.trackNames" . | fromJsonArray }}
 {{- $ctx := dict }}
 {{- include "tf-serving.trackContext" (list $root $track $ctx) }}
-{{- $where := "models" }}
-{{- if $root.Values.tracks }}{{ $where = printf "tracks.%s.models" $track }}{{ end }}
+{{- $where := include "tf-serving.modelsValuePath" (list $root $track) }}
 {{- $replicas = add $replicas (int $ctx.Values.replicaCount) }}
 {{- range $i, $m := $ctx.Values.models }}
 {{- if and (eq $src "s3") (not (hasPrefix "s3://" $m.basePath)) }}
@@ -361,13 +359,12 @@ Checks of the pod values: shutdown timing, non-root identity, model storage, GPU
 {{- /* The gRPC health service exists from TF Serving 2.15; an unknown flag makes the binary exit. */}}
 {{- $version := regexFind "^[0-9]+[.][0-9]+[.][0-9]+" (include "tf-serving.imageTag" $ctx) }}
 {{- if and $root.Values.probes.grpcHealthCheck.enabled (not $ctx.Values.image.digest) $version (semverCompare "<2.15.0" $version) }}
-{{- fail (printf "tf-serving: probes.grpcHealthCheck.enabled needs TF Serving 2.15 or newer (--enable_grpc_healthcheck_service), but track %s runs %s; upgrade the image or turn the gRPC health check off" $track (include "tf-serving.imageTag" $ctx)) }}
+{{- fail (printf "tf-serving: probes.grpcHealthCheck.enabled needs TF Serving 2.15 or newer (--enable_grpc_healthcheck_service), but track %s runs %s (%s); upgrade the image or turn the gRPC health check off" $track (include "tf-serving.imageTag" $ctx) (include "tf-serving.trackValuePath" (list $root $track "image.tag"))) }}
 {{- end }}
 {{- /* GPU: the CPU image cannot use the GPU; a pinned digest cannot be checked, so it is trusted. */}}
 {{- $image := $ctx.Values.image }}
 {{- if and $ctx.Values.gpu.enabled $image.tag (not $image.digest) (not (hasSuffix "-gpu" $image.tag)) }}
-{{- $path := "image.tag" }}
-{{- if and $root.Values.tracks (hasKey (index $root.Values.tracks $track | default dict) "image") }}{{ $path = printf "tracks.%s.image.tag" $track }}{{ end }}
+{{- $path := include "tf-serving.trackValuePath" (list $root $track "image.tag") }}
 {{- fail (printf "tf-serving: %s %q is a CPU image but gpu.enabled is true; use the %q tag (or leave image.tag empty to get %s-gpu)" $path $image.tag (printf "%s-gpu" $image.tag) $root.Chart.AppVersion) }}
 {{- end }}
 {{- end }}
@@ -376,5 +373,41 @@ Checks of the pod values: shutdown timing, non-root identity, model storage, GPU
 {{- end }}
 {{- if and (not .Values.gpu.enabled) (ne (toString .Values.gpu.perProcessGpuMemoryFraction) "<nil>") }}
 {{- fail "tf-serving: gpu.perProcessGpuMemoryFraction is set but gpu.enabled is false; the flag only applies to GPU memory: enable gpu or remove it" }}
+{{- end }}
+{{- end }}
+
+
+{{/*
+Every model list the chart may serve (the top-level `models` and each track's or blue/green
+colour's override), with its real value path: unique names, and `s3://` / `gs://` base paths only
+with the storage source that reads them (credentials, egress, and for S3 an image that can).
+*/}}
+{{- define "tf-serving.validateModelLists" -}}
+{{- $root := . }}
+{{- $lists := list (list "models" .Values.models) }}
+{{- range $track := include "tf-serving.trackNames" . | fromJsonArray }}
+{{- $path := include "tf-serving.modelsValuePath" (list $root $track) }}
+{{- if ne $path "models" }}
+{{- $ctx := dict }}
+{{- include "tf-serving.trackContext" (list $root $track $ctx) }}
+{{- $lists = append $lists (list $path $ctx.Values.models) }}
+{{- end }}
+{{- end }}
+{{- $src := .Values.modelStorage.source }}
+{{- range $lists }}
+{{- $path := index . 0 }}
+{{- $names := dict }}
+{{- range $i, $m := index . 1 }}
+{{- if hasKey $names $m.name }}
+{{- fail (printf "tf-serving: %s[%d].name %q is already used by %s[%d]; model names must be unique within a list: rename one or remove the duplicate" $path $i $m.name $path (get $names $m.name)) }}
+{{- end }}
+{{- $_ := set $names $m.name $i }}
+{{- if and (hasPrefix "s3://" $m.basePath) (ne $src "s3") }}
+{{- fail (printf "tf-serving: %s[%d].basePath %q is an s3:// URL but modelStorage.source is %q; the server can only read it with modelStorage.source=s3 (credentials, and modelStorage.s3.serverSupportsS3=true with an image built with TensorFlow's S3 file system: the stock images cannot), or download it with modelStorage.source=initContainer and use a path under modelStorage.mountPath" $path $i $m.basePath $src) }}
+{{- end }}
+{{- if and (hasPrefix "gs://" $m.basePath) (ne $src "gcs") }}
+{{- fail (printf "tf-serving: %s[%d].basePath %q is a gs:// URL but modelStorage.source is %q; set modelStorage.source=gcs (credentials from modelStorage.gcs.existingSecret, or workload identity through serviceAccount.annotations when it is empty), or download it with modelStorage.source=initContainer and use a path under modelStorage.mountPath" $path $i $m.basePath $src) }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- end }}

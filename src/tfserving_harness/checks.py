@@ -256,10 +256,43 @@ def promql_problems(docs: Sequence[Mapping]) -> list[Problem]:
     return problems
 
 
+def _identity(doc: Mapping) -> tuple[str, str, str, str]:
+    """What the API server keys an object by: API group (not version), kind, namespace, name."""
+    api_version = str(doc.get("apiVersion", ""))
+    group = api_version.rsplit("/", 1)[0] if "/" in api_version else ""
+    metadata = doc.get("metadata") or {}
+    return group, str(doc.get("kind")), str(metadata.get("namespace") or ""), str(metadata.get("name"))
+
+
+def duplicate_problems(docs: Sequence[Mapping]) -> list[Problem]:
+    """Two rendered objects with the same group, kind, namespace and name: helm refuses the release
+    (or, across apiVersions of one group, one silently replaces the other)."""
+    problems: list[Problem] = []
+    first: dict[tuple[str, str, str, str], int] = {}
+    for index, doc in enumerate(docs):
+        key = _identity(doc)
+        if key in first:
+            group, kind, namespace, name = key
+            where = f"{namespace}/{name}" if namespace else name
+            problems.append(
+                Problem(
+                    ref(doc),
+                    "metadata.name",
+                    f"document {index} ({doc.get('apiVersion')}) and document {first[key]} ({docs[first[key]].get('apiVersion')}) are both "
+                    f"{kind} {where} in API group {group or 'core'}; one would overwrite the other: give them different names",
+                    "invariant",
+                )
+            )
+        else:
+            first[key] = index
+    return problems
+
+
 def check_documents(docs: Sequence[Mapping], kube_version: str, *, extra_args: Iterable[str] = ()) -> list[Problem]:
     """Everything: schemas, TF Serving config files and flags, relationships."""
     return [
         *schema_problems(docs, kube_version),
+        *duplicate_problems(docs),
         *server_problems(docs, extra_args),
         *service_problems(docs),
         *workload_problems(docs),

@@ -277,3 +277,12 @@ def test_check_catches_a_scaler_whose_deployment_is_not_rendered(render):
     hpa["spec"]["scaleTargetRef"]["name"] = "tfs-tf-serving-main"
     problems = checks.autoscaler_problems([hpa if d["kind"] == "HorizontalPodAutoscaler" else d for d in docs])
     assert [(p.object, p.message) for p in problems] == [("HorizontalPodAutoscaler/tfs-tf-serving", "targets Deployment/tfs-tf-serving-main, which the chart does not render")]
+
+
+def test_keda_never_scales_to_zero_and_has_no_activation_threshold():
+    """A pod woken by a request would load its models first, failing the request: minReplicaCount
+    stays >= 1 and activationThreshold (only meaningful with 0) is not a value any more."""
+    [trigger] = one(helm.render_chart(KEDA), "ScaledObject")["spec"]["triggers"]
+    assert "activationThreshold" not in trigger["metadata"]
+    assert "autoscaling.keda: Additional property activationThreshold is not allowed" in _error({"autoscaling": {"keda": {**KEDA["autoscaling"]["keda"], "activationThreshold": "1"}}})
+    assert "autoscaling.minReplicas: Must be greater than or equal to 1" in _error({**KEDA, "autoscaling": {**KEDA["autoscaling"], "minReplicas": 0}})

@@ -121,6 +121,10 @@ def test_readme_says_ingress_nginx_is_unmaintained_and_recommends_gateway_api():
         ({"ingress": {"enabled": True, "tls": {"enabled": True}}}, "tf-serving: ingress.tls.enabled needs ingress.tls.secretName"),
         ({"ingress": {"enabled": True, "grpc": {"enabled": True}}}, "tf-serving: ingress.grpc.enabled needs ingress.grpc.host"),
         ({"ingress": {"enabled": True, "host": "a.example.com", "grpc": {"enabled": True, "host": "a.example.com"}}}, 'tf-serving: ingress.grpc.host and ingress.host are both "a.example.com"'),
+        (
+            {"ingress": {"enabled": True, "host": "rest.example.com", "grpc": {"enabled": True, "host": "grpc.example.com"}}},
+            "tf-serving: ingress.grpc.enabled needs ingress.tls.enabled=true (with ingress.tls.secretName covering ingress.grpc.host): ingress-nginx speaks HTTP/2",
+        ),
         ({"ingress": {"enabled": True, "host": "Not A Host"}}, "ingress.host: Does not match pattern"),
         ({"ingress": {"enabled": True, "pathType": "Glob"}}, "ingress.pathType: ingress.pathType must be one of the following"),
     ],

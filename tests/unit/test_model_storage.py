@@ -74,6 +74,49 @@ def test_chart_created_claim_is_shared_by_tracks_and_kept(render):
         assert volume["persistentVolumeClaim"] == {"claimName": claim["metadata"]["name"], "readOnly": True}
 
 
+def test_chart_created_claim_defaults_to_read_write_many(render):
+    """Every pod of every track, on any node (and the surge pod of a rollout) mounts the one claim."""
+    (claim,) = of_kind(render({"modelStorage": {"source": "pvc"}, "models": LOCAL_MODEL}), "PersistentVolumeClaim")
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+
+
+@pytest.mark.parametrize(
+    ("values", "reasons"),
+    [
+        ({}, ["every rollout starts a surge pod next to the old ones (rollingUpdate.maxSurge 1, maxUnavailable 0)"]),
+        ({"replicaCount": 2}, ["the tracks run 2 pods (replicaCount)", "surge pod"]),
+        ({"tracks": {"stable": {}, "canary": {}}}, ["the tracks run 2 pods (replicaCount)"]),
+        ({"tracks": {"stable": {}, "canary": {"replicaCount": 0, "autoscaling": {"enabled": True}}}}, ["track canary is autoscaled (tracks.canary.autoscaling.enabled)"]),
+        ({"autoscaling": {"enabled": True}}, ["track main is autoscaled (autoscaling.enabled)"]),
+        ({"autoscaling": {"keda": {"enabled": True, "force": True, "serverAddress": "http://p:9090"}}}, ["KEDA scales the tracks (autoscaling.keda.enabled)"]),
+    ],
+)
+def test_read_write_once_claim_fails_when_more_than_one_pod_may_mount_it(render, values, reasons):
+    message = _fails(
+        render,
+        {**values, "modelStorage": {"source": "pvc", "pvc": {"accessModes": ["ReadWriteOnce"]}}, "models": LOCAL_MODEL},
+        "tf-serving: modelStorage.pvc.accessModes is [ReadWriteOnce], but more than one pod may mount the claim: ",
+        "hangs on Multi-Attach",
+        "set modelStorage.pvc.allowReadWriteOnce=true",
+    )
+    for reason in reasons:
+        assert reason in message
+
+
+def test_read_write_once_claim_renders_with_the_single_node_opt_in(render):
+    values = {"replicaCount": 2, "modelStorage": {"source": "pvc", "pvc": {"accessModes": ["ReadWriteOnce"], "allowReadWriteOnce": True}}, "models": LOCAL_MODEL}
+    (claim,) = of_kind(render(values), "PersistentVolumeClaim")
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+
+
+def test_read_write_once_pod_claim_deadlocks_any_rollout_and_fails(render):
+    _fails(
+        render,
+        {"modelStorage": {"source": "pvc", "pvc": {"accessModes": ["ReadWriteOncePod"], "allowReadWriteOnce": True}}, "models": LOCAL_MODEL},
+        "tf-serving: modelStorage.pvc.accessModes has ReadWriteOncePod; every rollout starts a surge pod",
+    )
+
+
 def test_read_write_once_pod_claim_with_several_pods_fails(render):
     _fails(
         render,

@@ -87,10 +87,13 @@ def test_servicemonitor_only_selects_this_releases_services(render):
 
 
 def test_metrics_path_moves_the_scrape_config_and_the_server_config_together(render):
-    docs = render({"metrics": {"path": "/custom/metrics"}, "monitoring": {"podMonitor": {"enabled": True, "force": True}, "scrapeAnnotations": True}})
+    docs = render({"metrics": {"path": "/custom/metrics"}, "monitoring": {"podMonitor": {"enabled": True, "force": True}}})
     [endpoint] = one(docs, "PodMonitor")["spec"]["podMetricsEndpoints"]
     assert (endpoint["port"], endpoint["path"]) == ("http", "/custom/metrics")
     assert 'path: "/custom/metrics"' in one(docs, "ConfigMap")["data"]["monitoring.config"]
+    assert not any(k.startswith("prometheus.io/") for k in pod_template(one(docs, "Deployment"))["metadata"].get("annotations", {}))
+    assert_no_problems(docs)
+    docs = render({"metrics": {"path": "/custom/metrics"}, "monitoring": {"scrapeAnnotations": True}})
     annotations = pod_template(one(docs, "Deployment"))["metadata"]["annotations"]
     assert (annotations["prometheus.io/scrape"], annotations["prometheus.io/port"], annotations["prometheus.io/path"]) == ("true", "8501", "/custom/metrics")
     assert of_kind(docs, "ServiceMonitor") == [] and not [s for s in of_kind(docs, "Service") if s["metadata"]["name"].endswith("-metrics")]
@@ -270,3 +273,11 @@ def test_every_panel_expression_parses_and_reads_recording_rules_or_known_metric
 )
 def test_schema_rejects_bad_monitoring_values(values, path):
     assert f"- {path}: " in _error(values)
+
+
+@pytest.mark.parametrize(("kind", "monitor"), [("serviceMonitor", "ServiceMonitor"), ("podMonitor", "PodMonitor")])
+def test_scrape_annotations_with_a_monitor_fail_because_every_pod_would_be_scraped_twice(kind, monitor):
+    """Two scrapes of one pod double every rate (KEDA, adapter rules and alerts read them)."""
+    message = _error({"monitoring": {"scrapeAnnotations": True, kind: {"enabled": True, "force": True}}})
+    assert f"tf-serving: monitoring.scrapeAnnotations and monitoring.{kind}.enabled are both true; Prometheus would scrape every pod twice (the annotation job and the {monitor})" in message
+    assert "set monitoring.scrapeAnnotations=false" in message

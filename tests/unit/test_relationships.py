@@ -136,3 +136,33 @@ def test_check_leaves_probe_scripts_from_the_image_alone(default_docs):
     assert checks.server_problems(_replace(default_docs, "Deployment", deployment)) == []
     command[1] = "/etc/tf-serving/ready.sh"
     assert len(checks.server_problems(_replace(default_docs, "Deployment", deployment))) == 1
+
+
+def test_no_two_rendered_objects_share_group_kind_namespace_and_name(default_docs):
+    assert checks.duplicate_problems(default_docs) == []
+
+
+def test_check_catches_two_objects_with_one_identity_and_names_both(default_docs):
+    """A second Service named like the main one (e.g. a track called `metrics` next to the metrics
+    Service) is reported with both documents, through check_documents too."""
+    service = one(default_docs, "Service")
+    copy = thaw(service)
+    copy["spec"]["ports"] = copy["spec"]["ports"][:1]
+    docs = [*default_docs, copy]
+    (problem,) = checks.duplicate_problems(docs)
+    assert problem.object == "Service/tfs-tf-serving" and problem.field == "metadata.name"
+    assert f"document {len(docs) - 1} (v1) and document {list(default_docs).index(service)} (v1)" in problem.message
+    assert "Service default/tfs-tf-serving in API group core" in problem.message
+    assert problem in checks.check_documents(docs, "1.37.0")
+
+
+def test_check_keys_objects_by_api_group_not_version_and_by_namespace(default_docs):
+    """autoscaling/v1 and autoscaling/v2 HPAs with one name are one object; another namespace or
+    another group is another object."""
+    hpa = {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "x", "namespace": "default"}}
+    same = {**hpa, "apiVersion": "autoscaling/v1"}
+    other_namespace = {**hpa, "metadata": {"name": "x", "namespace": "other"}}
+    other_group = {**hpa, "apiVersion": "example.com/v1"}
+    assert checks.duplicate_problems([hpa, other_namespace, other_group]) == []
+    (problem,) = checks.duplicate_problems([hpa, same])
+    assert "document 1 (autoscaling/v1) and document 0 (autoscaling/v2)" in problem.message

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from tfserving_harness import helm
 from tfserving_harness.manifests import of_kind, one, pod_template, selector_matches, server_container
 from tfserving_harness.testing import assert_no_problems
 
@@ -49,3 +52,13 @@ def test_each_track_reads_its_own_config(render):
         configmap = one(docs, "ConfigMap", volume["configMap"]["name"])
         assert configmap["metadata"]["labels"]["tf-serving.io/track"] == deployment["metadata"]["labels"]["tf-serving.io/track"]
     assert '"other"' in one(docs, "ConfigMap", "tfs-tf-serving-b-config")["data"]["models.config"]
+
+
+def test_track_names_of_the_metrics_and_preview_services_are_reserved():
+    """`<fullname>-metrics` (headless metrics Service) and `<fullname>-preview` (blue/green preview
+    Service) would collide with a track Service of that name."""
+    for name in ("metrics", "preview"):
+        with pytest.raises(helm.RenderError) as error:
+            helm.render_chart({"tracks": {"stable": {}, name: {}}})
+        assert f'- tracks: Property name of "{name}" does not match' in error.value.stderr, error.value.stderr
+    assert len(of_kind(helm.render_chart({"tracks": {"stable": {}, "metrics-v2": {}}}), "Deployment")) == 2

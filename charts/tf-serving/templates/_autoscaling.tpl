@@ -165,9 +165,6 @@ spec:
         serverAddress: {{ $k.serverAddress | quote }}
         query: {{ include "tf-serving.kedaQuery" . | quote }}
         threshold: {{ $k.threshold | quote }}
-        {{- with $k.activationThreshold }}
-        activationThreshold: {{ . | quote }}
-        {{- end }}
       {{- with $k.authenticationRef }}
       authenticationRef:
         {{- toYaml . | nindent 8 }}

@@ -191,6 +191,7 @@ says what to do. Included once, from configmap.yaml, so a bad combination fails 
 {{- include "tf-serving.validatePod" . }}
 {{- /* ---- Review fixes: model lists of tracks/colours, remote base paths, ingress gRPC, scrape, PVC ---- */}}
 {{- include "tf-serving.validateModelLists" . }}
+{{- include "tf-serving.validateCombinations" . }}
 {{- end }}
 
 {{/*
@@ -408,6 +409,52 @@ with the storage source that reads them (credentials, egress, and for S3 an imag
 {{- if and (hasPrefix "gs://" $m.basePath) (ne $src "gcs") }}
 {{- fail (printf "tf-serving: %s[%d].basePath %q is a gs:// URL but modelStorage.source is %q; set modelStorage.source=gcs (credentials from modelStorage.gcs.existingSecret, or workload identity through serviceAccount.annotations when it is empty), or download it with modelStorage.source=initContainer and use a path under modelStorage.mountPath" $path $i $m.basePath $src) }}
 {{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Value combinations that render but do not work: plaintext gRPC through ingress-nginx, a pod scraped
+twice, a ReadWriteOnce model claim that several pods (on several nodes) need.
+*/}}
+{{- define "tf-serving.validateCombinations" -}}
+{{- $ing := .Values.ingress }}
+{{- if and $ing.enabled $ing.grpc.enabled (not $ing.tls.enabled) }}
+{{- fail "tf-serving: ingress.grpc.enabled needs ingress.tls.enabled=true (with ingress.tls.secretName covering ingress.grpc.host): ingress-nginx speaks HTTP/2, which gRPC needs, only on its TLS listeners, so gRPC clients would fail; enable TLS, or use gatewayApi (GRPCRoute) instead" }}
+{{- end }}
+{{- $m := .Values.monitoring }}
+{{- range $kind := list "serviceMonitor" "podMonitor" }}
+{{- if and $m.scrapeAnnotations (index $m $kind).enabled }}
+{{- fail (printf "tf-serving: monitoring.scrapeAnnotations and monitoring.%s.enabled are both true; Prometheus would scrape every pod twice (the annotation job and the %s), doubling the request rates that KEDA, the prometheus-adapter rules and the alerts read: set monitoring.scrapeAnnotations=false (or turn the %s off)" $kind (ternary "ServiceMonitor" "PodMonitor" (eq $kind "serviceMonitor")) $kind) }}
+{{- end }}
+{{- end }}
+{{- $ms := .Values.modelStorage }}
+{{- $modes := $ms.pvc.accessModes | default list }}
+{{- if and (eq $ms.source "pvc") (has "ReadWriteOncePod" $modes) }}
+{{- fail "tf-serving: modelStorage.pvc.accessModes has ReadWriteOncePod; every rollout starts a surge pod while the old pod (maxUnavailable 0) still holds the claim, so the new pod can never mount it and the rollout deadlocks: use [ReadWriteMany] (or ReadOnlyMany)" }}
+{{- end }}
+{{- if and (eq $ms.source "pvc") (has "ReadWriteOnce" $modes) (not (has "ReadWriteMany" $modes)) (not (has "ReadOnlyMany" $modes)) (not $ms.pvc.allowReadWriteOnce) }}
+{{- $reasons := list }}
+{{- $replicas := 0 }}
+{{- $root := . }}
+{{- range $track := include "tf-serving.trackNames" . | fromJsonArray }}
+{{- $ctx := dict }}
+{{- include "tf-serving.trackContext" (list $root $track $ctx) }}
+{{- $replicas = add $replicas (int $ctx.Values.replicaCount) }}
+{{- if $ctx.Values.autoscaling.enabled }}
+{{- $reasons = append $reasons (printf "track %s is autoscaled (%s)" $track (include "tf-serving.trackValuePath" (list $root $track "autoscaling.enabled"))) }}
+{{- end }}
+{{- end }}
+{{- if gt (int $replicas) 1 }}
+{{- $reasons = prepend $reasons (printf "the tracks run %d pods (replicaCount)" (int $replicas)) }}
+{{- end }}
+{{- if .Values.autoscaling.keda.enabled }}
+{{- $reasons = append $reasons "KEDA scales the tracks (autoscaling.keda.enabled)" }}
+{{- end }}
+{{- /* The schema keeps rollingUpdate.maxSurge >= 1 (maxUnavailable is always 0), so there is always a surge pod. */}}
+{{- $reasons = append $reasons (printf "every rollout starts a surge pod next to the old ones (rollingUpdate.maxSurge %v, maxUnavailable 0)" .Values.rollingUpdate.maxSurge) }}
+{{- if $reasons }}
+{{- fail (printf "tf-serving: modelStorage.pvc.accessModes is %v, but more than one pod may mount the claim: %s. A ReadWriteOnce volume attaches to one node, so a pod on another node hangs on Multi-Attach and the rollout stalls: use [ReadWriteMany] (or ReadOnlyMany), or on a single node cluster only set modelStorage.pvc.allowReadWriteOnce=true" $modes (join "; " $reasons)) }}
 {{- end }}
 {{- end }}
 {{- end }}

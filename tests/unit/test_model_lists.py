@@ -119,3 +119,12 @@ def test_server_config_messages_name_the_colour_path(render):
 def test_gpu_image_message_names_where_the_tag_comes_from(render, values, path):
     message = render_error(render, {"gpu": {"enabled": True}, **values})
     assert f'tf-serving: {path} "2.19.0" is a CPU image but gpu.enabled is true' in message
+
+
+def test_autoscaling_messages_name_the_colour_override(render):
+    """Blue/green colours override autoscaling like tracks do; the message names the colour's value."""
+    values = {"autoscaling": {"enabled": True}, "blueGreen": {"enabled": True, "green": {"autoscaling": {"maxReplicas": 1}}}}
+    message = render_error(render, values)
+    assert "tf-serving: autoscaling.minReplicas (2) is greater than blueGreen.green.autoscaling.maxReplicas (1) for track green" in message
+    keda = {"autoscaling": {"keda": {"enabled": True, "force": True, "serverAddress": "http://p:9090"}}, "blueGreen": {"enabled": True, "blue": {"autoscaling": {"enabled": True}}}}
+    assert "tf-serving: blueGreen.blue.autoscaling.enabled is true but autoscaling.keda.enabled is true too" in render_error(render, keda)

@@ -62,3 +62,16 @@ def test_track_names_of_the_metrics_and_preview_services_are_reserved():
             helm.render_chart({"tracks": {"stable": {}, name: {}}})
         assert f'- tracks: Property name of "{name}" does not match' in error.value.stderr, error.value.stderr
     assert len(of_kind(helm.render_chart({"tracks": {"stable": {}, "metrics-v2": {}}}), "Deployment")) == 2
+
+
+def test_multi_version_scenario_pins_one_version_per_track_from_one_folder():
+    """The usual way to run versions side by side: the same basePath, versionPolicy.specific per track."""
+    from tfserving_harness import tfs_config
+    from tfserving_harness.paths import chart_dir
+
+    docs = helm.render_chart(values_files=[chart_dir() / "ci" / "multi-version-values.yaml"])
+    served = {}
+    for track in ("v1", "v2"):
+        (model,) = tfs_config.parse_model_server_config(one(docs, "ConfigMap", f"tfs-tf-serving-{track}-config")["data"]["models.config"]).model_config_list.config
+        served[track] = (model.name, model.base_path, list(model.model_version_policy.specific.versions))
+    assert served == {"v1": ("resnet", "/models/resnet", [1]), "v2": ("resnet", "/models/resnet", [2])}

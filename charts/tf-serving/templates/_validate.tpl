@@ -132,15 +132,14 @@ says what to do. Included once, from configmap.yaml, so a bad combination fails 
 {{- $ctx := dict }}
 {{- include "tf-serving.trackContext" (list $ $track $ctx) }}
 {{- $ta := $ctx.Values.autoscaling }}
-{{- $override := dict }}
-{{- if $.Values.tracks }}{{- $override = (index $.Values.tracks $track | default dict).autoscaling | default dict }}{{- end }}
-{{- if and $ta.enabled $a.keda.enabled (hasKey $override "enabled") }}
-{{- fail (printf "tf-serving: tracks.%s.autoscaling.enabled is true but autoscaling.keda.enabled is true too; KEDA already scales every track, remove the track's override" $track) }}
+{{- $enabledPath := include "tf-serving.trackValuePath" (list $ $track "autoscaling.enabled") }}
+{{- if and $ta.enabled $a.keda.enabled (ne $enabledPath "autoscaling.enabled") }}
+{{- fail (printf "tf-serving: %s is true but autoscaling.keda.enabled is true too; KEDA already scales every track, remove the track's override" $enabledPath) }}
 {{- end }}
 {{- if or $ta.enabled $a.keda.enabled }}
 {{- if gt (int $ta.minReplicas) (int $ta.maxReplicas) }}
-{{- $minPath := ternary (printf "tracks.%s.autoscaling.minReplicas" $track) "autoscaling.minReplicas" (hasKey $override "minReplicas") }}
-{{- $maxPath := ternary (printf "tracks.%s.autoscaling.maxReplicas" $track) "autoscaling.maxReplicas" (hasKey $override "maxReplicas") }}
+{{- $minPath := include "tf-serving.trackValuePath" (list $ $track "autoscaling.minReplicas") }}
+{{- $maxPath := include "tf-serving.trackValuePath" (list $ $track "autoscaling.maxReplicas") }}
 {{- fail (printf "tf-serving: %s (%d) is greater than %s (%d) for track %s; lower the minimum or raise the maximum" $minPath (int $ta.minReplicas) $maxPath (int $ta.maxReplicas) $track) }}
 {{- end }}
 {{- end }}
@@ -150,7 +149,7 @@ says what to do. Included once, from configmap.yaml, so a bad combination fails 
 {{- $key := dict "Resource" "resource" "ContainerResource" "containerResource" "Pods" "pods" "Object" "object" "External" "external" }}
 {{- $source := index $m (get $key ($m.type | toString) | default "-") }}
 {{- if not (and $source (kindIs "map" $source) $source.target) }}
-{{- fail (printf "tf-serving: autoscaling.metrics[%d] (type %v) has no %s.target; every metric needs a target (e.g. {type: Utilization, averageUtilization: 70})" $i $m.type (get $key ($m.type | toString) | default "<type>")) }}
+{{- fail (printf "tf-serving: %s[%d] (type %v) has no %s.target; every metric needs a target (e.g. {type: Utilization, averageUtilization: 70})" (include "tf-serving.trackValuePath" (list $ $track "autoscaling.metrics")) $i $m.type (get $key ($m.type | toString) | default "<type>")) }}
 {{- end }}
 {{- end }}
 {{- else if not (or $ta.cpu.enabled $ta.memory.enabled $ta.requestsPerSecond.enabled $ta.latency.enabled) }}

@@ -183,6 +183,46 @@ def test_readiness_can_be_a_plain_port_check(render):
     assert probe["tcpSocket"] == {"port": "http"} and "exec" not in probe
 
 
+HOT = {"server": {"modelConfigPollWaitSeconds": 30}}
+TRACKS = {"tracks": {"stable": {}, "canary": {"models": [{"name": "c", "basePath": "/models/c"}]}}}
+
+
+@pytest.mark.parametrize(
+    "values",
+    [{}, HOT, TRACKS, {**HOT, **TRACKS}, {"server": {"modelConfigPollWaitSeconds": 0}}],
+    ids=["default", "hot-reload", "tracks", "tracks-hot-reload", "poll-0"],
+)
+def test_readiness_uses_the_startup_snapshot_exactly_when_hot_reload_is_on(render, values):
+    """`snapshot` (4th argument) iff the server re-reads models.config: only then can the file change
+    under every pod of a track at once. Without hot reload the command is the one earlier chart
+    versions rendered (the script defaults to the live file), so upgrading does not roll those pods."""
+    docs = render(values)
+    deployments = of_kind(docs, "Deployment")
+    assert len(deployments) == (2 if "tracks" in values else 1)
+    for deployment in deployments:
+        where = f"Deployment/{deployment['metadata']['name']}"
+        hot_reload = int(server_flags(server_container(deployment)).get("model_config_file_poll_wait_seconds", 0)) > 0
+        assert hot_reload == bool(values.get("server", {}).get("modelConfigPollWaitSeconds")), where
+        command = _readiness_command(docs, deployment["metadata"]["name"])
+        assert command[5:] == (["snapshot"] if hot_reload else []), where
+        assert command[:5] == _readiness_command(render({k: v for k, v in values.items() if k != "server"}), deployment["metadata"]["name"]), where
+
+
+def test_readiness_snapshot_goes_to_a_writable_emptydir(render):
+    """The script's default snapshot directory is an emptyDir of the server container (the root
+    filesystem is read-only): it lives as long as the pod, across container restarts."""
+    docs = render(HOT)
+    deployment = one(docs, "Deployment")
+    container = server_container(deployment)
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    default_dir = re.search(r"snapshot=\$\{5:-(/[^}]*)\}/", readiness_script_text(docs, deployment))
+    assert default_dir, "readiness.sh no longer sets its snapshot directory from ${5:-...}: update this test"
+    (mount,) = [m for m in container["volumeMounts"] if m["mountPath"].rstrip("/") == default_dir[1]]
+    assert not mount.get("readOnly"), f"Deployment/{deployment['metadata']['name']}: {default_dir[1]} is mounted read-only"
+    volume = next(v for v in pod_template(deployment)["spec"]["volumes"] if v["name"] == mount["name"])
+    assert "emptyDir" in volume, f"Deployment/{deployment['metadata']['name']}: {default_dir[1]} is not an emptyDir"
+
+
 def test_grpc_health_service_is_off_by_default(default_docs):
     assert "enable_grpc_healthcheck_service" not in server_flags(_container(default_docs))
 
@@ -196,6 +236,8 @@ def test_grpc_health_service_drives_startup_and_liveness(render):
 
 
 # ---- the rendered readiness script, run for real against a fake TF Serving ----
+
+SNAPSHOT = "tf-serving-readiness.models"  # the file the script keeps in its snapshot directory ($5, default /tmp)
 
 PRETTY = '{{\n "model_version_status": [\n{versions}\n ]\n}}\n'
 VERSION = '  {{\n   "version" : "{version}",\n   "state" : "{state}",\n   "status" : {{\n    "error_code" : "OK",\n    "error_message" : ""\n   }}\n  }}'
@@ -286,9 +328,10 @@ def chart_models_config(names) -> str:
     return one(docs, "ConfigMap")["data"]["models.config"]
 
 
-def run_probe(script, port: int, config, budget: int = 3) -> subprocess.CompletedProcess:
-    """bash SCRIPT PORT BUDGET CONFIG, as the probe's exec runs it (with the port and files of the test)."""
-    argv = [BASH, str(script), str(port), str(budget), str(config)]
+def run_probe(script, port: int, config, budget: int = 3, *extra) -> subprocess.CompletedProcess:
+    """bash SCRIPT PORT BUDGET CONFIG [MODE [SNAPSHOT_DIR]], as the probe's exec runs it (with the port
+    and files of the test)."""
+    argv = [BASH, str(script), str(port), str(budget), str(config), *map(str, extra)]
     return subprocess.run(argv, capture_output=True, text=True, timeout=budget + 5)
 
 
@@ -459,18 +502,24 @@ def test_every_scenario_probes_exactly_the_models_its_server_reads(tmp_path):
                 command = list(server_container(deployment)["readinessProbe"].get("exec", {}).get("command", []))
                 if not command:
                     continue
-                assert command[0] == "/bin/bash" and len(command) == 5, where
-                assert command[4] == server_flags(server_container(deployment))["model_config_file"], where
+                flags = server_flags(server_container(deployment))
+                hot_reload = int(flags.get("model_config_file_poll_wait_seconds", 0)) > 0
+                assert command[0] == "/bin/bash" and command[5:] == (["snapshot"] if hot_reload else []), where
+                assert command[4] == flags["model_config_file"], where
                 text = mounted_file(docs, deployment, command[4])
                 names = [c.name for c in parse_model_server_config(text).model_config_list.config]
                 config = tmp_path / f"{checked}.config"
                 config.write_text(text)
                 script = tmp_path / f"{checked}.sh"
                 script.write_text(readiness_script_text(docs, deployment))
-                fake.requests.clear()
-                result = run_probe(script, fake.port, config)
-                assert result.returncode == 0, f"{where}: {result.stderr}"
-                assert fake.requests == [f"/v1/models/{name}" for name in names], where
+                snapshot_dir = tmp_path / f"{checked}.snapshot"
+                snapshot_dir.mkdir()
+                for run in ("first", "second"):  # in snapshot mode the second run reads the snapshot
+                    fake.requests.clear()
+                    result = run_probe(script, fake.port, config, 3, *command[5:], snapshot_dir)
+                    assert result.returncode == 0, f"{where} ({run} run): {result.stderr}"
+                    assert fake.requests == [f"/v1/models/{name}" for name in names], f"{where} ({run} run)"
+                assert (snapshot_dir / SNAPSHOT).exists() == hot_reload, where
                 checked += 1
     assert checked >= 1
 
@@ -486,6 +535,164 @@ def test_available_must_be_the_state_not_just_a_word_in_the_body(readiness_scrip
         fake.bodies = {"resnet": (200, model_status("AVAILABLE")), "bert": (200, failed)}
         result = run_probe(readiness_script, fake.port, two_models)
     assert result.returncode == 1, result.stderr
+
+
+# ---- hot reload: the snapshot of the models the server started with ----
+
+
+def write_config(path, names):
+    path.write_text(chart_models_config(names))
+    return path
+
+
+def snapshot_names(directory) -> list[str]:
+    return (directory / SNAPSHOT).read_text().splitlines()
+
+
+@pytest.fixture
+def snapshot_dir(tmp_path):
+    directory = tmp_path / "snapshot"
+    directory.mkdir()
+    return directory
+
+
+@pytest.fixture
+def started(readiness_script, tmp_path, snapshot_dir):
+    """A pod whose server started with resnet and bert (both AVAILABLE), after its first readiness run."""
+    config = write_config(tmp_path / "models.config", ["resnet", "bert"])
+    with FakeTFServing() as fake:
+        fake.bodies = {"resnet": (200, model_status("AVAILABLE")), "bert": (200, model_status("AVAILABLE"))}
+        result = run_probe(readiness_script, fake.port, config, 3, "snapshot", snapshot_dir)
+    assert result.returncode == 0, result.stderr
+    return config
+
+
+@pytestmark_bash
+def test_snapshot_mode_first_run_records_the_models_it_parsed(started, snapshot_dir):
+    assert snapshot_names(snapshot_dir) == ["resnet", "bert"]
+    assert sorted(p.name for p in snapshot_dir.iterdir()) == [SNAPSHOT], "the temporary file is renamed, not left behind"
+
+
+@pytestmark_bash
+def test_snapshot_mode_a_model_added_later_does_not_unready_the_pod(readiness_script, started, snapshot_dir):
+    """Hot reload loads a new model on every pod at once: waiting on it would empty the Service."""
+    write_config(started, ["resnet", "bert", "new"])
+    with FakeTFServing() as fake:
+        fake.bodies = {"resnet": (200, model_status("AVAILABLE")), "bert": (200, model_status("AVAILABLE")), "new": (200, model_status("LOADING"))}
+        snapshot = run_probe(readiness_script, fake.port, started, 3, "snapshot", snapshot_dir)
+        snapshot_requests = list(fake.requests)
+        fake.requests.clear()
+        live = run_probe(readiness_script, fake.port, started, 3, "live", snapshot_dir)
+    assert snapshot.returncode == 0, snapshot.stderr
+    assert snapshot_requests == ["/v1/models/resnet", "/v1/models/bert"]
+    assert snapshot_names(snapshot_dir) == ["resnet", "bert"], "later runs do not add to the snapshot"
+    assert live.returncode == 1 and "model new has no AVAILABLE version" in live.stderr, "live mode still waits on every model in the file"
+    assert fake.requests == ["/v1/models/resnet", "/v1/models/bert", "/v1/models/new"]
+
+
+@pytestmark_bash
+def test_snapshot_mode_still_waits_on_the_models_the_server_started_with(readiness_script, started, snapshot_dir):
+    """The snapshot narrows the check, it does not switch it off: a startup model without an AVAILABLE
+    version (a failed reload of a new version policy, say) still makes the pod NotReady."""
+    with FakeTFServing() as fake:
+        fake.bodies = {"resnet": (200, model_status("AVAILABLE")), "bert": (200, model_status("END"))}
+        result = run_probe(readiness_script, fake.port, started, 3, "snapshot", snapshot_dir)
+    assert result.returncode == 1 and "model bert has no AVAILABLE version" in result.stderr
+
+
+@pytestmark_bash
+@pytest.mark.parametrize(
+    "answer",
+    [(404, '{ "error": "Could not find any versions of model bert" }'), (200, model_status("END"))],
+    ids=["404", "end"],
+)
+def test_snapshot_mode_a_removed_model_is_fine(readiness_script, started, snapshot_dir, answer):
+    """A model removed from the config is not requested at all: TF Serving unloads it but keeps its
+    versions' END states, so it answers 200 END (not only 404) for as long as the server runs. It also
+    leaves the snapshot, so adding it back later is not waited on either."""
+    write_config(started, ["resnet"])
+    with FakeTFServing() as fake:
+        fake.bodies = {"resnet": (200, model_status("AVAILABLE")), "bert": answer}
+        removed = run_probe(readiness_script, fake.port, started, 3, "snapshot", snapshot_dir)
+        assert removed.returncode == 0, removed.stderr
+        assert "model bert is no longer in" in removed.stderr
+        assert fake.requests == ["/v1/models/resnet"]
+        assert snapshot_names(snapshot_dir) == ["resnet"]
+        write_config(started, ["resnet", "bert"])
+        fake.bodies["bert"] = (200, model_status("LOADING"))
+        readded = run_probe(readiness_script, fake.port, started, 3, "snapshot", snapshot_dir)
+    assert readded.returncode == 0, readded.stderr
+    assert snapshot_names(snapshot_dir) == ["resnet"]
+
+
+@pytestmark_bash
+def test_snapshot_mode_drops_a_model_the_server_did_not_start_with(readiness_script, tmp_path, snapshot_dir):
+    """The ConfigMap changed between the server's start and the first readiness run: the added model is
+    in the first snapshot but the server does not know it (404). A model the server started with never
+    answers 404, so it is dropped, and picking it up later does not unready the pod."""
+    config = write_config(tmp_path / "models.config", ["resnet", "late"])
+    with FakeTFServing() as fake:
+        fake.bodies = {"resnet": (200, model_status("AVAILABLE"))}
+        first = run_probe(readiness_script, fake.port, config, 3, "snapshot", snapshot_dir)
+        assert first.returncode == 0, first.stderr
+        assert "model late is not known to the server yet (404): skipped" in first.stderr
+        assert snapshot_names(snapshot_dir) == ["resnet"]
+        fake.bodies["late"] = (200, model_status("LOADING"))
+        fake.requests.clear()
+        later = run_probe(readiness_script, fake.port, config, 3, "snapshot", snapshot_dir)
+    assert later.returncode == 0, later.stderr
+    assert fake.requests == ["/v1/models/resnet"]
+
+
+@pytestmark_bash
+def test_snapshot_mode_with_none_of_the_startup_models_left_checks_nothing(readiness_script, started, snapshot_dir):
+    write_config(started, ["other"])
+    with FakeTFServing() as fake:
+        fake.bodies = {"other": (200, model_status("LOADING"))}
+        result = run_probe(readiness_script, fake.port, started, 3, "snapshot", snapshot_dir)
+    assert result.returncode == 0, result.stderr
+    assert "none of the models the server started with is left" in result.stderr and fake.requests == []
+    assert (snapshot_dir / SNAPSHOT).read_text() == "", "an empty snapshot is kept: it is not a first run"
+
+
+@pytestmark_bash
+def test_snapshot_mode_replaces_an_unusable_snapshot_with_the_live_models(readiness_script, tmp_path, snapshot_dir):
+    config = write_config(tmp_path / "models.config", ["resnet", "bert"])
+    (snapshot_dir / SNAPSHOT).write_text("resnet\nnot a name\n")
+    with FakeTFServing() as fake:
+        fake.bodies = {"resnet": (200, model_status("AVAILABLE")), "bert": (200, model_status("LOADING"))}
+        result = run_probe(readiness_script, fake.port, config, 3, "snapshot", snapshot_dir)
+    assert result.returncode == 1 and "model bert has no AVAILABLE version" in result.stderr
+    assert f"model snapshot {snapshot_dir / SNAPSHOT} is unreadable: replaced by the models in {config}" in result.stderr
+    assert snapshot_names(snapshot_dir) == ["resnet", "bert"]
+
+
+@pytestmark_bash
+def test_snapshot_mode_without_a_writable_directory_checks_the_live_file(readiness_script, tmp_path):
+    """A snapshot that cannot be written costs only the narrowing: each run is a first run."""
+    config = write_config(tmp_path / "models.config", ["resnet", "new"])
+    missing = tmp_path / "no-such-dir"
+    with FakeTFServing() as fake:
+        fake.bodies = {"resnet": (200, model_status("AVAILABLE")), "new": (200, model_status("LOADING"))}
+        result = run_probe(readiness_script, fake.port, config, 3, "snapshot", missing)
+    assert result.returncode == 1 and "model new has no AVAILABLE version" in result.stderr
+    assert f"cannot write the model snapshot {missing / SNAPSHOT}" in result.stderr
+    assert not missing.exists()
+
+
+@pytestmark_bash
+@pytest.mark.parametrize("args", [(), ("live",), ("bogus",)], ids=["old-pod-3-args", "live", "unknown-mode"])
+def test_without_snapshot_mode_the_live_file_is_checked(readiness_script, started, snapshot_dir, args):
+    """Pods created before the mode argument existed run the updated script with three arguments:
+    they keep the old behaviour, and so does an unknown mode (with a message)."""
+    write_config(started, ["resnet", "bert", "new"])
+    before = (snapshot_dir / SNAPSHOT).read_text()
+    with FakeTFServing() as fake:
+        fake.bodies = {"resnet": (200, model_status("AVAILABLE")), "bert": (200, model_status("AVAILABLE")), "new": (200, model_status("LOADING"))}
+        result = run_probe(readiness_script, fake.port, started, 3, *args, *([snapshot_dir] if args else []))
+    assert result.returncode == 1 and "model new has no AVAILABLE version" in result.stderr
+    assert ("unknown mode 'bogus'" in result.stderr) == (args == ("bogus",))
+    assert (snapshot_dir / SNAPSHOT).read_text() == before, "live mode neither reads nor writes the snapshot"
 
 
 def test_grpc_health_service_needs_tf_serving_2_15(render):

@@ -51,7 +51,9 @@ spec:
       port: {{ .Values.service.grpcPort }}
       targetPort: grpc
       protocol: TCP
-      appProtocol: grpc
+      {{- with .Values.service.grpcAppProtocol }}
+      appProtocol: {{ . }}
+      {{- end }}
     - name: http
       port: {{ .Values.service.httpPort }}
       targetPort: http

@@ -186,6 +186,7 @@ says what to do. Included once, from configmap.yaml, so a bad combination fails 
 {{- fail (printf "tf-serving: rbac.deployer.subjects[%d] is the serving pods' own ServiceAccount %s; the serving pods never call the Kubernetes API, bind the deployer Role to the identity that promotes releases" $i $s.name) }}
 {{- end }}
 {{- end }}
+{{- include "tf-serving.validateMetricsExposure" . }}
 {{- include "tf-serving.validateServerConfig" . }}
 {{- /* ---- Pod (issue 3): probes, shutdown, security, model storage, GPU ---- */}}
 {{- include "tf-serving.validatePod" . }}
@@ -376,5 +377,30 @@ Checks of the pod values: shutdown timing, non-root identity, model storage, GPU
 {{- end }}
 {{- if and (not .Values.gpu.enabled) (ne (toString .Values.gpu.perProcessGpuMemoryFraction) "<nil>") }}
 {{- fail "tf-serving: gpu.perProcessGpuMemoryFraction is set but gpu.enabled is false; the flag only applies to GPU memory: enable gpu or remove it" }}
+{{- end }}
+{{- end }}
+
+{{/*
+Metrics exposure (traffic/monitoring): the Ingress and HTTPRoute must not publish metrics.path.
+Prefix matching is by path element (`/v1` covers `/v1` and `/v1/x`, not `/v1x`); an
+ImplementationSpecific Ingress path is treated like a prefix. Included from tf-serving.validate.
+*/}}
+{{- define "tf-serving.validateMetricsExposure" -}}
+{{- if and .Values.metrics.enabled (not .Values.metrics.allowUnderExposedPath) }}
+{{- $metrics := .Values.metrics.path }}
+{{- $exposed := list }}
+{{- if .Values.ingress.enabled }}
+{{- $exposed = append $exposed (dict "value" "ingress.path" "path" .Values.ingress.path "exact" (eq .Values.ingress.pathType "Exact")) }}
+{{- end }}
+{{- if include "tf-serving.gatewayRouteEnabled" (list $ "HTTPRoute") }}
+{{- $exposed = append $exposed (dict "value" "gatewayApi.http.path" "path" .Values.gatewayApi.http.path "exact" false) }}
+{{- end }}
+{{- range $exposed }}
+{{- $prefix := trimSuffix "/" .path }}
+{{- $covers := ternary (eq .path $metrics) (or (eq $prefix "") (eq (trimSuffix "/" $metrics) $prefix) (hasPrefix (printf "%s/" $prefix) $metrics)) .exact }}
+{{- if $covers }}
+{{- fail (printf "tf-serving: %s %q exposes metrics.path %q outside the cluster (the metrics share the REST port); route only TF Serving's REST API with %s=/v1/, or move metrics.path out of it, or set metrics.allowUnderExposedPath=true if that is intended" .value .path $metrics .value) }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- end }}

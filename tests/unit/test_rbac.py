@@ -139,3 +139,24 @@ def test_deployer_checks_name_the_value_path(values, message):
     with pytest.raises(helm.RenderError) as error:
         helm.render_chart(values)
     assert f"tf-serving: {message}" in error.value.stderr
+
+
+def _readme_rbac_section() -> str:
+    text = (chart_dir() / "README.md").read_text()
+    return text[text.index("\n## RBAC\n") : text.index("\n## ", text.index("\n## RBAC\n") + 1)]
+
+
+def test_readme_says_helm_promotions_need_helms_rights_for_every_kind_the_chart_renders():
+    """The documented promotions are `helm upgrade`s: they need Helm's release Secrets and rights on
+    every kind any template can render, which the deployer Role does not grant."""
+    import re
+
+    kinds = set()
+    for template in (chart_dir() / "templates").iterdir():
+        kinds |= set(re.findall(r"^kind: ([A-Za-z]+)$", template.read_text(), re.MULTILINE))
+    assert {"Deployment", "Role", "PodMonitor", "ScaledObject"} <= kinds
+    section = _readme_rbac_section()
+    missing = {kind for kind in kinds if not re.search(rf"\b{kind}\b", section.split("### Two ways to promote")[1])}
+    assert missing == set(), f"README RBAC section does not list Helm's rights on {sorted(missing)}"
+    for phrase in ("helm.sh/release.v1", "Secrets", "blueGreen.active", "canary.weight", "reverting", "Recommendation"):
+        assert phrase in section, phrase

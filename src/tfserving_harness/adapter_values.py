@@ -20,7 +20,8 @@ HEADER = """\
 #     -n monitoring -f prometheus-adapter-values.yaml
 # Custom metric (Pods): {rps} = rate of :tensorflow:serving:request_count per pod.
 # External metric: {latency} = p95 of :tensorflow:serving:request_latency_bucket
-# (microseconds) in milliseconds, scoped by the HPA's namespace and selector.
+# (microseconds) in milliseconds, scoped by the HPA's namespace and selector; 0 for a track
+# without traffic whose pods Prometheus scrapes (up == 1), so an idle track can scale down.
 # These are the chart's defaults for autoscaling.requestsPerSecond.metricName and
 # autoscaling.latency.metricName. Series carry the pod labels as target labels
 # (monitoring.serviceMonitor/podMonitor podTargetLabels), e.g. app_kubernetes_io_instance.

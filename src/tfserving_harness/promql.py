@@ -56,8 +56,11 @@ KUBE_STATE_METRICS = frozenset(
 #: cAdvisor (kubelet) series the chart's rules read.
 CADVISOR_METRICS = frozenset({"container_memory_working_set_bytes"})
 
+#: Series Prometheus itself writes for every scrape target (carrying the target's labels).
+PROMETHEUS_METRICS = frozenset({"up"})
+
 #: Every name an expression may read that does not come from the chart's own recording rules.
-KNOWN_METRICS = TF_SERVING_METRICS | KUBE_STATE_METRICS | CADVISOR_METRICS
+KNOWN_METRICS = TF_SERVING_METRICS | KUBE_STATE_METRICS | CADVISOR_METRICS | PROMETHEUS_METRICS
 
 _OPS = {"Equal": "=", "NotEqual": "!=", "Re": "=~", "NotRe": "!~"}
 

@@ -172,11 +172,68 @@ def test_adapter_rules_read_only_tf_serving_metrics_and_parse():
     expressions = dict(promql.adapter_expressions(config))
     assert len(expressions) == 4
     for path, expr in expressions.items():
-        assert promql.metric_names(expr) <= promql.TF_SERVING_METRICS, path
+        # `up` only as the idle-track fallback of the external rule (see the test below).
+        allowed = promql.TF_SERVING_METRICS | ({"up"} if path.startswith("externalRules") and path.endswith("metricsQuery") else set())
+        assert promql.metric_names(expr) <= allowed, path
     rules = dict(promql.adapter_rules(config))
     assert promql.series_name(rules["rules[0]"]["seriesQuery"]) == ":tensorflow:serving:request_count"
     assert promql.series_name(rules["externalRules[0]"]["seriesQuery"]) == ":tensorflow:serving:request_latency_bucket"
-    assert rules["externalRules[0]"]["metricsQuery"].endswith("/ 1000"), "the histogram is in microseconds; the metric is in ms"
+    assert "]))) / 1000 >= 0)" in rules["externalRules[0]"]["metricsQuery"], "the histogram is in microseconds; the metric is in ms"
+
+
+# What the adapter substitutes for <<.LabelMatchers>> when the chart's HPA asks for the canary
+# track's latency: its metric selector plus the namespace (resources.overrides).
+_HPA_LABEL_MATCHERS = 'app_kubernetes_io_instance="tfs",tf_serving_io_track="canary",namespace="default"'
+
+
+def _walk(node):
+    """Every node of a promql_parser AST, depth first."""
+    found = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        found.append(current)
+        for attr in ("expr", "lhs", "rhs"):
+            child = getattr(current, attr, None)
+            if child is not None and not isinstance(child, (str, int, float)):
+                stack.append(child)
+        stack.extend(getattr(current, "args", None) or [])
+    return found
+
+
+def _returns_bool(binary):
+    return binary.modifier is not None and binary.modifier.return_bool
+
+
+def test_latency_rule_answers_zero_for_an_idle_track_that_prometheus_sees():
+    """A track without traffic (canary at weight 0, idle blue/green colour) has no latency sample
+    (no buckets, or buckets whose rate is 0 so histogram_quantile is NaN), and the HPA reports
+    FailedGetExternalMetric and never scales it down. The rule: the quantile with NaN dropped
+    (`>= 0`), `or` 0 while a target of the same track is up. Both sides carry no labels (`or`
+    keeps the real quantile when there is one), and both read only series the adapter scopes with
+    the HPA's own matchers: a bare `vector(0)` would also answer 0 for a track Prometheus does not
+    scrape at all, or for a selector that matches nothing."""
+    [rule] = _adapter_config(_scenario("hpa-custom-metric"))["externalRules"]
+    query = rule["metricsQuery"]
+    assert "vector(" not in query
+    expr = query.replace("<<.Series>>", promql.series_name(rule["seriesQuery"])).replace("<<.LabelMatchers>>", _HPA_LABEL_MATCHERS)
+    assert promql.unknown_metrics(expr) == set() and promql.metric_names(expr) == {":tensorflow:serving:request_latency_bucket", "up"}
+    for selector in promql.selectors(expr):
+        for label, value in (("namespace", "default"), ("app_kubernetes_io_instance", "tfs"), ("tf_serving_io_track", "canary")):
+            assert selector.matcher(label) == ("=", value), f"{selector.name} is not scoped to the HPA's track: {expr}"
+
+    tree = promql.parse(expr)
+    assert str(tree.op) == "or" and (tree.modifier is None or tree.modifier.matching is None), "plain `or`: both sides have an empty label set"
+    quantile, fallback = tree.lhs.expr, tree.rhs.expr
+    assert str(quantile.op) == ">=" and not _returns_bool(quantile) and quantile.rhs.val == 0, "a filter (not `bool`) that drops NaN"
+    calls = [n.func.name for n in _walk(quantile) if type(n).__name__ == "Call"]
+    assert calls == ["histogram_quantile", "rate"]
+    [by_le] = [n for n in _walk(quantile) if type(n).__name__ == "AggregateExpr"]
+    assert str(by_le.op) == "sum" and list(by_le.modifier.labels) == ["le"]
+    assert str(fallback.op) == "*" and fallback.lhs.val == 0
+    assert str(fallback.rhs.op) == "max" and fallback.rhs.modifier is None, "max without by(): no labels left"
+    up_filter = fallback.rhs.expr
+    assert str(up_filter.op) == "==" and not _returns_bool(up_filter) and up_filter.rhs.val == 1, "only a target that is scraped successfully"
 
 
 def test_hpa_metric_names_equal_the_names_the_adapter_rules_expose():
@@ -201,7 +258,7 @@ def test_renamed_metrics_move_the_hpa_and_the_rules_together(render):
     config = _adapter_config(docs)
     hpa_names = {m[m["type"].lower()]["metric"]["name"] for m in one(docs, "HorizontalPodAutoscaler")["spec"]["metrics"] if m["type"] != "Resource"}
     assert hpa_names == {r["name"]["as"] for _, r in promql.adapter_rules(config)} == {"tfs_rps", "tfs_p90_ms"}
-    assert config["externalRules"][0]["metricsQuery"].startswith("histogram_quantile(0.9,")
+    assert config["externalRules"][0]["metricsQuery"].startswith("(histogram_quantile(0.9,")
 
 
 def test_adapter_rules_expose_series_that_carry_pod_and_namespace():

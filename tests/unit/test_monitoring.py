@@ -109,6 +109,10 @@ def test_metrics_path_moves_the_scrape_config_and_the_server_config_together(ren
         ({"monitoring": {"dashboard": {"enabled": True}}}, "monitoring.dashboard.enabled is true but monitoring.prometheusRule.enabled is false"),
         ({"monitoring": {"serviceMonitor": {"enabled": True, "interval": "1m", "scrapeTimeout": "1m500ms"}}}, "monitoring.serviceMonitor.scrapeTimeout (1m500ms) is longer than monitoring.serviceMonitor.interval (1m)"),
         ({"monitoring": {"podMonitor": {"enabled": True, "interval": "15s", "scrapeTimeout": "20s"}}}, "monitoring.podMonitor.scrapeTimeout (20s) is longer than monitoring.podMonitor.interval (15s)"),
+        (
+            {"monitoring": {"prometheusRule": {"enabled": True, "force": True, "alerts": {"modelLoadFailures": {"for": "15m"}}}}},
+            "monitoring.prometheusRule.alerts.modelLoadFailures.for is 15m but the alert looks at the last 15m",
+        ),
     ],
 )
 def test_monitoring_cross_field_checks(values, message):
@@ -180,10 +184,38 @@ def test_error_ratio_counts_non_ok_statuses(stack):
 
 def test_model_load_failure_alert_reads_the_saved_model_load_counter(stack):
     alert = _rule(stack, "TFServingModelLoadFailed")
-    [selector] = promql.selectors(alert["expr"])
-    assert selector.name == ":tensorflow:cc:saved_model:load_attempt_count"
-    assert selector.matcher("status") == ("!=", "success")
+    selectors = promql.selectors(alert["expr"])
+    assert {s.name for s in selectors} == {":tensorflow:cc:saved_model:load_attempt_count"}
+    assert all(s.matcher("status") == ("!=", "success") for s in selectors)
     assert "model_path" in alert["expr"], "the counter's labels are model_path and status"
+
+
+def test_model_load_failure_for_below_the_15m_window_renders(render):
+    docs = render({"monitoring": {"prometheusRule": {"enabled": True, "force": True, "alerts": {"modelLoadFailures": {"for": "14m59s"}}}}})
+    assert _rule(docs, "TFServingModelLoadFailed")["for"] == "14m59s"
+
+
+def test_model_load_failure_alert_also_fires_for_a_series_that_appears_already_failed(stack):
+    """increase() needs two samples, so a failure counter that first appears at 1
+    (--max_num_load_retries=0, one failed load after a hot reload) is invisible to it; and once it
+    has two samples at 1, increase() is 0. The alert is `(increase > 0) or (new series > 0)`, each
+    side thresholded on its own (inside one sum, the LHS's 0 would hide the RHS)."""
+    import datetime
+
+    expr = _rule(stack, "TFServingModelLoadFailed")["expr"]
+    tree = promql.parse(expr)
+    assert str(tree.op) == "or", expr
+    increased, appeared = tree.lhs.expr, tree.rhs.expr
+    for side in (increased, appeared):
+        assert str(side.op) == ">" and side.rhs.val == 0 and (side.modifier is None or not side.modifier.return_bool), side.prettify()
+        assert str(side.lhs.op) == "sum" and list(side.lhs.modifier.labels) == ["namespace", "pod", "model_path"]
+    assert increased.lhs.expr.func.name == "increase"
+    new_series = appeared.lhs.expr
+    assert str(new_series.op) == "unless" and (new_series.modifier is None or new_series.modifier.matching is None), "match on every label"
+    now, before = new_series.lhs, new_series.rhs
+    assert now.offset is None and before.offset == datetime.timedelta(minutes=15)
+    assert now.prettify() + " offset 15m" == before.prettify(), "the same series, 15m apart"
+    assert promql.unknown_metrics(expr) == set()
 
 
 def test_alerts_carry_values_severity_for_labels_and_runbooks(stack):
@@ -216,6 +248,30 @@ def test_hpa_alert_follows_keda_hpa_names(render):
     docs = render({"autoscaling": {"keda": {"enabled": True, "force": True, "serverAddress": "http://p:9090"}}, "monitoring": {"prometheusRule": {"enabled": True, "force": True}}})
     [selector, _] = promql.selectors(_rule(docs, "TFServingAutoscalerAtMaxReplicas")["expr"])
     assert selector.matcher("horizontalpodautoscaler") == ("=~", "keda-hpa-tfs-tf-serving")
+
+
+def _hpa_alert_names(docs):
+    [selector, _] = promql.selectors(_rule(docs, "TFServingAutoscalerAtMaxReplicas")["expr"])
+    op, regex = selector.matcher("horizontalpodautoscaler")
+    assert op == "=~"
+    return set(regex.split("|"))
+
+
+def test_hpa_alert_covers_a_track_that_turns_on_its_own_hpa(render):
+    """Top-level autoscaling off, only the canary track has an HPA: the alert is rendered and
+    watches exactly that HPA; a track that turns its HPA off is not watched."""
+    rule = {"monitoring": {"prometheusRule": {"enabled": True, "force": True}}}
+    canary_only = render({**rule, "tracks": {"stable": {}, "canary": {"autoscaling": {"enabled": True, "maxReplicas": 4}}}, "primaryTrack": "stable"})
+    hpas = {h["metadata"]["name"] for h in of_kind(canary_only, "HorizontalPodAutoscaler")}
+    assert hpas == {"tfs-tf-serving-canary"}
+    assert _hpa_alert_names(canary_only) == hpas
+
+    stable_only = render({**rule, "autoscaling": {"enabled": True}, "tracks": {"stable": {}, "canary": {"autoscaling": {"enabled": False}}}, "primaryTrack": "stable"})
+    assert _hpa_alert_names(stable_only) == {h["metadata"]["name"] for h in of_kind(stable_only, "HorizontalPodAutoscaler")} == {"tfs-tf-serving-stable"}
+
+
+def test_hpa_alert_watches_exactly_the_rendered_hpas(stack):
+    assert _hpa_alert_names(stack) == {h["metadata"]["name"] for h in of_kind(stack, "HorizontalPodAutoscaler")}
 
 
 # --- Grafana dashboard ------------------------------------------------------------------------

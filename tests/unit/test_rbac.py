@@ -8,6 +8,7 @@ import pytest
 from tfserving_harness import helm
 from tfserving_harness.manifests import of_kind, one, pod_template
 from tfserving_harness.paths import chart_dir
+from tfserving_harness.testing import ci_scenarios
 
 SCENARIO = chart_dir() / "ci" / "deployer-rbac-values.yaml"
 
@@ -64,12 +65,55 @@ def test_deployer_role_grants_exactly_its_list_in_the_release_namespace(docs):
     }
 
 
-def test_patchable_names_are_the_objects_the_release_renders(docs):
+DEPLOYER_ON = {"rbac": {"deployer": {"create": True, "subjects": [{"kind": "ServiceAccount", "name": "promoter", "namespace": "ci"}]}}}
+
+
+def _patchable(docs):
     grants = _grants(one(docs, "Role"))
-    patchable = {(r, n) for (g, r, n), verbs in grants.items() if "patch" in verbs and n != "*"}
+    return {(r, n) for (g, r, n), verbs in grants.items() if "patch" in verbs and n != "*"}
+
+
+def _promotable(docs):
+    """Every rendered Deployment and every traffic Service (main, per-track, preview). The headless
+    metrics Service selects all tracks and no promotion moves it."""
     rendered = {("deployments", d["metadata"]["name"]) for d in of_kind(docs, "Deployment")}
-    rendered |= {("services", s["metadata"]["name"]) for s in of_kind(docs, "Service")}
-    assert patchable == rendered
+    rendered |= {
+        ("services", s["metadata"]["name"])
+        for s in of_kind(docs, "Service")
+        if s["metadata"]["labels"]["tf-serving.io/service"] != "metrics"
+    }
+    return rendered
+
+
+@pytest.mark.parametrize("values_file", ci_scenarios())
+def test_names_it_can_patch_are_exactly_the_rendered_deployments_and_services(values_file):
+    """Every ci scenario, with the deployer Role turned on: the resourceNames it may patch are the
+    Deployments and traffic Services that scenario renders, no more, no fewer."""
+    docs = helm.render_chart(DEPLOYER_ON, values_files=[values_file])
+    assert _patchable(docs) == _promotable(docs), f"Role/{one(docs, 'Role')['metadata']['name']}"
+
+
+@pytest.mark.parametrize(
+    ("values", "must_patch"),
+    [
+        ({"tracks": {"main": {}, "canary": {}}}, {"tfs-tf-serving-main", "tfs-tf-serving-canary", "tfs-tf-serving"}),
+        ({"blueGreen": {"enabled": True, "active": "blue"}}, {"tfs-tf-serving-preview", "tfs-tf-serving-blue", "tfs-tf-serving"}),
+    ],
+    ids=["track-named-main", "blue-green-preview"],
+)
+def test_track_and_preview_services_are_patchable(values, must_patch):
+    """A track named `main` has Deployment `<fullname>` but Service `<fullname>-main`; blue/green
+    has a preview Service that no Deployment is named after."""
+    docs = helm.render_chart({**values, **DEPLOYER_ON})
+    services = {n for r, n in _patchable(docs) if r == "services"}
+    assert must_patch <= services, services
+    assert services == {s["metadata"]["name"] for s in of_kind(docs, "Service")}
+
+
+def test_the_metrics_service_is_not_patchable():
+    docs = helm.render_chart({**DEPLOYER_ON, "monitoring": {"serviceMonitor": {"enabled": True, "force": True}}})
+    metrics = [s["metadata"]["name"] for s in of_kind(docs, "Service") if s["metadata"]["labels"]["tf-serving.io/service"] == "metrics"]
+    assert metrics and not {("services", n) for n in metrics} & _patchable(docs)
 
 
 def test_binding_binds_the_role_to_the_configured_subjects(docs):
@@ -95,3 +139,24 @@ def test_deployer_checks_name_the_value_path(values, message):
     with pytest.raises(helm.RenderError) as error:
         helm.render_chart(values)
     assert f"tf-serving: {message}" in error.value.stderr
+
+
+def _readme_rbac_section() -> str:
+    text = (chart_dir() / "README.md").read_text()
+    return text[text.index("\n## RBAC\n") : text.index("\n## ", text.index("\n## RBAC\n") + 1)]
+
+
+def test_readme_says_helm_promotions_need_helms_rights_for_every_kind_the_chart_renders():
+    """The documented promotions are `helm upgrade`s: they need Helm's release Secrets and rights on
+    every kind any template can render, which the deployer Role does not grant."""
+    import re
+
+    kinds = set()
+    for template in (chart_dir() / "templates").iterdir():
+        kinds |= set(re.findall(r"^kind: ([A-Za-z]+)$", template.read_text(), re.MULTILINE))
+    assert {"Deployment", "Role", "PodMonitor", "ScaledObject"} <= kinds
+    section = _readme_rbac_section()
+    missing = {kind for kind in kinds if not re.search(rf"\b{kind}\b", section.split("### Two ways to promote")[1])}
+    assert missing == set(), f"README RBAC section does not list Helm's rights on {sorted(missing)}"
+    for phrase in ("helm.sh/release.v1", "Secrets", "blueGreen.active", "canary.weight", "reverting", "Recommendation"):
+        assert phrase in section, phrase

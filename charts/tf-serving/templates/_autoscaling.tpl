@@ -230,6 +230,12 @@ rules:
 externalRules:
   # Latency quantile in milliseconds (the histogram is in microseconds), successful requests only.
   # The HPA's selector (release and track labels) and its namespace scope the series.
+  # A track without traffic (canary at weight 0, idle blue/green colour) has no latency sample:
+  # no buckets at all (empty result) or buckets that do not grow (histogram_quantile gives NaN).
+  # `>= 0` drops NaN; the `or` branch then answers 0 ms, but only while a target of the same
+  # track (same <<.LabelMatchers>>, so the same namespace/release/track) is scraped successfully
+  # (`up == 1`): an idle track scales down, a track Prometheus cannot see stays an error.
+  # Both sides have no labels, so `or` keeps the real quantile whenever there is one.
   - seriesQuery: ':tensorflow:serving:request_latency_bucket{namespace!=""}'
     resources:
       overrides:
@@ -238,5 +244,5 @@ externalRules:
     name:
       matches: "^:tensorflow:serving:request_latency_bucket$"
       as: {{ $a.latency.metricName | quote }}
-    metricsQuery: 'histogram_quantile({{ $a.latency.quantile }}, sum by (le) (rate(<<.Series>>{<<.LabelMatchers>>}[{{ $a.prometheusAdapter.rateWindow }}]))) / 1000'
+    metricsQuery: '(histogram_quantile({{ $a.latency.quantile }}, sum by (le) (rate(<<.Series>>{<<.LabelMatchers>>}[{{ $a.prometheusAdapter.rateWindow }}]))) / 1000 >= 0) or (0 * max(up{<<.LabelMatchers>>} == 1))'
 {{- end }}

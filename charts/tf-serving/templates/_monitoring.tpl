@@ -57,18 +57,31 @@ namespace="{{ .Release.Namespace }}",pod=~"{{ include "tf-serving.podRegex" . }}
 {{- end }}
 
 {{/*
-HPA names whose kube-state-metrics series belong to this release (KEDA names its HPA keda-hpa-<ScaledObject>).
+Names of the HPAs that scale this release's tracks, as a JSON list: one per track whose own
+effective values turn on an HPA (top-level or the track's `autoscaling.enabled`) or KEDA (which
+names its HPA keda-hpa-<ScaledObject>). Empty when nothing is autoscaled.
+*/}}
+{{- define "tf-serving.hpaNames" -}}
+{{- $names := list }}
+{{- range $track := include "tf-serving.trackNames" . | fromJsonArray }}
+{{- $ctx := dict }}
+{{- include "tf-serving.trackContext" (list $ $track $ctx) }}
+{{- if include "tf-serving.autoscaled" $ctx }}
+{{- if and $ctx.Values.autoscaling.keda.enabled (include "tf-serving.kedaAvailable" $ctx) }}
+{{- $names = append $names (printf "keda-hpa-%s" $ctx.TrackFullname) }}
+{{- else }}
+{{- $names = append $names $ctx.TrackFullname }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- toJson $names }}
+{{- end }}
+
+{{/*
+Regex matching the HPA names whose kube-state-metrics series belong to this release (tf-serving.hpaNames).
 */}}
 {{- define "tf-serving.hpaRegex" -}}
-{{- $names := list }}
-{{- range include "tf-serving.trackFullnames" . | fromJsonArray }}
-{{- if $.Values.autoscaling.keda.enabled }}
-{{- $names = append $names (printf "keda-hpa-%s" .) }}
-{{- else }}
-{{- $names = append $names . }}
-{{- end }}
-{{- end }}
-{{- join "|" $names }}
+{{- include "tf-serving.hpaNames" . | fromJsonArray | join "|" }}
 {{- end }}
 
 {{/*

@@ -185,6 +185,7 @@ says what to do. Included once, from configmap.yaml, so a bad combination fails 
 {{- fail (printf "tf-serving: rbac.deployer.subjects[%d] is the serving pods' own ServiceAccount %s; the serving pods never call the Kubernetes API, bind the deployer Role to the identity that promotes releases" $i $s.name) }}
 {{- end }}
 {{- end }}
+{{- include "tf-serving.validateExposureAndAlerts" . }}
 {{- include "tf-serving.validateServerConfig" . }}
 {{- /* ---- Pod (issue 3): probes, shutdown, security, model storage, GPU ---- */}}
 {{- include "tf-serving.validatePod" . }}
@@ -455,5 +456,36 @@ twice, a ReadWriteOnce model claim that several pods (on several nodes) need.
 {{- if $reasons }}
 {{- fail (printf "tf-serving: modelStorage.pvc.accessModes is %v, but more than one pod may mount the claim: %s. A ReadWriteOnce volume attaches to one node, so a pod on another node hangs on Multi-Attach and the rollout stalls: use [ReadWriteMany] (or ReadOnlyMany), or on a single node cluster only set modelStorage.pvc.allowReadWriteOnce=true" $modes (join "; " $reasons)) }}
 {{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Metrics exposure and alert windows (traffic/monitoring).
+The Ingress and HTTPRoute must not publish metrics.path.
+Prefix matching is by path element (`/v1` covers `/v1` and `/v1/x`, not `/v1x`); an
+ImplementationSpecific Ingress path is treated like a prefix. Included from tf-serving.validate.
+*/}}
+{{- define "tf-serving.validateExposureAndAlerts" -}}
+{{- if and .Values.metrics.enabled (not .Values.metrics.allowUnderExposedPath) }}
+{{- $metrics := .Values.metrics.path }}
+{{- $exposed := list }}
+{{- if .Values.ingress.enabled }}
+{{- $exposed = append $exposed (dict "value" "ingress.path" "path" .Values.ingress.path "exact" (eq .Values.ingress.pathType "Exact")) }}
+{{- end }}
+{{- if include "tf-serving.gatewayRouteEnabled" (list $ "HTTPRoute") }}
+{{- $exposed = append $exposed (dict "value" "gatewayApi.http.path" "path" .Values.gatewayApi.http.path "exact" false) }}
+{{- end }}
+{{- range $exposed }}
+{{- $prefix := trimSuffix "/" .path }}
+{{- $covers := ternary (eq .path $metrics) (or (eq $prefix "") (eq (trimSuffix "/" $metrics) $prefix) (hasPrefix (printf "%s/" $prefix) $metrics)) .exact }}
+{{- if $covers }}
+{{- fail (printf "tf-serving: %s %q exposes metrics.path %q outside the cluster (the metrics share the REST port); route only TF Serving's REST API with %s=/v1/, or move metrics.path out of it, or set metrics.allowUnderExposedPath=true if that is intended" .value .path $metrics .value) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- /* The new-series branch of TFServingModelLoadFailed looks back 15m: a longer `for` never fires. */}}
+{{- $load := .Values.monitoring.prometheusRule.alerts.modelLoadFailures }}
+{{- if and .Values.monitoring.prometheusRule.enabled $load.enabled (ge (int64 (include "tf-serving.durationMillis" $load.for)) 900000) }}
+{{- fail (printf "tf-serving: monitoring.prometheusRule.alerts.modelLoadFailures.for is %s but the alert looks at the last 15m, so a single failed load would never fire it; use less than 15m (default 0m)" $load.for) }}
 {{- end }}
 {{- end }}

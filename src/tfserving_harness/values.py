@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -22,8 +24,19 @@ def merge(base: Any, override: Any) -> Any:
     return merged
 
 
+@functools.lru_cache(maxsize=None)
+def _load_file(path: Path, mtime_ns: int) -> Any:
+    """Parsed once per file version: the chart's values.yaml is large and read by many tests."""
+    return yamlio.load(path.read_text()) or {}
+
+
+def _load(path: str | Path) -> Any:
+    path = Path(path).resolve()
+    return copy.deepcopy(_load_file(path, path.stat().st_mtime_ns))
+
+
 def effective_values(values_files: Sequence[str | Path] = (), overrides: dict | None = None) -> dict:
-    values = yamlio.load((chart_dir() / "values.yaml").read_text()) or {}
+    values = _load(chart_dir() / "values.yaml")
     for values_file in values_files:
-        values = merge(values, yamlio.load(Path(values_file).read_text()) or {})
+        values = merge(values, _load(values_file))
     return merge(values, overrides or {})

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from tfserving_harness import helm
+from tfserving_harness.paths import chart_dir
 
 
 def test_notes_show_rest_grpc_and_status_for_every_model():
@@ -58,3 +59,9 @@ def test_notes_print_label_urls_for_models_with_version_labels():
     assert "http://localhost:8501/v1/models/resnet/labels/stable:predict -d '{\"instances\": [...]}'   # version 3" in notes
     assert "http://localhost:8501/v1/models/resnet/labels/canary:predict -d '{\"instances\": [...]}'   # version 4" in notes
     assert "/v1/models/bert/labels/" not in notes and "curl -s http://localhost:8501/v1/models/bert\n" in notes
+
+
+def test_tfs_version_labels_scenario_prints_both_label_urls():
+    notes = helm.render_notes(values_files=[chart_dir() / "ci" / "tfs-version-labels-values.yaml"])
+    assert "/v1/models/resnet/labels/stable:predict" in notes and "# version 3" in notes
+    assert "/v1/models/resnet/labels/canary:predict" in notes and "# version 4" in notes

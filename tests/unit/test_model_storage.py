@@ -117,14 +117,6 @@ def test_read_write_once_pod_claim_deadlocks_any_rollout_and_fails(render):
     )
 
 
-def test_read_write_once_pod_claim_with_several_pods_fails(render):
-    _fails(
-        render,
-        {"replicaCount": 2, "modelStorage": {"source": "pvc", "pvc": {"accessModes": ["ReadWriteOncePod"]}}, "models": LOCAL_MODEL},
-        "tf-serving: modelStorage.pvc.accessModes has ReadWriteOncePod but the release runs 2 pods",
-    )
-
-
 def test_nfs_is_an_inline_read_only_volume(render):
     docs = render({"modelStorage": {"source": "nfs", "nfs": {"server": "10.0.0.2", "path": "/exports/models"}}, "models": LOCAL_MODEL})
     assert _models_volume(docs)["nfs"] == {"server": "10.0.0.2", "path": "/exports/models", "readOnly": True}

@@ -3,13 +3,6 @@ Cross-field checks that the JSON schema cannot express. Each message names the v
 says what to do. Included once, from configmap.yaml, so a bad combination fails the whole render.
 */}}
 {{- define "tf-serving.validate" -}}
-{{- $names := dict }}
-{{- range $i, $m := .Values.models }}
-{{- if hasKey $names $m.name }}
-{{- fail (printf "tf-serving: models[%d].name %q is already used by models[%d]; model names must be unique" $i $m.name (get $names $m.name)) }}
-{{- end }}
-{{- $_ := set $names $m.name $i }}
-{{- end }}
 {{- if eq (int .Values.server.grpcPort) (int .Values.server.restPort) }}
 {{- fail (printf "tf-serving: server.grpcPort and server.restPort are both %d; gRPC and REST need different ports" (int .Values.server.grpcPort)) }}
 {{- end }}
@@ -338,14 +331,12 @@ Checks of the pod values: shutdown timing, non-root identity, model storage, GPU
 {{- if eq (trimSuffix "/" $ms.mountPath) (trimSuffix "/" .Values.server.configMountPath) }}
 {{- fail (printf "tf-serving: modelStorage.mountPath and server.configMountPath are both %s; mount the models elsewhere" $ms.mountPath) }}
 {{- end }}
-{{- $replicas := 0 }}
 {{- $local := include "tf-serving.modelStorageIsLocal" . }}
 {{- $root := . }}
 {{- range $track := include "tf-serving.trackNames" . | fromJsonArray }}
 {{- $ctx := dict }}
 {{- include "tf-serving.trackContext" (list $root $track $ctx) }}
 {{- $where := include "tf-serving.modelsValuePath" (list $root $track) }}
-{{- $replicas = add $replicas (int $ctx.Values.replicaCount) }}
 {{- range $i, $m := $ctx.Values.models }}
 {{- if and (eq $src "s3") (not (hasPrefix "s3://" $m.basePath)) }}
 {{- fail (printf "tf-serving: %s[%d].basePath %q must be an s3:// URL when modelStorage.source is s3 (the server reads the bucket itself)" $where $i $m.basePath) }}
@@ -368,9 +359,6 @@ Checks of the pod values: shutdown timing, non-root identity, model storage, GPU
 {{- $path := include "tf-serving.trackValuePath" (list $root $track "image.tag") }}
 {{- fail (printf "tf-serving: %s %q is a CPU image but gpu.enabled is true; use the %q tag (or leave image.tag empty to get %s-gpu)" $path $image.tag (printf "%s-gpu" $image.tag) $root.Chart.AppVersion) }}
 {{- end }}
-{{- end }}
-{{- if and (eq $src "pvc") (has "ReadWriteOncePod" $ms.pvc.accessModes) (gt (int $replicas) 1) }}
-{{- fail (printf "tf-serving: modelStorage.pvc.accessModes has ReadWriteOncePod but the release runs %d pods; only one pod can mount such a claim: use ReadOnlyMany or ReadWriteMany" (int $replicas)) }}
 {{- end }}
 {{- if and (not .Values.gpu.enabled) (ne (toString .Values.gpu.perProcessGpuMemoryFraction) "<nil>") }}
 {{- fail "tf-serving: gpu.perProcessGpuMemoryFraction is set but gpu.enabled is false; the flag only applies to GPU memory: enable gpu or remove it" }}

@@ -9,6 +9,7 @@ there are problems, 2 when the chart does not render at all.
 
     .venv/bin/python scripts/check_values.py --values my-values.yaml [--values more.yaml]
         [--kube-version 1.31.0] [--api-versions monitoring.coreos.com/v1] [--release NAME] [--namespace NS]
+        [--pod-security restricted]
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tfserving_harness import checks, helm
+from tfserving_harness import checks, helm, pod_security
 from tfserving_harness.values import effective_values
 
 
@@ -27,6 +28,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--api-versions", "-a", action="append", default=[], help="extra API versions the cluster serves (gates CRD-backed objects)")
     parser.add_argument("--release", default=helm.DEFAULT_RELEASE, help="release name")
     parser.add_argument("--namespace", default=helm.DEFAULT_NAMESPACE, help="release namespace")
+    parser.add_argument(
+        "--pod-security",
+        choices=["restricted"],
+        help="also check the pods against this Pod Security Standards profile (as a namespace that enforces it would)",
+    )
     args = parser.parse_args(argv)
 
     extra_args = (effective_values(args.values).get("server") or {}).get("extraArgs") or []
@@ -45,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Kubernetes {kube_version}: the chart does not render with these values:\n{error.stderr.strip()}", file=sys.stderr)
             return 2
         problems = checks.check_documents(docs, kube_version, extra_args=extra_args)
+        if args.pod_security == "restricted":
+            problems += pod_security.restricted_problems(docs)
         for problem in problems:
             print(f"Kubernetes {kube_version}: {problem}")
         print(f"Kubernetes {kube_version}: {len(docs)} objects checked, {len(problems)} problem(s)", file=sys.stderr)

@@ -37,3 +37,17 @@ def test_values_that_do_not_render_exit_2_with_helms_message(tmp_path):
     result = _run("--values", str(values))
     assert result.returncode == 2
     assert "Additional property replicas is not allowed" in result.stderr
+
+
+def test_pod_security_restricted_is_checked_on_request(tmp_path):
+    """An inline NFS volume is outside the restricted profile's volume types: fine by default,
+    reported with --pod-security restricted."""
+    values = tmp_path / "values.yaml"
+    values.write_text(
+        "modelStorage:\n  source: nfs\n  nfs: {server: 10.0.0.2, path: /exports/models}\n"
+        "models:\n  - name: m\n    basePath: /models/m\n"
+    )
+    assert _run("--values", str(values), "--kube-version", "1.31.0").returncode == 0
+    result = _run("--values", str(values), "--kube-version", "1.31.0", "--pod-security", "restricted")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Deployment/tfs-tf-serving" in result.stdout and "nfs" in result.stdout

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from tfserving_harness import checks, helm, pod_security
 from tfserving_harness.values import effective_values
@@ -34,6 +35,11 @@ def main(argv: list[str] | None = None) -> int:
         help="also check the pods against this Pod Security Standards profile (as a namespace that enforces it would)",
     )
     args = parser.parse_args(argv)
+    for values_file in args.values:
+        # Read twice (here for extraArgs, then by helm), so it must be a regular file, not a pipe.
+        if not Path(values_file).is_file():
+            print(f"values file {values_file} is not a readable regular file; pass the path of a YAML file", file=sys.stderr)
+            return 2
 
     extra_args = (effective_values(args.values).get("server") or {}).get("extraArgs") or []
     failed = False

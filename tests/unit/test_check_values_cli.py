@@ -51,3 +51,10 @@ def test_pod_security_restricted_is_checked_on_request(tmp_path):
     result = _run("--values", str(values), "--kube-version", "1.31.0", "--pod-security", "restricted")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Deployment/tfs-tf-serving" in result.stdout and "nfs" in result.stdout
+
+
+def test_a_missing_values_file_is_named_without_a_traceback(tmp_path):
+    result = _run("--values", str(tmp_path / "nope.yaml"))
+    assert result.returncode == 2
+    assert f"values file {tmp_path / 'nope.yaml'} is not a readable regular file" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -13,6 +13,15 @@ def assert_no_problems(docs: Sequence[Mapping], kube_version: str = helm.NEWEST_
     assert not problems, f"{len(problems)} problem(s):\n" + "\n".join(str(p) for p in problems)
 
 
+def render_error(values: dict | None = None, **kwargs) -> str:
+    """helm's stderr for values the chart must refuse; fails the test when the chart renders them."""
+    try:
+        helm.render_chart(values, **kwargs)
+    except helm.RenderError as error:
+        return error.stderr
+    raise AssertionError(f"the chart rendered values it should refuse: {values}")
+
+
 def ci_scenarios() -> list:
     """The chart's ci/*-values.yaml as pytest params, named without the suffix."""
     import pytest

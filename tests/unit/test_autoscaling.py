@@ -8,17 +8,12 @@ import pytest
 from tfserving_harness import adapter_values, helm, promql, yamlio
 from tfserving_harness.manifests import of_kind, one, pod_template, ref, selector_matches
 from tfserving_harness.paths import chart_dir
+from tfserving_harness.testing import render_error
 
 CI = chart_dir() / "ci"
 TWO_TRACKS = {"tracks": {"stable": {}, "canary": {}}, "primaryTrack": "stable"}
 KEDA = {"autoscaling": {"keda": {"enabled": True, "force": True, "serverAddress": "http://prometheus:9090"}}}
 ADAPTER_CONFIGMAP = "tfs-tf-serving-prometheus-adapter"
-
-
-def _error(values, **kwargs) -> str:
-    with pytest.raises(helm.RenderError) as error:
-        helm.render_chart(values, **kwargs)
-    return error.value.stderr
 
 
 def _scenario(name):
@@ -109,7 +104,7 @@ def test_raw_metrics_replace_the_shorthands(render):
     ],
 )
 def test_cross_field_checks_name_the_value_path(values, message):
-    assert f"tf-serving: {message}" in _error(values)
+    assert f"tf-serving: {message}" in render_error(values)
 
 
 @pytest.mark.parametrize(
@@ -123,7 +118,7 @@ def test_cross_field_checks_name_the_value_path(values, message):
     ],
 )
 def test_schema_rejects_bad_autoscaling_values(values, path):
-    assert f"- {path}: " in _error(values)
+    assert f"- {path}: " in render_error(values)
 
 
 def test_keda_scaledobject_per_track_on_the_real_request_counter_and_no_hpa():
@@ -303,7 +298,7 @@ def test_pods_metric_hpa_scales_pods_the_rules_can_see():
 
 def test_a_track_cannot_switch_the_hpa_on_under_keda():
     values = {"tracks": {"a": {"autoscaling": {"enabled": True}}}, **KEDA}
-    assert "tf-serving: tracks.a.autoscaling.enabled is true but autoscaling.keda.enabled is true too" in _error(values)
+    assert "tf-serving: tracks.a.autoscaling.enabled is true but autoscaling.keda.enabled is true too" in render_error(values)
 
 
 def test_check_catches_two_scalers_on_one_deployment_and_replicas_set_under_a_scaler(render):
@@ -341,5 +336,5 @@ def test_keda_never_scales_to_zero_and_has_no_activation_threshold():
     stays >= 1 and activationThreshold (only meaningful with 0) is not a value any more."""
     [trigger] = one(helm.render_chart(KEDA), "ScaledObject")["spec"]["triggers"]
     assert "activationThreshold" not in trigger["metadata"]
-    assert "autoscaling.keda: Additional property activationThreshold is not allowed" in _error({"autoscaling": {"keda": {**KEDA["autoscaling"]["keda"], "activationThreshold": "1"}}})
-    assert "autoscaling.minReplicas: Must be greater than or equal to 1" in _error({**KEDA, "autoscaling": {**KEDA["autoscaling"], "minReplicas": 0}})
+    assert "autoscaling.keda: Additional property activationThreshold is not allowed" in render_error({"autoscaling": {"keda": {**KEDA["autoscaling"]["keda"], "activationThreshold": "1"}}})
+    assert "autoscaling.minReplicas: Must be greater than or equal to 1" in render_error({**KEDA, "autoscaling": {**KEDA["autoscaling"], "minReplicas": 0}})

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tfserving_harness import helm
 from tfserving_harness.manifests import of_kind
+from tfserving_harness.testing import render_error
 
 TRACKS = {"tracks": {"stable": {}, "canary": {}}, "primaryTrack": "stable"}
 CANARY = {"enabled": True, "track": "canary", "weight": 10, "header": {"name": "x-canary", "value": "always"}}
@@ -23,12 +23,6 @@ def _with(base, section, **values):
     merged = {**base}
     merged[section] = {**base[section], **values}
     return merged
-
-
-def _error(values) -> str:
-    with pytest.raises(helm.RenderError) as error:
-        helm.render_chart(values)
-    return error.value.stderr
 
 
 def test_ingresses_route_only_the_rest_api_by_default_and_the_canary_mirrors(render):
@@ -59,7 +53,7 @@ def test_httproute_rules_route_only_the_rest_api_by_default(render):
     ids=["ingress-root", "ingress-parent", "ingress-impl-specific", "ingress-exact-metrics", "httproute-root"],
 )
 def test_a_rest_path_that_covers_the_metrics_path_fails_naming_both_values(values, value_path, path):
-    message = _error(values)
+    message = render_error(values)
     assert f'tf-serving: {value_path} "{path}" exposes metrics.path "{METRICS}"' in message
     assert "metrics.allowUnderExposedPath" in message
 

@@ -7,6 +7,7 @@ import pytest
 
 from tfserving_harness import helm
 from tfserving_harness.manifests import containers, of_kind, one, pod_template, server_container
+from tfserving_harness.testing import render_error
 
 LOCAL_MODEL = [{"name": "resnet", "basePath": "/models/resnet"}]
 
@@ -27,12 +28,11 @@ def _env(docs):
     return {e["name"]: e for e in server_container(one(docs, "Deployment")).get("env", [])}
 
 
-def _fails(render, values, *fragments, **kwargs):
-    with pytest.raises(helm.RenderError) as failed:
-        render(values, **kwargs)
+def _fails(values, *fragments, **kwargs):
+    stderr = render_error(values, **kwargs)
     for fragment in fragments:
-        assert fragment in failed.value.stderr, failed.value.stderr
-    return failed.value.stderr
+        assert fragment in stderr, stderr
+    return stderr
 
 
 def test_default_source_is_none_and_mounts_nothing(default_docs):
@@ -91,9 +91,8 @@ def test_chart_created_claim_defaults_to_read_write_many(render):
         ({"autoscaling": {"keda": {"enabled": True, "force": True, "serverAddress": "http://p:9090"}}}, ["KEDA scales the tracks (autoscaling.keda.enabled)"]),
     ],
 )
-def test_read_write_once_claim_fails_when_more_than_one_pod_may_mount_it(render, values, reasons):
+def test_read_write_once_claim_fails_when_more_than_one_pod_may_mount_it(values, reasons):
     message = _fails(
-        render,
         {**values, "modelStorage": {"source": "pvc", "pvc": {"accessModes": ["ReadWriteOnce"]}}, "models": LOCAL_MODEL},
         "tf-serving: modelStorage.pvc.accessModes is [ReadWriteOnce], but more than one pod may mount the claim: ",
         "hangs on Multi-Attach",
@@ -109,9 +108,8 @@ def test_read_write_once_claim_renders_with_the_single_node_opt_in(render):
     assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
 
 
-def test_read_write_once_pod_claim_deadlocks_any_rollout_and_fails(render):
+def test_read_write_once_pod_claim_deadlocks_any_rollout_and_fails():
     _fails(
-        render,
         {"modelStorage": {"source": "pvc", "pvc": {"accessModes": ["ReadWriteOncePod"], "allowReadWriteOnce": True}}, "models": LOCAL_MODEL},
         "tf-serving: modelStorage.pvc.accessModes has ReadWriteOncePod; every rollout starts a surge pod",
     )
@@ -181,7 +179,7 @@ def test_init_container_downloads_into_the_volume_the_server_reads(render):
 def test_image_volume_from_kubernetes_1_31(render):
     values = {"modelStorage": {"source": "image", "image": {"reference": "registry.example.com/models/resnet:3"}}, "models": LOCAL_MODEL}
     assert _models_volume(render(values, kube_version="1.31.0"))["image"] == {"reference": "registry.example.com/models/resnet:3", "pullPolicy": "IfNotPresent"}
-    _fails(render, values, 'tf-serving: modelStorage.source "image" needs the Kubernetes image volume (1.31+', kube_version="1.30.0")
+    _fails(values, 'tf-serving: modelStorage.source "image" needs the Kubernetes image volume (1.31+', kube_version="1.30.0")
 
 
 def test_custom_mount_path(render):
@@ -273,5 +271,5 @@ BAD = [
 
 
 @pytest.mark.parametrize(("values", "message"), BAD)
-def test_bad_storage_values_fail_with_the_value_path(render, values, message):
-    _fails(render, values, message)
+def test_bad_storage_values_fail_with_the_value_path(values, message):
+    _fails(values, message)

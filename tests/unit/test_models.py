@@ -7,7 +7,7 @@ import pytest
 from tfserving_harness import helm, tfs_config
 from tfserving_harness.manifests import one, server_container, server_flags
 from tfserving_harness.paths import chart_dir
-from tfserving_harness.testing import assert_no_problems
+from tfserving_harness.testing import assert_no_problems, render_error
 from tfserving_harness.values import effective_values
 
 LABELS_SCENARIO = chart_dir() / "ci" / "multi-model-labels-values.yaml"
@@ -16,12 +16,6 @@ ALLOW_LABELS = {"allowVersionLabelsForUnavailableModels": True}
 
 def models_config(docs, configmap: str = "tfs-tf-serving-config"):
     return tfs_config.parse_model_server_config(one(docs, "ConfigMap", configmap)["data"]["models.config"])
-
-
-def render_error(render, values: dict) -> str:
-    with pytest.raises(helm.RenderError) as error:
-        render(values)
-    return error.value.stderr
 
 
 def test_default_model_has_no_policy_nor_labels(default_docs):
@@ -53,7 +47,7 @@ def test_scenario_models_config_says_what_the_values_say():
 
 def test_labels_without_the_unavailable_models_flag_fail(render):
     """A starting server applies labels before any version is loaded; without the flag it exits."""
-    message = render_error(render, {"models": [{"name": "m", "basePath": "/models/m", "versionLabels": {"stable": 1}}]})
+    message = render_error({"models": [{"name": "m", "basePath": "/models/m", "versionLabels": {"stable": 1}}]})
     assert "tf-serving: models[0].versionLabels needs server.allowVersionLabelsForUnavailableModels=true" in message
 
 
@@ -65,7 +59,7 @@ def test_label_outside_a_specific_policy_fails_naming_the_label(render):
             {"name": "b", "basePath": "/models/b", "versionPolicy": {"specific": {"versions": [3, 4]}}, "versionLabels": {"stable": 3, "canary": 5}},
         ],
     }
-    message = render_error(render, values)
+    message = render_error(values)
     assert "tf-serving: models[1].versionLabels.canary points at version 5" in message
     assert "models[1].versionPolicy.specific.versions [3 4]" in message
 
@@ -80,7 +74,7 @@ def test_label_outside_a_specific_policy_fails_naming_the_label(render):
 )
 def test_more_labelled_versions_than_a_latest_policy_keeps_fail(render, policy, expected):
     model = {"name": "m", "basePath": "/models/m", "versionLabels": {"canary": 4, "stable": 3}, **policy}
-    assert expected in render_error(render, {"server": ALLOW_LABELS, "models": [model]})
+    assert expected in render_error({"server": ALLOW_LABELS, "models": [model]})
 
 
 def test_labels_sharing_a_version_fit_a_latest_policy(render):
@@ -92,7 +86,7 @@ def test_labels_sharing_a_version_fit_a_latest_policy(render):
 def test_track_models_are_checked_under_the_track_path(render):
     """A track that overrides models gets the same checks, and the message names the track's value path."""
     bad = [{"name": "m", "basePath": "/models/m", "versionPolicy": {"specific": {"versions": [2]}}, "versionLabels": {"canary": 3}}]
-    message = render_error(render, {"server": ALLOW_LABELS, "tracks": {"stable": {}, "canary": {"models": bad}}})
+    message = render_error({"server": ALLOW_LABELS, "tracks": {"stable": {}, "canary": {"models": bad}}})
     assert "tf-serving: tracks.canary.models[0].versionLabels.canary points at version 3" in message
 
 
@@ -112,7 +106,7 @@ def test_track_models_are_checked_under_the_track_path(render):
 def test_schema_rejects_bad_model_values_with_their_path(render, model, path):
     """`logging` is refused on purpose: open-source TF Serving has no request logger, and a model with
     `logging_config` makes the whole config load fail ("No request-logger-creator provided")."""
-    message = render_error(render, {"server": ALLOW_LABELS, "models": [{"name": "m", "basePath": "/models/m", **model}]})
+    message = render_error({"server": ALLOW_LABELS, "models": [{"name": "m", "basePath": "/models/m", **model}]})
     assert "values don't meet the specifications of the schema" in message
     assert path in message
 

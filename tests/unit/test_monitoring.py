@@ -11,16 +11,10 @@ import pytest
 from tfserving_harness import helm, promql
 from tfserving_harness.manifests import of_kind, one, pod_template, ref, selector_matches
 from tfserving_harness.paths import chart_dir
-from tfserving_harness.testing import assert_no_problems
+from tfserving_harness.testing import assert_no_problems, render_error
 
 CI = chart_dir() / "ci"
 SM_CRD = ("monitoring.coreos.com/v1/ServiceMonitor",)
-
-
-def _error(values) -> str:
-    with pytest.raises(helm.RenderError) as error:
-        helm.render_chart(values)
-    return error.value.stderr
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +110,7 @@ def test_metrics_path_moves_the_scrape_config_and_the_server_config_together(ren
     ],
 )
 def test_monitoring_cross_field_checks(values, message):
-    assert f"tf-serving: {message}" in _error(values)
+    assert f"tf-serving: {message}" in render_error(values)
 
 
 # --- PrometheusRule ---------------------------------------------------------------------------
@@ -328,12 +322,12 @@ def test_every_panel_expression_parses_and_reads_recording_rules_or_known_metric
     ],
 )
 def test_schema_rejects_bad_monitoring_values(values, path):
-    assert f"- {path}: " in _error(values)
+    assert f"- {path}: " in render_error(values)
 
 
 @pytest.mark.parametrize(("kind", "monitor"), [("serviceMonitor", "ServiceMonitor"), ("podMonitor", "PodMonitor")])
 def test_scrape_annotations_with_a_monitor_fail_because_every_pod_would_be_scraped_twice(kind, monitor):
     """Two scrapes of one pod double every rate (KEDA, adapter rules and alerts read them)."""
-    message = _error({"monitoring": {"scrapeAnnotations": True, kind: {"enabled": True, "force": True}}})
+    message = render_error({"monitoring": {"scrapeAnnotations": True, kind: {"enabled": True, "force": True}}})
     assert f"tf-serving: monitoring.scrapeAnnotations and monitoring.{kind}.enabled are both true; Prometheus would scrape every pod twice (the annotation job and the {monitor})" in message
     assert "set monitoring.scrapeAnnotations=false" in message

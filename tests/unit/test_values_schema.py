@@ -7,14 +7,8 @@ import json
 
 import pytest
 
-from tfserving_harness import helm
 from tfserving_harness.paths import chart_dir
-
-
-def _render_error(values) -> str:
-    with pytest.raises(helm.RenderError) as error:
-        helm.render_chart(values)
-    return error.value.stderr
+from tfserving_harness.testing import render_error
 
 
 @pytest.mark.parametrize(
@@ -38,7 +32,7 @@ def _render_error(values) -> str:
     ],
 )
 def test_schema_rejects_bad_values_naming_the_path(values, path, message):
-    stderr = _render_error(values)
+    stderr = render_error(values)
     assert f"- {path}: " in stderr and message in stderr, stderr
 
 
@@ -53,7 +47,7 @@ def test_schema_rejects_bad_values_naming_the_path(values, path, message):
     ],
 )
 def test_cross_field_checks_name_the_value_path(values, message):
-    assert message in _render_error(values)
+    assert message in render_error(values)
 
 
 def _objects(schema, path="(root)"):

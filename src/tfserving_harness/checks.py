@@ -9,7 +9,7 @@ from typing import Iterable, Mapping, Sequence
 from google.protobuf import text_format
 
 from . import crds, k8s_schema, yamlio
-from .manifests import containers, of_kind, pod_template, ref, selector_matches, server_container, server_flags
+from .manifests import containers, identity, of_kind, pod_template, ref, selector_matches, server_container, server_flags
 from .problems import Problem
 from .tfs_config import CONFIG_FILE_FLAGS
 from .tfs_flags import KNOWN_FLAGS
@@ -256,21 +256,13 @@ def promql_problems(docs: Sequence[Mapping]) -> list[Problem]:
     return problems
 
 
-def _identity(doc: Mapping) -> tuple[str, str, str, str]:
-    """What the API server keys an object by: API group (not version), kind, namespace, name."""
-    api_version = str(doc.get("apiVersion", ""))
-    group = api_version.rsplit("/", 1)[0] if "/" in api_version else ""
-    metadata = doc.get("metadata") or {}
-    return group, str(doc.get("kind")), str(metadata.get("namespace") or ""), str(metadata.get("name"))
-
-
 def duplicate_problems(docs: Sequence[Mapping]) -> list[Problem]:
     """Two rendered objects with the same group, kind, namespace and name: helm refuses the release
     (or, across apiVersions of one group, one silently replaces the other)."""
     problems: list[Problem] = []
     first: dict[tuple[str, str, str, str], int] = {}
     for index, doc in enumerate(docs):
-        key = _identity(doc)
+        key = identity(doc)
         if key in first:
             group, kind, namespace, name = key
             where = f"{namespace}/{name}" if namespace else name

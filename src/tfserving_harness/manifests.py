@@ -10,6 +10,15 @@ def ref(doc: Mapping) -> str:
     return f"{doc.get('kind')}/{doc.get('metadata', {}).get('name')}"
 
 
+def identity(doc: Mapping) -> tuple[str, str, str, str]:
+    """(API group, kind, namespace, name): what the API server keys an object by, so two renders'
+    objects (or two objects of one render) with the same identity are the same object."""
+    api_version = str(doc.get("apiVersion", ""))
+    group = api_version.rpartition("/")[0]
+    metadata = doc.get("metadata") or {}
+    return group, str(doc.get("kind", "")), str(metadata.get("namespace") or ""), str(metadata.get("name", ""))
+
+
 def of_kind(docs: Iterable[Mapping], kind: str) -> list[Mapping]:
     return [d for d in docs if d.get("kind") == kind]
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from . import yamlio
-from .manifests import ref
+from .manifests import identity, ref
 
 _MISSING = object()
 
@@ -107,13 +107,6 @@ def get_path(doc: Mapping, path: str, default: Any = _MISSING) -> Any:
             return default
         value = value[part]
     return value
-
-
-def identity(doc: Mapping) -> tuple[str, str, str, str]:
-    """(API group, kind, namespace, name): what makes two renders' objects the same object."""
-    group = doc.get("apiVersion", "").rpartition("/")[0]
-    metadata = doc.get("metadata", {})
-    return group, doc.get("kind", ""), metadata.get("namespace", ""), metadata.get("name", "")
 
 
 def _index(docs: Iterable[Mapping]) -> dict[tuple[str, str, str, str], Mapping]:

@@ -6,7 +6,7 @@ import yaml
 
 from tfserving_harness import upgrade
 from tfserving_harness.frozen import thaw
-from tfserving_harness.manifests import one
+from tfserving_harness.manifests import identity, one
 
 
 def _deployment(name="web", track="a", template_label="a"):
@@ -112,5 +112,5 @@ def test_changed_paths_sees_empty_containers_and_ignores_key_order():
 def test_parse_manifest_reads_helm_get_manifest_output(default_docs):
     text = "---\n# Source: tf-serving/templates/service.yaml\n" + "---\n".join(yaml.safe_dump(thaw(d)) for d in default_docs)
     parsed = upgrade.parse_manifest(text)
-    assert [upgrade.identity(d) for d in parsed] == [upgrade.identity(d) for d in default_docs]
+    assert [identity(d) for d in parsed] == [identity(d) for d in default_docs]
     assert upgrade.compare(default_docs, parsed).safe

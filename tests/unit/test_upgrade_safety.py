@@ -7,7 +7,7 @@ them with tfserving_harness.upgrade (the same comparison a kind test can run on 
 from __future__ import annotations
 
 from tfserving_harness import upgrade
-from tfserving_harness.manifests import of_kind, one, pod_template
+from tfserving_harness.manifests import identity, of_kind, one, pod_template
 
 CANARY_TRACKS = {"tracks": {"stable": {"replicaCount": 3}, "canary": {"image": {"tag": "2.19.1"}}}, "primaryTrack": "stable"}
 GATEWAY = {"enabled": True, "force": True, "parentRefs": [{"name": "gw"}], "http": {"hostnames": ["rest.example.com"]}, "grpc": {"hostnames": ["grpc.example.com"]}}
@@ -36,7 +36,7 @@ def test_changing_the_canary_weight_touches_only_routes_and_the_canary_ingress(r
     report = upgrade.compare(before, after)
     assert report.safe and report.added == [], str(report)
     _assert_workloads_untouched(before, after)
-    changed = sorted(f"{d['kind']}/{d['metadata']['name']}" for d in before if upgrade.changed_paths(d, next(a for a in after if upgrade.identity(a) == upgrade.identity(d))))
+    changed = sorted(f"{d['kind']}/{d['metadata']['name']}" for d in before if upgrade.changed_paths(d, next(a for a in after if identity(a) == identity(d))))
     assert changed == ["GRPCRoute/tfs-tf-serving", "HTTPRoute/tfs-tf-serving", "Ingress/tfs-tf-serving-canary"]
 
 

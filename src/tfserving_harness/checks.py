@@ -34,8 +34,9 @@ def _workloads(docs: Iterable[Mapping]) -> list[Mapping]:
     return [d for d in docs if d.get("kind") in WORKLOAD_KINDS]
 
 
-def _config_file_source(workload: Mapping, container: Mapping, docs: Sequence[Mapping], path: str):
-    """(ConfigMap, key, problem) for the file a flag points at, following mount -> volume -> ConfigMap."""
+def config_file_source(workload: Mapping, container: Mapping, docs: Sequence[Mapping], path: str):
+    """(ConfigMap, key, problem) for a file the container reads from a ConfigMap volume (a flag's
+    config file, a probe's script), following mount -> volume -> ConfigMap -> key."""
     directory, filename = posixpath.split(path)
     mounts = [m for m in container.get("volumeMounts", []) if m["mountPath"].rstrip("/") == directory]
     if not mounts:
@@ -115,7 +116,7 @@ def server_problems(docs: Sequence[Mapping], extra_args: Iterable[str] = ()) -> 
         for flag, parse in CONFIG_FILE_FLAGS.items():
             if flag not in flags:
                 continue
-            configmap, key, error = _config_file_source(workload, container, docs, flags[flag])
+            configmap, key, error = config_file_source(workload, container, docs, flags[flag])
             if error:
                 problems.append(Problem(ref(workload), args_path, f"--{flag}={flags[flag]}: {error}", "invariant"))
                 continue
@@ -133,7 +134,7 @@ def server_problems(docs: Sequence[Mapping], extra_args: Iterable[str] = ()) -> 
                     problems.append(Problem(ref(workload), f"spec.template.spec.containers[{index}].{probe_name}.{handler}.port", f"port {port} is not a container port", "invariant"))
             script = _mounted_probe_script(container, (probe.get("exec") or {}).get("command") or [])
             if script:
-                _, _, error = _config_file_source(workload, container, docs, script)
+                _, _, error = config_file_source(workload, container, docs, script)
                 if error:
                     problems.append(Problem(ref(workload), f"spec.template.spec.containers[{index}].{probe_name}.exec.command", f"runs {script}: {error}", "invariant"))
     return problems

@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tfserving_harness import helm
+from tfserving_harness import checks, helm
 from tfserving_harness.manifests import of_kind, one, pod_template, server_container, server_flags
 from tfserving_harness.paths import chart_dir
 from tfserving_harness.tfs_config import parse_model_server_config
@@ -57,17 +57,10 @@ def test_liveness_is_a_cheap_tolerant_port_check(default_docs):
 
 def mounted_file(docs, deployment, path: str) -> str:
     """Content of `path` in the server container of `deployment`: the ConfigMap key behind the mount."""
-    where = f"Deployment/{deployment['metadata']['name']}: {path}"
-    pod = pod_template(deployment)["spec"]
-    mounts = [m for m in server_container(deployment)["volumeMounts"] if path.startswith(m["mountPath"].rstrip("/") + "/")]
-    assert len(mounts) == 1, f"{where} is under {len(mounts)} volume mounts of the server container"
-    (mount,) = mounts
-    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
-    assert "configMap" in volume, f"{where}: volume {mount['name']} is not a ConfigMap volume"
-    assert "subPath" not in mount and "items" not in volume["configMap"], "the probe must read the file the kubelet keeps up to date"
-    configmap = one(docs, "ConfigMap", volume["configMap"]["name"])
-    key = posixpath.relpath(path, mount["mountPath"])
-    assert key in configmap["data"], f"{where}: ConfigMap/{configmap['metadata']['name']} has no key {key}"
+    configmap, key, error = checks.config_file_source(deployment, server_container(deployment), docs, path)
+    assert error is None, f"Deployment/{deployment['metadata']['name']}: {path}: {error}"
+    volume = next(v for v in pod_template(deployment)["spec"]["volumes"] if v.get("configMap", {}).get("name") == configmap["metadata"]["name"])
+    assert "items" not in volume["configMap"], "the probe must read the file the kubelet keeps up to date"
     return configmap["data"][key]
 
 

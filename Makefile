@@ -21,15 +21,20 @@ help: ## List the targets
 .PHONY: setup
 setup: ## Create .venv and install everything, pinned (helm included)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet -c constraints.txt -e '.[test,load]'
+	$(PIP) install --quiet -c constraints.txt -e '.[test,load,model]'
 	$(PIP) install --quiet --no-deps $(TFS_API)
 	$(PY) -c 'import tensorflow_serving.config.model_server_config_pb2, tfserving_harness.tfs_config'
 	$(HELM) version --short
 
 .PHONY: test
-test: ## Every test tier that runs on one machine (kind tests skip, with the reason, without a cluster)
+test: ## Every test tier that runs on one machine (cluster tier when KUBECONFIG answers; kind tests skip with the reason)
 	$(VENV)/bin/ruff check src scripts tests loadtests
 	$(PY) -m pytest tests/unit tests/integration $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory test-cluster
+
+.PHONY: test-cluster
+test-cluster: ## Installs on a real API server (KUBECONFIG; ../shared/k8s-local/up.sh gives one); skipped without one
+	$(PY) -m pytest tests/cluster $(PYTEST_ARGS)
 
 .PHONY: test-unit
 test-unit: ## Render-and-assert tests: schemas, TF Serving configs, invariants, helm lint per ci/ scenario

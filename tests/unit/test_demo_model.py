@@ -1,0 +1,55 @@
+"""The shared demo model: real SavedModels whose versions answer differently, with warmup records."""
+
+from __future__ import annotations
+
+import pytest
+
+from tfserving_harness import demo_model
+
+tf = pytest.importorskip("tensorflow", reason="the `model` extra (tensorflow-cpu) is installed by `make setup`")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    base = tmp_path_factory.mktemp("models") / demo_model.MODEL_NAME
+    return base, demo_model.build(base, versions=(1, 2))
+
+
+def test_each_version_answers_its_own_formula(built):
+    _, folders = built
+    for folder in folders:
+        version = int(folder.name)
+        serve = tf.saved_model.load(str(folder)).signatures[demo_model.SIGNATURE]
+        y = serve(**{demo_model.INPUT: tf.constant([[1.0], [4.0]])})[demo_model.OUTPUT].numpy().ravel().tolist()
+        assert y == [demo_model.expected_output(version, 1.0), demo_model.expected_output(version, 4.0)], folder
+
+
+def test_signature_has_the_documented_names_and_dtypes(built):
+    _, folders = built
+    signature = tf.saved_model.load(str(folders[0])).signatures[demo_model.SIGNATURE]
+    (spec,) = signature.structured_input_signature[1].values()
+    assert spec.name == demo_model.INPUT and spec.dtype == tf.float32 and spec.shape.as_list() == [None, 1]
+    assert list(signature.structured_outputs) == [demo_model.OUTPUT]
+
+
+def test_warmup_records_are_prediction_logs_for_the_model(built):
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    _, folders = built
+    records = list(tf.data.TFRecordDataset(str(folders[1] / demo_model.WARMUP_FILE)).as_numpy_iterator())
+    assert len(records) == 1
+    log = prediction_log_pb2.PredictionLog.FromString(records[0])
+    assert log.predict_log.request.model_spec.name == demo_model.MODEL_NAME
+    assert demo_model.INPUT in log.predict_log.request.inputs
+
+
+def test_rebuild_replaces_a_version_whole_and_leaves_no_staging_folder(built):
+    base, _ = built
+    demo_model.build(base, versions=(2,), warmup=False)
+    assert sorted(p.name for p in base.iterdir()) == ["1", "2"]
+    assert not (base / "2" / demo_model.WARMUP_FILE).exists()
+
+
+def test_version_zero_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="positive integers"):
+        demo_model.build(tmp_path, versions=(0,))

@@ -11,7 +11,7 @@ from google.protobuf import text_format
 from . import crds, k8s_schema, yamlio
 from .manifests import containers, identity, of_kind, pod_template, ref, selector_matches, server_container, server_flags
 from .problems import Problem
-from .tfs_config import CONFIG_FILE_FLAGS
+from .tfs_config import CONFIG_FILE_FLAGS, batching_load_problems
 from .tfs_flags import KNOWN_FLAGS
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet")
@@ -121,9 +121,13 @@ def server_problems(docs: Sequence[Mapping], extra_args: Iterable[str] = ()) -> 
                 problems.append(Problem(ref(workload), args_path, f"--{flag}={flags[flag]}: {error}", "invariant"))
                 continue
             try:
-                parse(configmap["data"][key])
+                parsed = parse(configmap["data"][key])
             except text_format.ParseError as parse_error:
                 problems.append(Problem(ref(configmap), f"data.{key}", f"does not parse as TF Serving expects for --{flag}: {parse_error}", "tf-serving-config"))
+                continue
+            if flag == "batching_parameters_file":
+                for message in batching_load_problems(parsed):
+                    problems.append(Problem(ref(configmap), f"data.{key}", f"the model server would fail every model load: {message}", "tf-serving-config"))
         for probe_name in ("startupProbe", "livenessProbe", "readinessProbe"):
             probe = container.get(probe_name) or {}
             for handler in ("tcpSocket", "httpGet", "grpc"):

@@ -136,26 +136,9 @@ def server_problems(docs: Sequence[Mapping], extra_args: Iterable[str] = ()) -> 
                     problems.append(Problem(ref(workload), f"spec.template.spec.containers[{index}].{probe_name}.{handler}.port", f"names port {port!r}, which the container does not declare", "invariant"))
                 elif isinstance(port, int) and port not in ports.values():
                     problems.append(Problem(ref(workload), f"spec.template.spec.containers[{index}].{probe_name}.{handler}.port", f"port {port} is not a container port", "invariant"))
-            script = _mounted_probe_script(container, (probe.get("exec") or {}).get("command") or [])
-            if script:
-                _, _, error = config_file_source(workload, container, docs, script)
-                if error:
-                    problems.append(Problem(ref(workload), f"spec.template.spec.containers[{index}].{probe_name}.exec.command", f"runs {script}: {error}", "invariant"))
+            for handler in set(probe) & {"exec", "httpGet"}:
+                problems.append(Problem(ref(workload), f"spec.template.spec.containers[{index}].{probe_name}.{handler}", "a probe that may send HTTP requests: every /v1/ request is counted in TF Serving's REST metrics; use tcpSocket or grpc", "invariant"))
     return problems
-
-
-SHELLS = ("sh", "bash", "dash", "ash")
-
-
-def _mounted_probe_script(container: Mapping, command: Sequence[str]) -> str | None:
-    """The script file of an exec probe `[<shell>, /path/script, args...]` when /path is the mount path of
-    one of the container's volumes (the script comes with the chart, not with the image), else None."""
-    if len(command) < 2 or posixpath.basename(command[0]) not in SHELLS or not command[1].startswith("/"):
-        return None
-    directory = posixpath.dirname(command[1])
-    if any(m["mountPath"].rstrip("/") == directory for m in container.get("volumeMounts", [])):
-        return command[1]
-    return None
 
 
 def service_problems(docs: Sequence[Mapping]) -> list[Problem]:

@@ -6,6 +6,8 @@ caught by the invariant checks that scripts/check_values.py runs for users.
 
 from __future__ import annotations
 
+import pytest
+
 from tfserving_harness import checks
 from tfserving_harness.frozen import thaw
 from tfserving_harness.manifests import one, pod_template, selector_matches, server_container, server_flags
@@ -113,29 +115,20 @@ def test_extra_args_are_passed_through_and_only_those_are_unchecked(render):
     assert checks.server_problems(docs, extra_args=["--some_future_flag=1"]) == []
 
 
-def test_readiness_script_is_a_key_of_the_mounted_configmap(default_docs):
-    deployment = one(default_docs, "Deployment")
-    script = server_container(deployment)["readinessProbe"]["exec"]["command"][1]
-    assert script.rsplit("/", 1)[1] in one(default_docs, "ConfigMap")["data"]
-    assert checks.server_problems(default_docs) == []
-
-
-def test_check_catches_a_probe_script_missing_from_the_configmap(default_docs):
-    configmap = thaw(one(default_docs, "ConfigMap"))
-    del configmap["data"]["readiness.sh"]
-    problems = checks.server_problems(_replace(default_docs, "ConfigMap", configmap))
-    assert [(p.object, p.field) for p in problems] == [("Deployment/tfs-tf-serving", "spec.template.spec.containers[0].readinessProbe.exec.command")]
-    assert "runs /etc/tf-serving/readiness.sh: ConfigMap/tfs-tf-serving-config has no key readiness.sh" in problems[0].message
-
-
-def test_check_leaves_probe_scripts_from_the_image_alone(default_docs):
-    """Only a script in a directory a volume is mounted at comes with the chart; /usr/local/bin is the image's."""
+@pytest.mark.parametrize(
+    "handler",
+    [{"httpGet": {"path": "/v1/models/m", "port": "http"}}, {"exec": {"command": ["/bin/bash", "/etc/tf-serving/readiness.sh"]}}],
+    ids=["httpGet", "exec"],
+)
+def test_check_catches_a_probe_that_may_send_rest_requests(default_docs, handler):
+    """Every /v1/ request counts in TF Serving's REST metrics, so a probe must be tcpSocket or grpc."""
     deployment = thaw(one(default_docs, "Deployment"))
-    command = deployment["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["exec"]["command"]
-    command[1] = "/usr/local/bin/ready.sh"
-    assert checks.server_problems(_replace(default_docs, "Deployment", deployment)) == []
-    command[1] = "/etc/tf-serving/ready.sh"
-    assert len(checks.server_problems(_replace(default_docs, "Deployment", deployment))) == 1
+    probe = deployment["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
+    probe.pop("grpc", None), probe.pop("tcpSocket", None)
+    probe.update(handler)
+    problems = checks.server_problems(_replace(default_docs, "Deployment", deployment))
+    assert [(p.object, p.field) for p in problems] == [("Deployment/tfs-tf-serving", f"spec.template.spec.containers[0].readinessProbe.{next(iter(handler))}")]
+    assert checks.server_problems(default_docs) == []
 
 
 def test_no_two_rendered_objects_share_group_kind_namespace_and_name(default_docs):

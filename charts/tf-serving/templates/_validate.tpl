@@ -350,11 +350,6 @@ Checks of the pod values: shutdown timing, non-root identity, model storage, GPU
 {{- fail (printf "tf-serving: %s[%d].basePath %q is not under modelStorage.mountPath %q, where modelStorage.source %s mounts the models; use a path like %s/%s" $where $i $m.basePath $ms.mountPath $src (trimSuffix "/" $ms.mountPath) $m.name) }}
 {{- end }}
 {{- end }}
-{{- /* The gRPC health service exists from TF Serving 2.15; an unknown flag makes the binary exit. */}}
-{{- $version := regexFind "^[0-9]+[.][0-9]+[.][0-9]+" (include "tf-serving.imageTag" $ctx) }}
-{{- if and $root.Values.probes.grpcHealthCheck.enabled (not $ctx.Values.image.digest) $version (semverCompare "<2.15.0" $version) }}
-{{- fail (printf "tf-serving: probes.grpcHealthCheck.enabled needs TF Serving 2.15 or newer (--enable_grpc_healthcheck_service), but track %s runs %s (%s); upgrade the image or turn the gRPC health check off" $track (include "tf-serving.imageTag" $ctx) (include "tf-serving.trackValuePath" (list $root $track "image.tag"))) }}
-{{- end }}
 {{- /* GPU: the CPU image cannot use the GPU; a pinned digest cannot be checked, so it is trusted. */}}
 {{- $image := $ctx.Values.image }}
 {{- if and $ctx.Values.gpu.enabled $image.tag (not $image.digest) (not (hasSuffix "-gpu" $image.tag)) }}

@@ -12,7 +12,7 @@ from . import crds, k8s_schema, yamlio
 from .manifests import containers, identity, of_kind, pod_template, ref, selector_matches, server_container, server_flags
 from .problems import Problem
 from .tfs_config import CONFIG_FILE_FLAGS, batching_load_problems
-from .tfs_flags import KNOWN_FLAGS
+from .tfs_flags import flags_for, image_version
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet")
 
@@ -85,10 +85,9 @@ def flag_combination_problems(flags: Mapping[str, str]) -> list[str]:
     return problems
 
 
-def server_problems(docs: Sequence[Mapping], extra_args: Iterable[str] = ()) -> list[Problem]:
+def server_problems(docs: Sequence[Mapping]) -> list[Problem]:
     """Flags, ports and config files of every tensorflow_model_server container."""
     problems: list[Problem] = []
-    unchecked = {arg[2:].partition("=")[0] for arg in extra_args if arg.startswith("--")}
     for workload in _workloads(docs):
         try:
             container = server_container(workload)
@@ -97,12 +96,20 @@ def server_problems(docs: Sequence[Mapping], extra_args: Iterable[str] = ()) -> 
         index = list(containers(workload)).index(container)
         args_path = f"spec.template.spec.containers[{index}].args"
         flags = server_flags(container)
+        image = container.get("image", "")
+        version = None if "@" in image else image_version(image.rpartition(":")[2])
+        known = flags_for(version)
+        seen: set[str] = set()
         for position, arg in enumerate(container.get("args", [])):
             flag = arg[2:].partition("=")[0] if arg.startswith("--") else None
             if flag is None:
                 problems.append(Problem(ref(workload), f"{args_path}[{position}]", f"{arg!r} is not a --flag=value argument", "invariant"))
-            elif flag not in KNOWN_FLAGS and flag not in unchecked:
-                problems.append(Problem(ref(workload), f"{args_path}[{position}]", f"--{flag} is not a tensorflow_model_server flag; the binary would exit at start", "invariant"))
+            elif flag not in known:
+                problems.append(Problem(ref(workload), f"{args_path}[{position}]", f"--{flag} is not a flag of tensorflow_model_server {version or 'of the newest release'} (model_servers/main.cc): it prints 'unknown argument' and starts without it", "invariant"))
+            elif flag in seen:
+                problems.append(Problem(ref(workload), f"{args_path}[{position}]", f"--{flag} is given twice: the last one wins, so one of the values is ignored", "invariant"))
+            if flag:
+                seen.add(flag)
         for message in flag_combination_problems(flags):
             problems.append(Problem(ref(workload), args_path, message, "invariant"))
         ports = {p.get("name"): p["containerPort"] for p in container.get("ports", [])}
@@ -268,12 +275,12 @@ def duplicate_problems(docs: Sequence[Mapping]) -> list[Problem]:
     return problems
 
 
-def check_documents(docs: Sequence[Mapping], kube_version: str, *, extra_args: Iterable[str] = ()) -> list[Problem]:
+def check_documents(docs: Sequence[Mapping], kube_version: str) -> list[Problem]:
     """Everything: schemas, TF Serving config files and flags, relationships."""
     return [
         *schema_problems(docs, kube_version),
         *duplicate_problems(docs),
-        *server_problems(docs, extra_args),
+        *server_problems(docs),
         *service_problems(docs),
         *workload_problems(docs),
         *autoscaler_problems(docs),

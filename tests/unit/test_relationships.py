@@ -101,18 +101,29 @@ def test_check_catches_an_invented_flag_and_a_port_mismatch(default_docs):
     container["args"].append("--enable_batching_via_env=true")
     container["ports"][1]["containerPort"] = 8080
     messages = [p.message for p in checks.server_problems(_replace(default_docs, "Deployment", deployment))]
-    assert any("--enable_batching_via_env is not a tensorflow_model_server flag" in m for m in messages)
+    assert any("--enable_batching_via_env is not a flag of tensorflow_model_server 2.20.0" in m for m in messages)
     assert any("--rest_api_port=8501 but the container port named http is 8080" in m for m in messages)
 
 
-def test_extra_args_are_passed_through_and_only_those_are_unchecked(render):
-    docs = render({"server": {"extraArgs": ["--saved_model_tags=serve,gpu", "--some_future_flag=1"]}})
-    args = server_container(one(docs, "Deployment"))["args"]
-    assert args[-2:] == ["--saved_model_tags=serve,gpu", "--some_future_flag=1"]
-    assert [p.message for p in checks.server_problems(docs)] == [
-        "--some_future_flag is not a tensorflow_model_server flag; the binary would exit at start"
-    ]
-    assert checks.server_problems(docs, extra_args=["--some_future_flag=1"]) == []
+@pytest.mark.parametrize(
+    ("image", "arg", "message"),
+    [
+        ("tensorflow/serving:2.20.0", "--some_future_flag=1", "--some_future_flag is not a flag of tensorflow_model_server 2.20.0 (model_servers/main.cc)"),
+        ("tensorflow/serving:2.14.1", "--enable_grpc_healthcheck_service=true", "--enable_grpc_healthcheck_service is not a flag of tensorflow_model_server 2.14.1"),
+        ("tensorflow/serving@sha256:" + "0" * 64, "--some_future_flag=1", "--some_future_flag is not a flag of tensorflow_model_server of the newest release"),
+        ("tensorflow/serving:2.20.0", "--port=8500", "--port is given twice: the last one wins"),
+    ],
+    ids=["unknown", "too-new-for-the-image", "digest", "twice"],
+)
+def test_check_catches_flags_the_server_would_ignore(default_docs, image, arg, message):
+    """The harness's own check over every rendered argument (the chart refuses such extraArgs itself)."""
+    deployment = thaw(one(default_docs, "Deployment"))
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    container["image"] = image
+    container["args"] = [a for a in container["args"] if not a.startswith(arg.partition("=")[0] + "=")] + [arg] if "grpc_health" in arg else [*container["args"], arg]
+    problems = checks.server_problems(_replace(default_docs, "Deployment", deployment))
+    assert len(problems) == 1 and message in problems[0].message, [p.message for p in problems]
+    assert problems[0].field == f"spec.template.spec.containers[0].args[{len(container['args']) - 1}]"
 
 
 @pytest.mark.parametrize(

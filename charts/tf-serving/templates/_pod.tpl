@@ -19,12 +19,11 @@ Included from tf-serving.serverArgs.
 
 {{/*
 Does this track use the gRPC health service? "true" or "". probes.grpcHealthCheck.enabled and an
-image with --enable_grpc_healthcheck_service (first in model_servers/main.cc at tag 2.15.1): older
-image tags get TCP checks instead. A tag without a version (e.g. `nightly`) counts as current.
+image whose version has --enable_grpc_healthcheck_service (first in model_servers/main.cc at tag
+2.15.1; tf-serving.knownServerFlags): older image tags get TCP checks instead.
 */}}
 {{- define "tf-serving.grpcHealthCheck" -}}
-{{- $version := regexFind "^[0-9]+[.][0-9]+[.][0-9]+" (include "tf-serving.imageTag" .) }}
-{{- if and .Values.probes.grpcHealthCheck.enabled (or (not $version) (semverCompare ">=2.15.0-0" $version)) }}true{{ end }}
+{{- if and .Values.probes.grpcHealthCheck.enabled (has "enable_grpc_healthcheck_service" (include "tf-serving.knownServerFlags" . | fromJsonArray)) }}true{{ end }}
 {{- end }}
 
 {{/*

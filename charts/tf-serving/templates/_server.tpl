@@ -161,3 +161,25 @@ without changing what runs does not roll the pods.
 {{- $_ := unset $labels "helm.sh/chart" }}
 {{- toYaml $labels }}
 {{- end }}
+
+{{/*
+The flags the track's image knows, as a JSON list: the flags of tf-serving.serverFlagTable whose
+release range covers the image tag's major.minor. A tag without a version (`nightly`) or newer than
+the table counts as the newest release in it. Takes a track context.
+*/}}
+{{- define "tf-serving.knownServerFlags" -}}
+{{- $newest := include "tf-serving.serverFlagsNewestTag" . | trim }}
+{{- $version := regexFind "^[0-9]+[.][0-9]+" (include "tf-serving.imageTag" .) | default (regexFind "^[0-9]+[.][0-9]+" $newest) }}
+{{- if semverCompare (printf ">%s.0" (regexFind "^[0-9]+[.][0-9]+" $newest)) (printf "%s.0" $version) }}
+{{- $version = regexFind "^[0-9]+[.][0-9]+" $newest }}
+{{- end }}
+{{- $known := list }}
+{{- range $flag, $tags := include "tf-serving.serverFlagTable" . | fromJson }}
+{{- $first := regexFind "^[0-9]+[.][0-9]+" (index $tags 0) }}
+{{- $last := regexFind "^[0-9]+[.][0-9]+" (index $tags 1) }}
+{{- if semverCompare (printf ">=%s.0, <=%s.0" $first $last) (printf "%s.0" $version) }}
+{{- $known = append $known $flag }}
+{{- end }}
+{{- end }}
+{{- toJson $known }}
+{{- end }}

@@ -351,6 +351,10 @@ Checks of the pod values: shutdown timing, non-root identity, model storage, GPU
 {{- fail (printf "tf-serving: %s[%d].basePath %q is not under modelStorage.mountPath %q, where modelStorage.source %s mounts the models; use a path like %s/%s" $where $i $m.basePath $ms.mountPath $src (trimSuffix "/" $ms.mountPath) $m.name) }}
 {{- end }}
 {{- end }}
+{{- /* A moving tag: each pod (re)start may pull another release than its neighbours run. */}}
+{{- if and (has $ctx.Values.image.tag (list "latest" "latest-gpu")) (not $ctx.Values.image.digest) }}
+{{- fail (printf "tf-serving: %s is %q, which moves: pods started at different times would run different TF Serving releases (and flags checked for one). Pin a release tag (leave it empty for %s) or set image.digest" (include "tf-serving.trackValuePath" (list $root $track "image.tag")) $ctx.Values.image.tag $root.Chart.AppVersion) }}
+{{- end }}
 {{- /* GPU: the CPU image cannot use the GPU; a pinned digest cannot be checked, so it is trusted. */}}
 {{- $image := $ctx.Values.image }}
 {{- if and $ctx.Values.gpu.enabled $image.tag (not $image.digest) (not (hasSuffix "-gpu" $image.tag)) }}

@@ -87,7 +87,7 @@ def test_each_track_gets_the_probe_its_image_supports(render):
 @pytest.mark.parametrize("scenario", ci_scenarios())
 def test_no_probe_sends_http_requests_in_any_scenario(scenario):
     """Every /v1/ request is counted in :tensorflow:serving:request_count and request_latency
-    (http_rest_api_handler.cc): a probe that sent one would give the no-traffic alert, the latency
+    (model_servers/http_server.cc): a probe that sent one would give the no-traffic alert, the latency
     quantiles and the HPA's per-pod request rate a floor. Only TCP and gRPC handlers, in every
     container of every workload, and no exec (no script that could send one)."""
     from tfserving_harness.testing import scenario_directives

@@ -249,3 +249,26 @@ def test_chart_flag_table_is_generated_from_tfs_flags():
 
     result = subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "gen_server_flags.py"), "--check"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({"image": {"tag": "2.10.1"}, "batching": {"enabled": True, "perModelParameters": True}},
+         'image.tag "2.10.1": tensorflow_model_server 2.10.1 has no flag --enable_per_model_batching_parameters'),
+        ({"image": {"tag": "2.4.0"}}, "tensorflow_model_server 2.4.0 has no flag --grpc_max_threads"),
+        ({"tracks": {"old": {"image": {"tag": "2.4.0"}}, "new": {}}}, 'tracks.old.image.tag "2.4.0"'),
+    ],
+    ids=["per-model-batching-before-2.11", "thread-flags-before-2.5", "per-track"],
+)
+def test_chart_flags_an_older_image_would_ignore_are_refused(values, expected):
+    assert expected in render_error(values)
+
+
+def test_an_older_image_gets_no_flag_it_lacks(render):
+    """2.14.1: no gRPC health flag (TCP probes instead), every other chart flag is in its main.cc."""
+    from tfserving_harness import tfs_flags
+
+    flags = set(server_flags(server_container(one(render({"image": {"tag": "2.14.1"}}), "Deployment"))))
+    assert "enable_grpc_healthcheck_service" not in flags
+    assert flags <= tfs_flags.flags_for("2.14.1")

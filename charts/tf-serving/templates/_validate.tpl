@@ -530,6 +530,13 @@ flags win, and ignores --model_name/--model_base_path next to --model_config_fil
 {{- end }}
 {{- $_ := set $seen $name $i }}
 {{- end }}
+{{- /* The chart's own flags: an image older than a flag the values turn on would ignore it. */}}
+{{- range $arg := include "tf-serving.serverArgs" $ctx | fromYamlArray }}
+{{- $name := regexReplaceAll "^--([^=]*).*$" $arg "${1}" }}
+{{- if and (not (has $arg $ctx.Values.server.extraArgs)) (not (has $name $known)) }}
+{{- fail (printf "tf-serving: %s %q: tensorflow_model_server %s has no flag --%s, which the chart renders from the values (model_servers/main.cc); it would print \"unknown argument\" and run without it. Use a newer image or turn off what needs it" (include "tf-serving.trackValuePath" (list $root $track "image.tag")) $tag $tag $name) }}
+{{- end }}
+{{- end }}
 {{- /* Combinations the server refuses at start or ignores (model_servers/server.cc). */}}
 {{- $cores := include "tf-serving.cpuCores" $ctx | int64 }}
 {{- $s := $ctx.Values.server }}

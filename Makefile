@@ -9,8 +9,9 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 HELM := $(VENV)/bin/helm
 CHART := charts/tf-serving
-# ModelServerConfig protos without the 572 MB tensorflow wheel its metadata asks for.
-TFS_API := tensorflow-serving-api==2.21.0
+# ModelServerConfig protos without the 572 MB tensorflow wheel its metadata asks for, at the chart's
+# appVersion (the config formats the served binary reads; tests/unit/test_tfs_config.py checks it).
+TFS_API := tensorflow-serving-api==2.20.0
 # Both cores: helm renders are CPU-bound subprocesses. `make test PYTEST_ARGS=` runs serially.
 PYTEST_ARGS ?= -n auto --dist loadfile
 
@@ -51,9 +52,10 @@ lint: ## ruff on the harness, tests and scripts; helm lint --strict for the defa
 	for f in $(CHART)/ci/*-values.yaml; do $(HELM) lint --strict $(CHART) --values "$$f"; done
 
 .PHONY: docs
-docs: ## Regenerate the chart README's parameter table and examples/prometheus-adapter-values.yaml
+docs: ## Regenerate the chart README's parameter table, examples/prometheus-adapter-values.yaml and the chart's server flag table
 	$(PY) scripts/gen_values_docs.py
 	$(PY) scripts/gen_adapter_values.py
+	$(PY) scripts/gen_server_flags.py
 
 .PHONY: check-values
 check-values: ## Check a values file like the unit tier does: make check-values VALUES=my-values.yaml

@@ -19,7 +19,6 @@ import sys
 from pathlib import Path
 
 from tfserving_harness import checks, helm, pod_security
-from tfserving_harness.values import effective_values
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,12 +35,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     for values_file in args.values:
-        # Read twice (here for extraArgs, then by helm), so it must be a regular file, not a pipe.
+        # helm reads it by path, so it must be a regular file, not a pipe.
         if not Path(values_file).is_file():
             print(f"values file {values_file} is not a readable regular file; pass the path of a YAML file", file=sys.stderr)
             return 2
 
-    extra_args = (effective_values(args.values).get("server") or {}).get("extraArgs") or []
     failed = False
     for kube_version in args.kube_version or helm.SUPPORTED_KUBE_VERSIONS:
         try:
@@ -56,15 +54,13 @@ def main(argv: list[str] | None = None) -> int:
         except helm.RenderError as error:
             print(f"Kubernetes {kube_version}: the chart does not render with these values:\n{error.stderr.strip()}", file=sys.stderr)
             return 2
-        problems = checks.check_documents(docs, kube_version, extra_args=extra_args)
+        problems = checks.check_documents(docs, kube_version)
         if args.pod_security == "restricted":
             problems += pod_security.restricted_problems(docs)
         for problem in problems:
             print(f"Kubernetes {kube_version}: {problem}")
         print(f"Kubernetes {kube_version}: {len(docs)} objects checked, {len(problems)} problem(s)", file=sys.stderr)
         failed = failed or bool(problems)
-    if extra_args:
-        print(f"note: server.extraArgs are passed through unchecked: {' '.join(extra_args)}", file=sys.stderr)
     return 1 if failed else 0
 
 

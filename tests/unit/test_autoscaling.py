@@ -338,3 +338,16 @@ def test_keda_never_scales_to_zero_and_has_no_activation_threshold():
     assert "activationThreshold" not in trigger["metadata"]
     assert "autoscaling.keda: Additional property activationThreshold is not allowed" in render_error({"autoscaling": {"keda": {**KEDA["autoscaling"]["keda"], "activationThreshold": "1"}}})
     assert "autoscaling.minReplicas: Must be greater than or equal to 1" in render_error({**KEDA, "autoscaling": {**KEDA["autoscaling"], "minReplicas": 0}})
+
+
+def test_adapter_metric_names_cannot_pass_for_tf_serving_series():
+    """The tutorial's invented names (`tensorflow_serving_*`, `tfserving_*`) look like exports; the
+    adapter's names carry the chart's own prefix, and TF Serving's real series start with `:tensorflow:`."""
+    import yaml
+
+    from tfserving_harness.paths import chart_dir
+
+    autoscaling = yaml.safe_load((chart_dir() / "values.yaml").read_text())["autoscaling"]
+    for name in (autoscaling["requestsPerSecond"]["metricName"], autoscaling["latency"]["metricName"]):
+        assert name.startswith("tf_serving_chart_"), name
+        assert not name.startswith(("tensorflow_serving", "tfserving", ":tensorflow")), name

@@ -9,7 +9,10 @@ there are problems, 2 when the chart does not render at all.
 
     .venv/bin/python scripts/check_values.py --values my-values.yaml [--values more.yaml]
         [--kube-version 1.31.0] [--api-versions monitoring.coreos.com/v1] [--release NAME] [--namespace NS]
-        [--pod-security restricted]
+        [--pod-security restricted] [--renderer sdk|binary]
+
+Either renderer works: Helm 4 in-process (`sdk`, the default when helm-python-sdk is installed) or
+the Helm 3.17 binary (`binary`); the chart's unit tier requires both to render the same objects.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         choices=["restricted"],
         help="also check the pods against this Pod Security Standards profile (as a namespace that enforces it would)",
     )
+    parser.add_argument("--renderer", choices=helm.RENDERERS, help="Helm 4 in-process (sdk) or the helm 3.17 binary (default: TFS_RENDERER, else sdk)")
     args = parser.parse_args(argv)
     for values_file in args.values:
         # helm reads it by path, so it must be a regular file, not a pipe.
@@ -50,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
                 kube_version=kube_version,
                 api_versions=args.api_versions,
                 use_cache=False,
+                renderer=args.renderer,
             )
         except helm.RenderError as error:
             print(f"Kubernetes {kube_version}: the chart does not render with these values:\n{error.stderr.strip()}", file=sys.stderr)

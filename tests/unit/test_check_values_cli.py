@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from tfserving_harness import helm
 from tfserving_harness.paths import REPO_ROOT
 
 SCRIPT = REPO_ROOT / "scripts" / "check_values.py"
@@ -37,7 +38,7 @@ def test_values_that_do_not_render_exit_2_with_helms_message(tmp_path):
     values.write_text("replicas: 2\n")
     result = _run("--values", str(values))
     assert result.returncode == 2
-    assert "Additional property replicas is not allowed" in result.stderr
+    assert [(v.path, v.rule) for v in helm.schema_violations(result.stderr)] == [("replicas", "additionalProperties")]
 
 
 def test_pod_security_restricted_is_checked_on_request(tmp_path):

@@ -7,7 +7,7 @@ import pytest
 
 from tfserving_harness import helm
 from tfserving_harness.manifests import containers, of_kind, one, pod_template, server_container
-from tfserving_harness.testing import render_error
+from tfserving_harness.testing import assert_refused, at, render_error
 
 LOCAL_MODEL = [{"name": "resnet", "basePath": "/models/resnet"}]
 
@@ -252,24 +252,24 @@ BAD = [
         "tf-serving: tracks.canary.models[0].basePath",
         id="track-models-checked-too",
     ),
-    pytest.param({"modelStorage": {"source": "ftp"}}, "modelStorage.source", id="unknown-source"),
-    pytest.param({"modelStorage": {"mountPath": "/tmp"}}, "modelStorage.mountPath", id="mount-over-tmp"),
+    pytest.param({"modelStorage": {"source": "ftp"}}, at("modelStorage.source", "enum"), id="unknown-source"),
+    pytest.param({"modelStorage": {"mountPath": "/tmp"}}, at("modelStorage.mountPath"), id="mount-over-tmp"),
     pytest.param(
         {"modelStorage": {"source": "pvc", "mountPath": "/etc/tf-serving"}, "models": [{"name": "m", "basePath": "/etc/tf-serving/m"}]},
         "tf-serving: modelStorage.mountPath and server.configMountPath are both /etc/tf-serving",
         id="mount-over-config",
     ),
-    pytest.param({"modelStorage": {"s3": {"endpoint": "minio:9000/bucket"}}}, "modelStorage.s3.endpoint", id="s3-endpoint-with-path"),
+    pytest.param({"modelStorage": {"s3": {"endpoint": "minio:9000/bucket"}}}, at("modelStorage.s3.endpoint", "pattern"), id="s3-endpoint-with-path"),
     pytest.param(
         {"modelStorage": {"source": "s3"}, "models": [{"name": "m", "basePath": "s3://b/m"}]},
         "tf-serving: modelStorage.source is s3 but modelStorage.s3.serverSupportsS3 is false; the stock tensorflow/serving images since 2.7 cannot read s3://",
         id="s3-with-a-stock-image",
     ),
-    pytest.param({"modelStorage": {"pvc": {"accessModes": ["ReadWriteSometimes"]}}}, "modelStorage.pvc.accessModes", id="bad-access-mode"),
-    pytest.param({"modelStorage": {"pvcc": {}}}, "pvcc", id="typo"),
+    pytest.param({"modelStorage": {"pvc": {"accessModes": ["ReadWriteSometimes"]}}}, at("modelStorage.pvc.accessModes", "enum"), id="bad-access-mode"),
+    pytest.param({"modelStorage": {"pvcc": {}}}, at("modelStorage.pvcc", "additionalProperties"), id="typo"),
 ]
 
 
 @pytest.mark.parametrize(("values", "message"), BAD)
 def test_bad_storage_values_fail_with_the_value_path(values, message):
-    _fails(values, message)
+    assert_refused(values, message)

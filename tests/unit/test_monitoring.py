@@ -11,7 +11,7 @@ import pytest
 from tfserving_harness import helm, promql
 from tfserving_harness.manifests import of_kind, one, pod_template, ref, selector_matches
 from tfserving_harness.paths import chart_dir
-from tfserving_harness.testing import assert_no_problems, render_error
+from tfserving_harness.testing import assert_no_problems, assert_refused, at, render_error
 
 CI = chart_dir() / "ci"
 SM_CRD = ("monitoring.coreos.com/v1/ServiceMonitor",)
@@ -322,7 +322,7 @@ def test_every_panel_expression_parses_and_reads_recording_rules_or_known_metric
     ],
 )
 def test_schema_rejects_bad_monitoring_values(values, path):
-    assert f"- {path}: " in render_error(values)
+    assert_refused(values, at(path))
 
 
 @pytest.mark.parametrize(("kind", "monitor"), [("serviceMonitor", "ServiceMonitor"), ("podMonitor", "PodMonitor")])

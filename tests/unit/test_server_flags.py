@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from tfserving_harness import checks, helm
+from tfserving_harness import checks
 from tfserving_harness.frozen import thaw
 from tfserving_harness.manifests import one, server_container, server_flags
-from tfserving_harness.testing import assert_no_problems, render_error
+from tfserving_harness.testing import assert_no_problems, assert_refused, at, render_error
 from tfserving_harness.tfs_flags import KNOWN_FLAGS
 
 # The flags each server-config feature adds to the command line (another area may add its own).
@@ -133,18 +133,16 @@ def test_warmup_and_load_settings_reach_the_flags(render):
     ("server", "path"),
     [
         ({"grpcChannelArguments": {"grpc.max_connection_age_ms": "1,grpc.x=2"}}, "server.grpcChannelArguments"),
-        ({"grpcChannelArguments": {"max_connection_age_ms": 1}}, "server.grpcChannelArguments"),
+        ({"grpcChannelArguments": {"max_connection_age_ms": 1}}, "server.grpcChannelArguments.max_connection_age_ms"),
         ({"grpcMaxThreads": -1}, "server.grpcMaxThreads"),
         ({"fileSystemPollWaitSeconds": -1}, "server.fileSystemPollWaitSeconds"),
         ({"restApiTimeoutInMs": 0}, "server.restApiTimeoutInMs"),
-        ({"modelConfigPollWaitSecond": 30}, "modelConfigPollWaitSecond"),
+        ({"modelConfigPollWaitSecond": 30}, "server.modelConfigPollWaitSecond"),
     ],
     ids=["comma-in-value", "not-a-grpc-arg", "negative-threads", "negative-poll", "zero-timeout", "typo"],
 )
 def test_schema_rejects_bad_server_values_with_their_path(render, server, path):
-    with pytest.raises(helm.RenderError) as error:
-        render({"server": server})
-    assert path in error.value.stderr
+    assert_refused({"server": server}, at(path))
 
 
 @pytest.mark.parametrize(

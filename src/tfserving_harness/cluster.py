@@ -268,7 +268,7 @@ def wait_until(
     timeout: float,
     interval: float = 1.0,
     progress_every: float = 10.0,
-    out=sys.stderr,
+    out=None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
@@ -284,7 +284,7 @@ def wait_until(
         if now - start >= timeout:
             raise WaitTimeout(f"gave up after {timeout:.0f}s waiting for {what}; last state: {state}")
         if now >= next_report:
-            print(f"waiting for {what}: {now - start:.0f}s of {timeout:.0f}s, now {state}", file=out, flush=True)
+            print(f"waiting for {what}: {now - start:.0f}s of {timeout:.0f}s, now {state}", file=out or sys.stderr, flush=True)
             next_report = now + progress_every
         sleep(interval)
 

@@ -141,3 +141,86 @@ def test_previous_chart_version_is_older_and_exports(tmp_path):
     assert kube_version_tuple(version) < kube_version_tuple(current)
     exported = cluster.export_chart(revision, tmp_path)
     assert yamlio.load((exported / "Chart.yaml").read_text())["version"] == version
+
+
+# ---- the kind tier's pieces (tfserving_harness.kind, .traffic) ----
+
+def test_kind_config_pins_the_node_image_by_digest_and_mounts_the_model():
+    from tfserving_harness import kind
+
+    config = kind.kind_config(kubernetes="1.29", workers=2)
+    images = {node["image"] for node in config["nodes"]}
+    assert images == {kind.NODE_IMAGES["1.29"]} and "@sha256:" in kind.NODE_IMAGES["1.29"]
+    assert [n["role"] for n in config["nodes"]] == ["control-plane", "worker", "worker"]
+    assert all(n["extraMounts"][0]["containerPath"] == kind.NODE_MODEL_DIR for n in config["nodes"])
+    assert config["nodes"][0]["extraPortMappings"][0] == {"containerPort": 80, "hostPort": kind.HTTP_PORT, "listenAddress": "127.0.0.1", "protocol": "TCP"}
+    with pytest.raises(ValueError, match="no pinned kind node image for Kubernetes 1.20"):
+        kind.node_image("1.20")
+
+
+def test_addons_are_pinned_and_the_adapter_uses_the_chart_rules():
+    from tfserving_harness import kind
+
+    for addon in kind.ADDONS:
+        args = kind.addon_helm_args(addon, "/k")
+        assert args[args.index("--version") + 1] == addon.version and addon.version[0] in "v0123456789"
+        assert "--wait" in args
+    adapter = next(a for a in kind.ADDONS if a.release == "prometheus-adapter")
+    assert adapter.values_files[0].name == "prometheus-adapter-values.yaml" and adapter.values_files[0].is_file()
+
+
+def test_demo_answers_identify_their_version():
+    from tfserving_harness import kind
+
+    assert kind.rest_predict_body([1.0, 2.0]) == '{"instances": [[1.0], [2.0]]}'
+    assert kind.flat_predictions({"predictions": [[2.5], [3.0]]}) == [2.5, 3.0]
+    assert kind.version_of_answer([1.0, 2.0], [2.5, 3.0]) == 1
+    assert kind.version_of_answer([1.0], [3.5]) == 2
+    with pytest.raises(ValueError, match="no version"):
+        kind.version_of_answer([1.0], [9.0])
+    assert kind.rest_predict_path("m", label="canary") == "/v1/models/m/labels/canary:predict"
+    assert kind.rest_predict_path("m", version=2) == "/v1/models/m/versions/2:predict"
+
+
+def test_kind_overlay_runs_what_kind_can_and_says_why_not_otherwise():
+    from tfserving_harness import kind
+    from tfserving_harness.yamlio import load
+
+    scenarios = {p.name.removesuffix("-values.yaml"): load(p.read_text()) or {} for p in ci_values_files()}
+    runnable = {name for name, values in scenarios.items() if kind.kind_overlay(values)[0] is not None}
+    assert {"default", "blue-green", "tracks-canary", "ingress-canary-weight", "hpa-custom-metric", "deployer-rbac"} <= runnable
+    overlay, _ = kind.kind_overlay(scenarios["tracks-canary"])
+    assert overlay["tracks"]["canary"]["image"]["tag"] == kind.TFS_IMAGE.rsplit(":", 1)[1]
+    assert overlay["modelStorage"]["existingClaim"]["claimName"] == kind.MODEL_CLAIM
+    for name in ("storage-gcs", "storage-s3", "storage-nfs", "gpu"):
+        assert kind.kind_overlay(scenarios[name])[0] is None and kind.kind_overlay(scenarios[name])[1]
+    # the scenario with the overlay on top still renders (what the kind tier installs)
+    import yaml
+
+    for name in ("tracks-canary", "blue-green", "ingress-canary-header"):
+        overlay_values = kind.kind_overlay(scenarios[name])[0]
+        docs = helm.render_chart(yaml.safe_load(yaml.safe_dump(overlay_values)), values_files=[chart_dir() / "ci" / f"{name}-values.yaml"])
+        assert {d["spec"]["template"]["spec"]["containers"][0]["image"] for d in docs if d["kind"] == "Deployment"} == {kind.TFS_IMAGE}
+
+
+def test_steady_load_sends_at_the_rate_records_failures_and_stops():
+    import threading
+
+    from tfserving_harness.traffic import steady_load
+
+    calls = []
+
+    def send():
+        calls.append(1)
+        if len(calls) % 10 == 0:
+            raise ConnectionError("reset")
+        return "1"
+
+    run = steady_load(send, rate=200, seconds=0.5)
+    assert len(run.outcomes) == 100 and len(run.failures) == 10
+    assert "100 requests, 10 failed" in run.summary() and "ConnectionError: reset" in run.summary()
+    stop = threading.Event()
+    stop.set()
+    assert steady_load(lambda: "x", rate=10, seconds=10, stop=stop).outcomes == []
+    with pytest.raises(ValueError):
+        steady_load(lambda: "x", rate=0, seconds=1)

@@ -13,9 +13,9 @@ CHART := charts/tf-serving
 TFS_API := tensorflow-serving-api==2.21.0
 # Both cores: helm renders are CPU-bound subprocesses. `make test PYTEST_ARGS=` runs serially.
 PYTEST_ARGS ?= -n auto --dist loadfile
-# The cluster tier waits on the API server far more than it computes: 4 workers, tests spread one
-# by one (a file holds 30 scenario lifecycles).
-CLUSTER_PYTEST_ARGS ?= -n 4 --dist load
+# The cluster tier waits on the API server (helm --wait, the controllers) more than it computes:
+# 6 workers on 2 cores, tests spread one by one (one file holds 30 scenario lifecycles).
+CLUSTER_PYTEST_ARGS ?= -n 6 --dist load --durations=5
 
 .PHONY: help
 help: ## List the targets

@@ -61,7 +61,6 @@ def test_scenario_installs_tests_upgrades_and_rolls_back(values_file, cluster, k
     release.install([values_file])
     assert_pods_admitted_and_running(core, ns, "install")
     assert_stored_as_rendered(apps, ns, documents)
-    assert release.status() == (1, "deployed")
 
     tested = release.test()
     assert "Phase:          Succeeded" in tested.stdout, tested.stdout

@@ -14,6 +14,9 @@ CHART := charts/tf-serving
 TFS_API := tensorflow-serving-api==2.20.0
 # Both cores: helm renders are CPU-bound subprocesses. `make test PYTEST_ARGS=` runs serially.
 PYTEST_ARGS ?= -n auto --dist loadfile
+# The cluster tier waits on the API server (helm --wait, the controllers) more than it computes:
+# 6 workers on 2 cores, tests spread one by one (one file holds 30 scenario lifecycles).
+CLUSTER_PYTEST_ARGS ?= -n 6 --dist load --durations=5
 
 .PHONY: help
 help: ## List the targets
@@ -30,20 +33,33 @@ setup: ## Create .venv and install everything, pinned (helm included)
 .PHONY: test
 test: ## Every test tier that runs on one machine (cluster tier when KUBECONFIG answers; kind tests skip with the reason)
 	$(VENV)/bin/ruff check src scripts tests loadtests
-	$(PY) -m pytest tests/unit tests/integration $(PYTEST_ARGS)
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-cluster
+	$(MAKE) --no-print-directory test-kind
 
 .PHONY: test-cluster
 test-cluster: ## Installs on a real API server (KUBECONFIG; ../shared/k8s-local/up.sh gives one); skipped without one
-	$(PY) -m pytest tests/cluster $(PYTEST_ARGS)
+	$(PY) -m pytest tests/cluster $(CLUSTER_PYTEST_ARGS)
 
 .PHONY: test-unit
 test-unit: ## Render-and-assert tests: schemas, TF Serving configs, invariants, helm lint per ci/ scenario
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
-.PHONY: test-integration
-test-integration: ## kind tests; without a cluster they are collected and skipped with the reason
-	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+.PHONY: test-kind
+test-kind: ## End-to-end on kind (real tensorflow/serving, real traffic); without one every test is skipped with the reason
+	$(PY) -m pytest tests/kind -m kind
+
+.PHONY: kind-up
+kind-up: ## Create the kind cluster for the demo and the kind tier (needs docker, kind, kubectl)
+	$(PY) scripts/kind.py create
+
+.PHONY: kind-down
+kind-down: ## Delete the kind cluster
+	$(PY) scripts/kind.py delete
+
+.PHONY: demo
+demo: ## TF Serving on kind with this chart: creates the cluster, builds the model, installs, prints a REST and a gRPC prediction
+	$(PY) scripts/demo.py
 
 .PHONY: lint
 lint: ## ruff on the harness, tests and scripts; helm lint --strict for the defaults and every ci/ scenario
@@ -71,4 +87,4 @@ constraints: ## Re-pin every transitive dependency into constraints.txt from the
 
 .PHONY: clean
 clean: ## Remove the venv and caches
-	rm -rf $(VENV) .pytest_cache .bench build dist src/*.egg-info
+	rm -rf $(VENV) .pytest_cache .bench .demo build dist src/*.egg-info

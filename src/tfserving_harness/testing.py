@@ -66,8 +66,10 @@ def ci_scenarios() -> list:
 def scenario_directives(values_file) -> dict[str, str]:
     """`# key: value` lines of a ci/ scenario's leading comment block that the tests act on:
     `min-kube-version: 1.31.0` (the scenario renders only from that version on; below it the
-    chart must fail with a message) and `pod-security-exception: <why>` (the scenario cannot meet
-    the `restricted` Pod Security Standard, and says why)."""
+    chart must fail with a message), `pod-security-exception: <why>` (the scenario cannot meet
+    the `restricted` Pod Security Standard, and says why) and `needs: Kind/name, ...` (objects the
+    scenario expects to exist in the cluster; the cluster tier creates them, see
+    `tfserving_harness.cluster.scenario_prerequisites`)."""
     from pathlib import Path
 
     directives: dict[str, str] = {}
@@ -75,7 +77,7 @@ def scenario_directives(values_file) -> dict[str, str]:
         if not line.startswith("#"):
             break
         key, sep, value = line.lstrip("# ").partition(":")
-        if sep and key in ("min-kube-version", "pod-security-exception"):
+        if sep and key in ("min-kube-version", "pod-security-exception", "needs"):
             directives[key] = value.strip()
     return directives
 

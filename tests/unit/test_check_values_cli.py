@@ -20,8 +20,8 @@ def test_good_values_pass_for_each_supported_kubernetes(tmp_path):
     values.write_text("models:\n  - name: resnet\n    basePath: /models/resnet\n")
     result = _run("--values", str(values))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Kubernetes 1.29.0: 4 objects checked, 0 problem(s)" in result.stderr
-    assert "Kubernetes 1.37.0: 4 objects checked, 0 problem(s)" in result.stderr
+    assert "Kubernetes 1.29.0: 5 objects checked, 0 problem(s)" in result.stderr
+    assert "Kubernetes 1.37.0: 5 objects checked, 0 problem(s)" in result.stderr
 
 
 def test_an_extra_arg_the_chart_already_sets_is_refused_with_the_value_path(tmp_path):

@@ -176,10 +176,18 @@ def test_init_container_downloads_into_the_volume_the_server_reads(render):
     assert {e["name"]: e.get("value") for e in init["env"]}["MODELS_DIR"] == "/models"
 
 
-def test_image_volume_from_kubernetes_1_31(render):
+def test_image_volume_from_kubernetes_1_35_or_with_the_feature_gate_stated(render):
+    """1.31-1.34 API servers drop the image volume unless the ImageVolume gate is on, so the chart
+    renders it there only when the user states the gate is on."""
     values = {"modelStorage": {"source": "image", "image": {"reference": "registry.example.com/models/resnet:3"}}, "models": LOCAL_MODEL}
-    assert _models_volume(render(values, kube_version="1.31.0"))["image"] == {"reference": "registry.example.com/models/resnet:3", "pullPolicy": "IfNotPresent"}
+    expected = {"reference": "registry.example.com/models/resnet:3", "pullPolicy": "IfNotPresent"}
+    assert _models_volume(render(values, kube_version="1.35.0"))["image"] == expected
     _fails(values, 'tf-serving: modelStorage.source "image" needs the Kubernetes image volume (1.31+', kube_version="1.30.0")
+    for version in ("1.31.0", "1.34.2"):
+        _fails(values, f'modelStorage.source "image" on Kubernetes v{version} needs the ImageVolume feature gate',
+               "modelStorage.image.featureGateEnabled=true", kube_version=version)
+    gate_on = {**values, "modelStorage": {**values["modelStorage"], "image": {**values["modelStorage"]["image"], "featureGateEnabled": True}}}
+    assert _models_volume(render(gate_on, kube_version="1.31.0"))["image"] == expected
 
 
 def test_custom_mount_path(render):

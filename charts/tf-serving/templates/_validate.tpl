@@ -331,6 +331,10 @@ Checks of the pod values: shutdown timing, non-root identity, model storage, GPU
 {{- if and (eq $src "image") (not (semverCompare ">=1.31.0-0" .Capabilities.KubeVersion.Version)) }}
 {{- fail (printf "tf-serving: modelStorage.source \"image\" needs the Kubernetes image volume (1.31+; the ImageVolume feature gate is on by default only from 1.35), but the cluster is %s; use modelStorage.source initContainer or a PVC on this cluster" .Capabilities.KubeVersion.Version) }}
 {{- end }}
+{{- /* 1.31-1.34 API servers without the ImageVolume gate drop the volume from the stored Deployment without an error. */}}
+{{- if and (eq $src "image") (semverCompare ">=1.31.0-0 <1.35.0-0" .Capabilities.KubeVersion.Version) (not $ms.image.featureGateEnabled) }}
+{{- fail (printf "tf-serving: modelStorage.source \"image\" on Kubernetes %s needs the ImageVolume feature gate, which is off by default before 1.35; without it the API server silently drops the image volume and the server starts with no models. Turn the gate on (kube-apiserver and kubelets) and set modelStorage.image.featureGateEnabled=true, or use modelStorage.source initContainer or a PVC" .Capabilities.KubeVersion.Version) }}
+{{- end }}
 {{- if eq (trimSuffix "/" $ms.mountPath) (trimSuffix "/" .Values.server.configMountPath) }}
 {{- fail (printf "tf-serving: modelStorage.mountPath and server.configMountPath are both %s; mount the models elsewhere" $ms.mountPath) }}
 {{- end }}
@@ -394,10 +398,10 @@ with the storage source that reads them (credentials, egress, and for S3 an imag
 {{- end }}
 {{- $_ := set $names $m.name $i }}
 {{- if and (hasPrefix "s3://" $m.basePath) (ne $src "s3") }}
-{{- fail (printf "tf-serving: %s[%d].basePath %q is an s3:// URL but modelStorage.source is %q; the server can only read it with modelStorage.source=s3 (credentials, and modelStorage.s3.serverSupportsS3=true with an image built with TensorFlow's S3 file system: the stock images cannot), or download it with modelStorage.source=initContainer and use a path under modelStorage.mountPath" $path $i $m.basePath $src) }}
+{{- fail (printf "tf-serving: %s[%d].basePath %q is an s3:// URL but modelStorage.source is %q; the server can only read it with modelStorage.source=s3 (credentials, and modelStorage.s3.serverSupportsS3=true with an image built with TensorFlow's S3 file system: the stock images cannot), or download it with modelStorage.source=initContainer and use a path under modelStorage.mountPath (chart 0.1.0 rendered this and the server failed at load time: see Upgrading in the chart README)" $path $i $m.basePath $src) }}
 {{- end }}
 {{- if and (hasPrefix "gs://" $m.basePath) (ne $src "gcs") }}
-{{- fail (printf "tf-serving: %s[%d].basePath %q is a gs:// URL but modelStorage.source is %q; set modelStorage.source=gcs (credentials from modelStorage.gcs.existingSecret, or workload identity through serviceAccount.annotations when it is empty), or download it with modelStorage.source=initContainer and use a path under modelStorage.mountPath" $path $i $m.basePath $src) }}
+{{- fail (printf "tf-serving: %s[%d].basePath %q is a gs:// URL but modelStorage.source is %q; set modelStorage.source=gcs (credentials from modelStorage.gcs.existingSecret, or workload identity through serviceAccount.annotations when it is empty), or download it with modelStorage.source=initContainer and use a path under modelStorage.mountPath (chart 0.1.0 rendered this: see Upgrading in the chart README)" $path $i $m.basePath $src) }}
 {{- end }}
 {{- end }}
 {{- end }}

@@ -7,7 +7,7 @@ import re
 
 from tfserving_harness.manifests import of_kind, one
 from tfserving_harness.pod_security import pod_spec_findings
-from tfserving_harness.testing import render_error
+from tfserving_harness.testing import assert_refused, at
 
 
 def checks(pod):
@@ -57,4 +57,4 @@ def test_disabled_renders_no_test_pod(render):
 
 
 def test_schema_refuses_a_tag_as_digest():
-    assert "helmTest.image.digest" in render_error({"helmTest": {"image": {"digest": "1.37.0"}}})
+    assert_refused({"helmTest": {"image": {"digest": "1.37.0"}}}, at("helmTest.image.digest", "pattern"))

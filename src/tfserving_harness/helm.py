@@ -195,6 +195,12 @@ def render_notes(
     return yamlio.load(output)["notes"]
 
 
+def template_text(chart: str | Path, values_files: Sequence[str | Path] = (), *, kube_version: str = NEWEST_KUBE_VERSION) -> str:
+    """`helm template` output as helm prints it, for byte-for-byte comparisons of two charts."""
+    command = _template_command([str(f) for f in values_files], DEFAULT_RELEASE, DEFAULT_NAMESPACE, kube_version, (), Path(chart))
+    return run_helm(command, stdin="{}").stdout
+
+
 def clear_cache() -> None:
     with _cache_lock:
         _cache.clear()

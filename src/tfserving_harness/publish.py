@@ -266,15 +266,20 @@ def chart_at_version(chart: Path, version: str | None, workdir: Path) -> Path:
     return copy
 
 
-def render_differences(reference: Path, candidate: Path, values_files: Sequence[Path | None]) -> list[str]:
-    """Names of the scenarios whose `helm template` output differs byte for byte."""
+def render_all(chart: Path, values_files: Sequence[Path | None]) -> dict[str, str]:
+    """`helm template` output per scenario name ("defaults" for no values file)."""
 
-    def differs(values_file: Path | None) -> str | None:
-        files = [values_file] if values_file else []
-        return None if helm.template_text(reference, files) == helm.template_text(candidate, files) else (values_file.name if values_file else "defaults")
+    def render(values_file: Path | None) -> tuple[str, str]:
+        return (values_file.name if values_file else "defaults"), helm.template_text(chart, [values_file] if values_file else [])
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        return [name for name in pool.map(differs, values_files) if name]
+        return dict(pool.map(render, values_files))
+
+
+def render_differences(reference: dict[str, str], candidate: Path, values_files: Sequence[Path | None]) -> list[str]:
+    """Names of the scenarios whose `helm template` output differs byte for byte from `reference`."""
+    rendered = render_all(candidate, values_files)
+    return [name for name, text in rendered.items() if reference[name] != text]
 
 
 # --- registry ---------------------------------------------------------------------------------
@@ -304,22 +309,27 @@ class Publisher:
 
     def plan(self) -> list[str]:
         o = self.options
-        auth = f"user {o.credentials.username} from ${ENV_USERNAME}/${ENV_PASSWORD}" if o.credentials else "anonymous"
-        config = o.registry_config or "a temporary registry config (yours is not read or written)"
+        if o.credentials:
+            where = o.registry_config or "a temporary registry config (yours is not read or written)"
+            auth = f"helm registry login as {o.credentials.username} (${ENV_USERNAME}/${ENV_PASSWORD}) into {where}"
+        elif o.registry_config:
+            auth = f"the login stored in {o.registry_config}"
+        else:
+            auth = f"anonymous (set ${ENV_USERNAME}/${ENV_PASSWORD} to log in)"
         signing = f"key {o.signing.key!r} from {o.signing.keyring}" if o.signing else "not signed (no --sign)"
         return [
             f"chart      {o.chart} ({self.meta['name']} {self.version}, appVersion {self.meta.get('appVersion')})",
             f"target     {self.reference}{' over plain HTTP' if o.plain_http else ''}",
-            f"auth       {auth}; helm registry login into {config}",
+            f"auth       {auth}",
             f"signing    {signing}",
-            "1. helm lint --strict + check_values' checks: defaults and " + f"{len(scenario_files(o.chart))} ci/ scenarios",
-            f"2. package twice with timestamps from {'SOURCE_DATE_EPOCH' if os.environ.get('SOURCE_DATE_EPOCH') else 'the last commit touching the chart'}; the digests must agree",
-            "3. " + ("sign (.prov), helm verify" if o.signing else "no provenance"),
-            "4. the packaged chart renders byte-identically to the source for the defaults and every scenario",
-            f"5. ask the registry for {self.meta['name']}:{self.version}: " + ("replace it (--force)" if o.force else "refuse if it exists"),
+            f"1. ask the registry for {self.meta['name']}:{self.version}: " + ("replace it (--force)" if o.force else "refuse if it exists") + " (again right before the push)",
+            f"2. helm lint --strict + check_values' checks: defaults and {len(scenario_files(o.chart))} ci/ scenarios",
+            f"3. package twice with timestamps from {'SOURCE_DATE_EPOCH' if os.environ.get('SOURCE_DATE_EPOCH') else 'the last commit touching the chart'}; the digests must agree",
+            "4. " + ("sign (.prov), helm verify" if o.signing else "no provenance (no --sign)"),
+            "5. the packaged chart renders byte-identically to the source for the defaults and every scenario",
             "6. helm push (chart" + (" + provenance layer)" if o.signing else ")"),
             "7. pull back by version" + (" with --verify" if o.signing else "") + ": same digest, helm verify, byte-identical renders; undo the push on failure",
-            "8. " + (f"push {o.artifacthub_metadata} as {self.repository}:{oci.ARTIFACTHUB_TAG}" if o.artifacthub_metadata else "no Artifact Hub metadata"),
+            "8. " + (f"push {o.artifacthub_metadata} as {self.repository}:{oci.ARTIFACTHUB_TAG}" if o.artifacthub_metadata else "no Artifact Hub metadata (no --artifacthub-metadata)"),
         ]
 
     def _timed(self, name: str, action: Callable):
@@ -335,27 +345,30 @@ class Publisher:
         workdir = o.workdir or Path(tempfile.mkdtemp(prefix="tfs-publish-"))
         workdir.mkdir(parents=True, exist_ok=True)
         epoch = source_date_epoch(o.chart)
-
-        self._timed("checks", lambda: preflight(o.chart, self.progress))
-        archive = self._timed("package", lambda: self._package_reproducibly(workdir, epoch))
-        provenance = keyring = None
-        if o.signing:
-            provenance, keyring = self._timed("sign", lambda: sign(archive, o.signing, workdir))
-            self.progress("    " + helm_verify(archive, keyring, "sign").replace("\n", "\n    "))
-        source = chart_at_version(o.chart, o.version, workdir)
-        scenarios = [None, *scenario_files(o.chart)]
-        self._timed("render packaged chart", lambda: self._expect_same_renders(source, archive, scenarios, "render", "the packaged chart"))
-
         with tempfile.TemporaryDirectory(prefix="tfs-registry-config-") as config_dir:
             config = o.registry_config or Path(config_dir) / "config.json"
-            credentials = o.credentials or credentials_from_config(config, self.host)
-            registry = oci.Registry(self.host, plain_http=o.plain_http, username=credentials and credentials.username, password=credentials and credentials.password)
             if o.credentials:
                 self._timed("helm registry login", lambda: self._login(config))
-            existing = self._timed("ask the registry", lambda: self._existing(registry))
+            credentials = o.credentials or credentials_from_config(config, self.host)
+            registry = oci.Registry(self.host, plain_http=o.plain_http, username=credentials and credentials.username, password=credentials and credentials.password)
+            # Asked first so a refused release costs seconds, and again right before the push.
+            self._timed("ask the registry", lambda: self._existing(registry))
+
+            self._timed("checks", lambda: preflight(o.chart, self.progress))
+            archive = self._timed("package", lambda: self._package_reproducibly(workdir, epoch))
+            provenance = keyring = None
+            if o.signing:
+                provenance, keyring = self._timed("sign", lambda: sign(archive, o.signing, workdir))
+                self.progress("    " + helm_verify(archive, keyring, "sign").replace("\n", "\n    "))
+            source = chart_at_version(o.chart, o.version, workdir)
+            scenarios = [None, *scenario_files(o.chart)]
+            reference = self._timed("render the source", lambda: render_all(source, scenarios))
+            self._timed("render the packaged chart", lambda: self._expect_same_renders(reference, archive, scenarios, "render", "the packaged chart"))
+
+            existing = self._timed("ask the registry again", lambda: self._existing(registry))
             pushed_digest = self._timed("push", lambda: self._push(archive, config))
             try:
-                self._timed("pull back and verify", lambda: self._verify_pull(registry, archive, keyring, config, workdir, source, scenarios, pushed_digest))
+                self._timed("pull back and verify", lambda: self._verify_pull(registry, archive, keyring, config, workdir, reference, scenarios, pushed_digest))
             except PublishError as error:
                 raise PublishError(error.step, f"{error}\n{self._undo(registry, pushed_digest, existing)}") from error
             artifacthub = None
@@ -374,10 +387,10 @@ class Publisher:
         self.progress(f"    {archive.name} {file_digest(archive)} (twice; entries dated {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(epoch))} UTC)")
         return archive
 
-    def _expect_same_renders(self, reference: Path, candidate: Path, scenarios, step: str, what: str) -> None:
+    def _expect_same_renders(self, reference: dict[str, str], candidate: Path, scenarios, step: str, what: str) -> None:
         different = render_differences(reference, candidate, scenarios)
         if different:
-            raise PublishError(step, f"{what} renders differently from {reference} for: {', '.join(different)}")
+            raise PublishError(step, f"{what} renders differently from the source chart for: {', '.join(different)}")
 
     def _helm_registry_args(self, config: Path) -> list[str]:
         return ["--registry-config", str(config)] + (["--plain-http"] if self.options.plain_http else [])
@@ -422,7 +435,7 @@ class Publisher:
         self.progress(f"    {self.reference}@{match[1]}")
         return match[1]
 
-    def _verify_pull(self, registry, archive, keyring, config, workdir, source, scenarios, pushed_digest) -> None:
+    def _verify_pull(self, registry, archive, keyring, config, workdir, reference, scenarios, pushed_digest) -> None:
         manifest = self._registry_call("verify", lambda: registry.manifest(self.repository, self.version))
         if manifest is None or manifest.digest != pushed_digest:
             raise PublishError("verify", f"the registry's {self.version} is {manifest and manifest.digest}, not the pushed {pushed_digest}")
@@ -442,7 +455,7 @@ class Publisher:
             if not pulled.with_name(pulled.name + ".prov").is_file():
                 raise PublishError("verify", "helm pull --verify left no .prov next to the pulled chart")
             helm_verify(pulled, keyring, "verify")
-        self._expect_same_renders(source, pulled, scenarios, "verify", "the pulled chart")
+        self._expect_same_renders(reference, pulled, scenarios, "verify", "the pulled chart")
         self.progress(f"    pulled {pulled.name}: digest {file_digest(pulled)}, {'signature verified, ' if keyring else ''}{len(scenarios)} renders identical")
 
     def _undo(self, registry: oci.Registry, pushed_digest: str, existing: oci.Manifest | None) -> str:

@@ -29,12 +29,26 @@ setup: ## Create .venv and install everything, pinned (helm included)
 .PHONY: test
 test: ## Every test tier that runs on one machine (cluster tier when KUBECONFIG answers; kind tests skip with the reason)
 	$(VENV)/bin/ruff check src scripts tests loadtests
+	$(PY) scripts/check_chart_version.py
 	$(PY) -m pytest tests/unit tests/integration $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory test-publishing
 	$(MAKE) --no-print-directory test-cluster
 
 .PHONY: test-cluster
 test-cluster: ## Installs on a real API server (KUBECONFIG; ../shared/k8s-local/up.sh gives one); skipped without one
 	$(PY) -m pytest tests/cluster $(PYTEST_ARGS)
+
+.PHONY: test-publishing
+test-publishing: ## scripts/publish against a real local OCI registry (Debian docker-registry, gnupg, apache2-utils); skipped without them
+	$(PY) -m pytest tests/publishing $(PYTEST_ARGS)
+
+.PHONY: check-version
+check-version: ## Chart changed since BASE_REF (a git ref, or auto) without a version bump? make check-version BASE_REF=origin/main
+	$(PY) scripts/check_chart_version.py
+
+.PHONY: publish
+publish: ## Release the chart: make publish REGISTRY=oci://ghcr.io/my-org/charts [PUBLISH_ARGS="--sign --key NAME --dry-run"]
+	scripts/publish --registry $(REGISTRY) $(PUBLISH_ARGS)
 
 .PHONY: test-unit
 test-unit: ## Render-and-assert tests: schemas, TF Serving configs, invariants, helm lint per ci/ scenario

@@ -16,7 +16,7 @@ import requests
 import yaml
 
 BINARY = "docker-registry"
-INSTALL_HINT = "install Debian's docker-registry and gnupg (apt-get install -y docker-registry gnupg apache2-utils)"
+INSTALL_HINT = "install Debian's docker-registry, gnupg and apache2-utils (apt-get install -y docker-registry gnupg apache2-utils)"
 
 
 def free_port() -> int:

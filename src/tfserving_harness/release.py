@@ -134,3 +134,18 @@ def annotation_for(release: Release) -> str:
     """The `artifacthub.io/changes` value for a release, as it goes into Chart.yaml."""
     entries = [{"kind": kind, "description": description} for kind, description in release.changes]
     return yaml.safe_dump(entries, sort_keys=False, width=10_000)
+
+
+def release_notes(releases: list[Release], version: str) -> str:
+    """A release's CHANGELOG entries as Markdown, for the GitHub release page."""
+    (entry,) = [r for r in releases if r.version == version] or [None]
+    if entry is None:
+        raise ValueError(f"CHANGELOG.md has no [{version}] section: rename [Unreleased] to [{version}] before tagging")
+    lines = []
+    for kind in CHANGE_KINDS:
+        items = [description for k, description in entry.changes if k == kind]
+        if items:
+            lines += [f"### {kind.capitalize()}", "", *(f"- {item}" for item in items), ""]
+    if entry.upgrading:
+        lines += ["### Upgrading", "", entry.upgrading, ""]
+    return "\n".join(lines)

@@ -155,3 +155,12 @@ def test_changelog_parser_refuses_kinds_artifact_hub_does_not_know():
         release.parse_changelog("## [1.0.0] - 2026-01-01\n\n### Improved\n\n- faster\n")
     (parsed,) = release.parse_changelog("## [1.0.0] - 2026-01-01\n\n### Fixed\n\n- a long\n  entry\n\n### Upgrading\n\nDo this.\n")
     assert parsed.changes == (("fixed", "a long entry"),) and parsed.upgrading == "Do this."
+
+
+def test_release_notes_group_entries_by_kind_and_keep_upgrading():
+    releases = release.parse_changelog(
+        "## [1.1.0] - 2026-01-02\n\n### Fixed\n\n- b\n\n### Added\n\n- a\n\n### Upgrading\n\nRun x first.\n\n## [1.0.0] - 2026-01-01\n\n### Added\n\n- c\n"
+    )
+    assert release.release_notes(releases, "1.1.0") == "### Added\n\n- a\n\n### Fixed\n\n- b\n\n### Upgrading\n\nRun x first.\n"
+    with pytest.raises(ValueError, match=r"no \[2.0.0\] section"):
+        release.release_notes(releases, "2.0.0")

@@ -77,6 +77,10 @@ check-values: ## Check a values file like the unit tier does: make check-values 
 bench: ## Render speed with/without cache, cache hit ratio and wall time of the unit tier
 	$(PY) scripts/bench_render.py
 
+.PHONY: bench-publish
+bench-publish: ## Time scripts/publish (dry run, two signed publishes to a local registry), digest reproducibility, the publishing tier
+	$(PY) scripts/bench_publish.py
+
 .PHONY: constraints
 constraints: ## Re-pin every transitive dependency into constraints.txt from the current venv
 	$(PIP) freeze --exclude-editable --exclude tensorflow-serving-api | sort > constraints.txt

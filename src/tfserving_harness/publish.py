@@ -214,8 +214,8 @@ def sign(archive: Path, signing: Signing, workdir: Path) -> tuple[Path, Path]:
     GNUPGHOME so the user's own is never touched."""
     if not signing.keyring.is_file():
         raise PublishError("sign", f"signing keyring {signing.keyring} does not exist: pass --keyring (or {ENV_KEYRING}) with a secring.gpg (gpg --export-secret-keys KEY > secring.gpg)")
-    home = Path(tempfile.mkdtemp(prefix="gnupg-", dir=workdir))
-    home.chmod(0o700)
+    # Directly under the system temp dir: gpg-agent's socket path must stay under ~108 bytes.
+    home = Path(tempfile.mkdtemp(prefix="tfs-gpg-"))
     gpg = ["gpg", "--homedir", str(home), "--batch", "--no-tty", "--pinentry-mode", "loopback"]
     if signing.passphrase_file:
         gpg += ["--passphrase-file", str(signing.passphrase_file)]
@@ -366,7 +366,10 @@ class Publisher:
             self._timed("render the packaged chart", lambda: self._expect_same_renders(reference, archive, scenarios, "render", "the packaged chart"))
 
             existing = self._timed("ask the registry again", lambda: self._existing(registry))
-            pushed_digest = self._timed("push", lambda: self._push(archive, config))
+            try:
+                pushed_digest = self._timed("push", lambda: self._push(archive, config))
+            except PublishError as error:
+                raise PublishError(error.step, f"{error}\n{self._after_failed_push(registry, existing)}") from error
             try:
                 self._timed("pull back and verify", lambda: self._verify_pull(registry, archive, keyring, config, workdir, reference, scenarios, pushed_digest))
             except PublishError as error:
@@ -426,8 +429,7 @@ class Publisher:
         if result.returncode != 0:
             raise PublishError(
                 "push",
-                f"helm push failed; the manifest (the tag) is written last, so no {self.version} was created "
-                f"(uploaded layers, if any, are unreferenced and left to the registry's garbage collection):\n{result.stderr.strip()}",
+                f"helm push failed:\n{result.stderr.strip()}",
             )
         match = re.search(r"^Digest: (sha256:[0-9a-f]{64})", result.stdout + result.stderr, re.M)
         if not match:
@@ -457,6 +459,18 @@ class Publisher:
             helm_verify(pulled, keyring, "verify")
         self._expect_same_renders(reference, pulled, scenarios, "verify", "the pulled chart")
         self.progress(f"    pulled {pulled.name}: digest {file_digest(pulled)}, {'signature verified, ' if keyring else ''}{len(scenarios)} renders identical")
+
+    def _after_failed_push(self, registry: oci.Registry, existing: oci.Manifest | None) -> str:
+        """Helm writes the manifest (the tag) after the blobs, so a failed push normally created no
+        version; the registry is asked, and a tag that appeared anyway is undone."""
+        try:
+            now = registry.manifest(self.repository, self.version)
+        except oci.RegistryError as error:
+            return f"could not check whether {self.reference} was created ({error}): check it before retrying"
+        if now is None or (existing and now.digest == existing.digest):
+            state = f"still {existing.digest}" if existing else "not created"
+            return f"the registry is as it was: {self.version} {state} (uploaded layers, if any, are unreferenced and left to its garbage collection)"
+        return self._undo(registry, now.digest, existing)
 
     def _undo(self, registry: oci.Registry, pushed_digest: str, existing: oci.Manifest | None) -> str:
         try:

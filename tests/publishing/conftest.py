@@ -9,6 +9,7 @@ import re
 import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,8 +54,8 @@ class Key:
 
 def _make_key(directory: Path, name: str) -> Key:
     """A passphrase-protected RSA key in Helm's legacy keyring format (secring.gpg/pubring.gpg)."""
-    home = directory / "gnupg"
-    home.mkdir(mode=0o700, parents=True)
+    # Not under pytest's long tmp paths: gpg-agent's socket path must stay under ~108 bytes.
+    home = Path(tempfile.mkdtemp(prefix="tfs-test-gpg-"))
     passphrase = directory / "passphrase"
     passphrase.write_text("throwaway passphrase\n")
     gpg = ["gpg", "--homedir", str(home), "--batch", "--pinentry-mode", "loopback", "--passphrase-file", str(passphrase)]
@@ -65,6 +66,7 @@ def _make_key(directory: Path, name: str) -> Key:
         pubring.write_bytes(subprocess.run(gpg + ["--export"], check=True, capture_output=True).stdout)
     finally:
         subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], capture_output=True)
+        shutil.rmtree(home, ignore_errors=True)
     return Key(name, secring, pubring, passphrase)
 
 
@@ -111,16 +113,18 @@ def epoch(monkeypatch):
     return 1764547200
 
 
-class StopRegistryOnManifestPut:
-    """A TCP proxy in front of a registry that stops the registry the moment a client starts
-    writing a manifest (the step that creates the tag), and drops the connection: a registry
-    that goes away in the middle of a push, after the blobs went up."""
+class CutOnManifestPut:
+    """A TCP proxy in front of a registry that drops the connection the moment a client starts
+    writing a manifest (the step that creates the tag), after the blobs went up; with
+    `stop_registry`, it also stops the registry: a registry that goes away in the middle of a push."""
 
     MANIFEST_PUT = re.compile(rb"PUT /v2/\S+/manifests/")
 
-    def __init__(self, upstream: LocalRegistry):
+    def __init__(self, upstream: LocalRegistry, stop_registry: bool):
         self.upstream = upstream
-        self.cut = threading.Event()
+        self.stop_registry = stop_registry
+        self.cut = threading.Event()  # the manifest PUT was seen (set before the registry stops)
+        self.stopped = threading.Event()  # the registry process has exited (or was left running)
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.host = f"127.0.0.1:{self.listener.getsockname()[1]}"
         threading.Thread(target=self._accept, daemon=True).start()
@@ -144,8 +148,10 @@ class StopRegistryOnManifestPut:
         try:
             while data := source.recv(65536):
                 if from_client and self.MANIFEST_PUT.search(tail + data):
-                    self.upstream.stop()
                     self.cut.set()
+                    if self.stop_registry:
+                        self.upstream.stop()
+                    self.stopped.set()
                     break
                 tail = data[-256:]
                 target.sendall(data)

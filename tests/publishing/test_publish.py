@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import PASSWORD, USERNAME, VERSION, StopRegistryOnManifestPut, options, signing
+from conftest import PASSWORD, USERNAME, VERSION, CutOnManifestPut, options, signing
 
 from tfserving_harness import helm, oci, publish
 from tfserving_harness.local_registry import LocalRegistry
@@ -74,11 +74,14 @@ def test_failed_verification_after_the_push_is_undone(registry, small_chart, epo
 
 def test_registry_stopped_in_the_middle_of_the_push_leaves_no_version(small_chart, epoch, tmp_path):
     upstream = LocalRegistry().start()
-    proxy = StopRegistryOnManifestPut(upstream)
+    proxy = CutOnManifestPut(upstream, stop_registry=True)
     try:
         with pytest.raises(publish.PublishError, match="helm push failed") as failed:
             publish.Publisher(options(proxy.host, "midway", tmp_path, chart=small_chart)).run()
-        assert failed.value.step == "push" and proxy.cut.is_set()
+        # The registry was already gone when the publisher looked: it says it could not check.
+        assert "could not check whether" in str(failed.value)
+        assert failed.value.step == "push" and proxy.cut.is_set(), f"{failed.value.step}: {failed.value}"
+        assert proxy.stopped.wait(30)
         upstream.start()  # same storage, same port
         client = oci.Registry(upstream.host, plain_http=True)
         assert client.manifest("midway/tf-serving", VERSION) is None
@@ -86,6 +89,17 @@ def test_registry_stopped_in_the_middle_of_the_push_leaves_no_version(small_char
     finally:
         proxy.close()
         upstream.remove()
+
+
+def test_manifest_upload_cut_off_is_reported_as_nothing_created(registry, small_chart, epoch, tmp_path):
+    proxy = CutOnManifestPut(registry, stop_registry=False)
+    try:
+        with pytest.raises(publish.PublishError, match=f"the registry is as it was: {VERSION} not created") as failed:
+            publish.Publisher(options(proxy.host, "cutoff", tmp_path, chart=small_chart)).run()
+        assert failed.value.step == "push" and proxy.cut.is_set()
+    finally:
+        proxy.close()
+    assert oci.Registry(registry.host, plain_http=True).manifest("cutoff/tf-serving", VERSION) is None
 
 
 def run_cli(*args, env=None, home):

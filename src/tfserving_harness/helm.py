@@ -41,6 +41,7 @@ class RenderError(RuntimeError):
         super().__init__(message)
         self.stderr = stderr
         self.command = list(command)
+        self.kube_version: str | None = None  # set by callers that render for several versions
 
     def __str__(self) -> str:
         return f"{self.args[0]}\n{self.stderr.strip()}"

@@ -32,6 +32,13 @@ def test_unsigned_publish_is_reproducible_down_to_the_manifest(registry, small_c
     assert first.manifest_digest == second.manifest_digest
 
 
+def test_pre_release_version_override(registry, small_chart, epoch, tmp_path):
+    result = publish.Publisher(options(registry.host, "pre", tmp_path, chart=small_chart, version="0.3.0-rc.1")).run()
+    assert result.reference.endswith("/pre/tf-serving:0.3.0-rc.1") and result.archive.name == "tf-serving-0.3.0-rc.1.tgz"
+    assert oci.Registry(registry.host, plain_http=True).tags("pre/tf-serving") == ["0.3.0-rc.1"]
+    assert (publish.chart_metadata(small_chart)["version"]) == VERSION  # the source is left alone
+
+
 def test_existing_version_is_refused_with_its_digest_unless_forced(registry, signing_key, small_chart, epoch, tmp_path):
     first = publish.Publisher(options(registry.host, "immutable", tmp_path / "1", chart=small_chart)).run()
     with pytest.raises(publish.PublishError, match=f"already exists with digest {first.manifest_digest}") as refused:

@@ -376,10 +376,18 @@ class Publisher:
                 raise PublishError(error.step, f"{error}\n{self._undo(registry, pushed_digest, existing)}") from error
             artifacthub = None
             if o.artifacthub_metadata:
-                artifacthub = self._timed(
-                    "Artifact Hub metadata", lambda: self._registry_call("artifacthub", lambda: registry.push_artifacthub_metadata(self.repository, o.artifacthub_metadata.read_bytes()))
-                )
+                artifacthub = self._timed("Artifact Hub metadata", lambda: self._push_artifacthub(registry, pushed_digest))
         return Result(self.reference, pushed_digest, file_digest(archive), archive, provenance, existing and existing.digest, artifacthub, self.timings)
+
+    def _push_artifacthub(self, registry: oci.Registry, pushed_digest: str) -> str:
+        try:
+            return registry.push_artifacthub_metadata(self.repository, self.options.artifacthub_metadata.read_bytes())
+        except oci.RegistryError as error:
+            raise PublishError(
+                "artifacthub",
+                f"{self.reference}@{pushed_digest} is published and verified; only its Artifact Hub metadata "
+                f"({self.repository}:{oci.ARTIFACTHUB_TAG}, a mutable tag) failed, which the next release pushes again: {error}",
+            ) from error
 
     def _package_reproducibly(self, workdir: Path, epoch: int) -> Path:
         archive = package(self.options.chart, workdir, epoch, self.options.version)

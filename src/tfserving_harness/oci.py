@@ -1,9 +1,10 @@
 """The few OCI distribution API calls Helm does not offer: ask for a tag's digest before pushing,
 put an old manifest back, delete a manifest, and push Artifact Hub's repository metadata.
 
-Helm can only push charts; `oras` is not on PyPI as a pinned CLI, and these are five HTTP calls
-of the distribution spec (https://github.com/opencontainers/distribution-spec/blob/main/spec.md),
-so they go through `requests`, which the harness already pins.
+Helm can only push charts. The oras CLI is a Go binary (not on PyPI); its Python SDK (PyPI `oras`)
+would add a dependency with its own auth handling for what are a handful of HTTP calls of the
+distribution spec (https://github.com/opencontainers/distribution-spec/blob/main/spec.md), so
+they go through `requests`, which the harness already pins.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@ and the chart CHANGELOG kept in step with Chart.yaml's `artifacthub.io/changes`.
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 import pytest
@@ -164,3 +165,12 @@ def test_release_notes_group_entries_by_kind_and_keep_upgrading():
     assert release.release_notes(releases, "1.1.0") == "### Added\n\n- a\n\n### Fixed\n\n- b\n\n### Upgrading\n\nRun x first.\n"
     with pytest.raises(ValueError, match=r"no \[2.0.0\] section"):
         release.release_notes(releases, "2.0.0")
+
+
+@pytest.mark.parametrize("readme", ["README.md", "charts/tf-serving/README.md"])
+def test_readme_install_commands_name_the_chart_version(readme):
+    from tfserving_harness.paths import REPO_ROOT
+
+    text = (REPO_ROOT / readme).read_text()
+    versions = re.findall(r"oci://\S+/tf-serving --version (\S+)", text) + re.findall(r"releases/download/tf-serving-(\S+?)/", text)
+    assert versions and set(versions) == {str(CHART["version"])}, f"{readme}: install commands say {sorted(set(versions))}, Chart.yaml {CHART['version']}"

@@ -259,7 +259,7 @@ def chart_at_version(chart: Path, version: str | None, workdir: Path) -> Path:
     """The source chart, or a copy whose Chart.yaml says the overridden version (renders carry it)."""
     if not version:
         return chart
-    copy = workdir / "source" / chart.name
+    copy = Path(tempfile.mkdtemp(prefix="source-", dir=workdir)) / chart.name
     shutil.copytree(chart, copy)
     chart_yaml = copy / "Chart.yaml"
     chart_yaml.write_text(re.sub(r"(?m)^version:.*$", f"version: {version}", chart_yaml.read_text(), count=1))
@@ -553,6 +553,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"publish failed at {error.step}: {error}", file=sys.stderr)
         return 1
     print(f"published {result.reference}@{result.manifest_digest} (chart {result.chart_digest}) in {sum(result.timings.values()):.1f}s")
+    print(f"archive{' and provenance' if result.provenance else ''} kept in {result.archive.parent}")
     if result.replaced_digest:
         print(f"replaced {result.replaced_digest} (--force)")
     return 0

@@ -136,9 +136,10 @@ def test_wrong_password_pushes_nothing(auth_registry, small_chart, epoch, tmp_pa
 
 def test_dry_run_prints_the_plan_and_touches_nothing(registry, signing_key, tmp_path):
     out = tmp_path / "out"
-    result = run_cli(
-        "--registry", f"oci://{registry.host}/dry", "--plain-http", "--sign", "--key", signing_key.name, "--keyring", str(signing_key.secring),
-        "--output-dir", str(out), "--dry-run", home=tmp_path,
+    result = subprocess.run(
+        [str(REPO_ROOT / "scripts" / "publish"), "--registry", f"oci://{registry.host}/dry", "--plain-http", "--sign", "--key", signing_key.name,
+         "--keyring", str(signing_key.secring), "--output-dir", str(out), "--dry-run"],
+        capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert f"target     oci://{registry.host}/dry/tf-serving:{VERSION} over plain HTTP" in result.stdout

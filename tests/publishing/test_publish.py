@@ -3,6 +3,7 @@ leave the registry as it was, credentials from the environment, dry run, Artifac
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 
@@ -30,6 +31,17 @@ def test_unsigned_publish_is_reproducible_down_to_the_manifest(registry, small_c
     second = publish.Publisher(options(registry.host, "repro-b", tmp_path / "b", chart=small_chart)).run()
     assert first.chart_digest == second.chart_digest
     assert first.manifest_digest == second.manifest_digest
+
+
+def test_a_scenario_that_fails_its_checks_stops_the_release(registry, small_chart, epoch, tmp_path):
+    chart = tmp_path / "tf-serving"
+    shutil.copytree(small_chart, chart)
+    (chart / "ci" / "typo-values.yaml").write_text("replicaCuont: 2\n")
+    with pytest.raises(publish.PublishError, match="typo-values.yaml: helm lint --strict failed") as failed:
+        publish.Publisher(options(registry.host, "unchecked", tmp_path, chart=chart)).run()
+    assert failed.value.step == "checks" and "nothing was packaged or pushed" in str(failed.value)
+    assert not list((tmp_path / "out").glob("*.tgz"))
+    assert oci.Registry(registry.host, plain_http=True).tags("unchecked/tf-serving") == []
 
 
 def test_pre_release_version_override(registry, small_chart, epoch, tmp_path):

@@ -31,15 +31,29 @@ setup: ## Create .venv and install everything, pinned (helm included)
 	$(HELM) version --short
 
 .PHONY: test
-test: ## Every test tier that runs on one machine (cluster tier when KUBECONFIG answers; kind tests skip with the reason)
+test: ## Every test tier that runs on one machine (cluster tier when KUBECONFIG answers; kind tests skip with the reason); the version check when BASE_REF is set
 	$(VENV)/bin/ruff check src scripts tests loadtests
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory test-publishing
 	$(MAKE) --no-print-directory test-cluster
 	$(MAKE) --no-print-directory test-kind
+	$(MAKE) --no-print-directory check-version
 
 .PHONY: test-cluster
 test-cluster: ## Installs on a real API server (KUBECONFIG; ../shared/k8s-local/up.sh gives one); skipped without one
 	$(PY) -m pytest tests/cluster $(CLUSTER_PYTEST_ARGS)
+
+.PHONY: test-publishing
+test-publishing: ## scripts/publish against a real local OCI registry (Debian docker-registry, gnupg, apache2-utils); skipped without them
+	$(PY) -m pytest tests/publishing $(PYTEST_ARGS)
+
+.PHONY: check-version
+check-version: ## Chart changed since BASE_REF (a git ref, or auto) without a version bump? make check-version BASE_REF=origin/main
+	$(PY) scripts/check_chart_version.py
+
+.PHONY: publish
+publish: ## Release the chart: make publish REGISTRY=oci://ghcr.io/my-org/charts [PUBLISH_ARGS="--sign --key NAME --dry-run"]
+	scripts/publish --registry $(REGISTRY) $(PUBLISH_ARGS)
 
 .PHONY: test-unit
 test-unit: ## Render-and-assert tests: schemas, TF Serving configs, invariants, helm lint per ci/ scenario
@@ -80,6 +94,10 @@ check-values: ## Check a values file like the unit tier does: make check-values 
 .PHONY: bench
 bench: ## Render speed with/without cache, cache hit ratio and wall time of the unit tier
 	$(PY) scripts/bench_render.py
+
+.PHONY: bench-publish
+bench-publish: ## Time scripts/publish (dry run, two signed publishes to a local registry), digest reproducibility, the publishing tier
+	$(PY) scripts/bench_publish.py
 
 .PHONY: constraints
 constraints: ## Re-pin every transitive dependency into constraints.txt from the current venv

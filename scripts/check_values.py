@@ -21,7 +21,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from tfserving_harness import checks, helm, pod_security
+from tfserving_harness import helm
+from tfserving_harness.values_check import check_values
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,28 +45,24 @@ def main(argv: list[str] | None = None) -> int:
             print(f"values file {values_file} is not a readable regular file; pass the path of a YAML file", file=sys.stderr)
             return 2
 
-    failed = False
-    for kube_version in args.kube_version or helm.SUPPORTED_KUBE_VERSIONS:
-        try:
-            docs = helm.render_chart(
-                values_files=args.values,
-                name=args.release,
-                namespace=args.namespace,
-                kube_version=kube_version,
-                api_versions=args.api_versions,
-                use_cache=False,
-                renderer=args.renderer,
-            )
-        except helm.RenderError as error:
-            print(f"Kubernetes {kube_version}: the chart does not render with these values:\n{error.stderr.strip()}", file=sys.stderr)
-            return 2
-        problems = checks.check_documents(docs, kube_version)
-        if args.pod_security == "restricted":
-            problems += pod_security.restricted_problems(docs)
-        for problem in problems:
-            print(f"Kubernetes {kube_version}: {problem}")
-        print(f"Kubernetes {kube_version}: {len(docs)} objects checked, {len(problems)} problem(s)", file=sys.stderr)
-        failed = failed or bool(problems)
+    try:
+        reports = check_values(
+            args.values,
+            kube_versions=args.kube_version or helm.SUPPORTED_KUBE_VERSIONS,
+            api_versions=args.api_versions,
+            release=args.release,
+            namespace=args.namespace,
+            pod_security_profile=args.pod_security,
+            renderer=args.renderer,
+        )
+    except helm.RenderError as error:
+        print(f"Kubernetes {error.kube_version}: the chart does not render with these values:\n{error.stderr.strip()}", file=sys.stderr)
+        return 2
+    for report in reports:
+        for problem in report.problems:
+            print(f"Kubernetes {report.kube_version}: {problem}")
+        print(f"Kubernetes {report.kube_version}: {report.objects} objects checked, {len(report.problems)} problem(s)", file=sys.stderr)
+    failed = any(report.problems for report in reports)
     return 1 if failed else 0
 
 

@@ -42,6 +42,7 @@ class RenderError(RuntimeError):
         super().__init__(message)
         self.stderr = stderr
         self.command = list(command)
+        self.kube_version: str | None = None  # set by callers that render for several versions
 
     def __str__(self) -> str:
         return f"{self.args[0]}\n{self.stderr.strip()}"
@@ -407,6 +408,12 @@ def render_notes(
     args += ["--show-only", f"templates/{_NOTES_COPY}"]
     output = run_helm(args, stdin=yaml.safe_dump(values or {})).stdout
     return yamlio.load(output)["notes"]
+
+
+def template_text(chart: str | Path, values_files: Sequence[str | Path] = (), *, kube_version: str = NEWEST_KUBE_VERSION) -> str:
+    """`helm template` output as helm prints it, for byte-for-byte comparisons of two charts."""
+    command = _template_command([str(f) for f in values_files], DEFAULT_RELEASE, DEFAULT_NAMESPACE, kube_version, (), Path(chart))
+    return run_helm(command, stdin="{}").stdout
 
 
 def clear_cache() -> None:

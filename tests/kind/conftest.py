@@ -22,6 +22,11 @@ from tfserving_harness import cluster as harness
 from tfserving_harness import kind
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        item.add_marker(pytest.mark.kind)
+
+
 def _unavailable(message: str):
     if os.environ.get("TFS_REQUIRE_KIND") == "1":
         pytest.fail(f"TFS_REQUIRE_KIND=1 but the kind tier cannot run: {message}", pytrace=False)

@@ -13,9 +13,6 @@ from tfserving_harness.kind import INGRESS_VALUES, demo_models, wait_for_ingress
 from tfserving_harness.kind import ask_ingress as ask
 from tfserving_harness.traffic import steady_load
 
-# Collected by `-m kind` (the conftest adds the marker only after -m has selected).
-pytestmark = pytest.mark.kind
-
 TARGET_PER_POD = 5.0  # requests per second per pod (autoscaling.requestsPerSecond.averageValue)
 
 

@@ -6,16 +6,12 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
 from kubernetes import client, config
 
 from tfserving_harness import kind
 from tfserving_harness.cluster import CREATED_BY_LABEL, POD_SECURITY_ENFORCE, wait_until
 from tfserving_harness.paths import chart_dir
 from tfserving_harness.yamlio import load
-
-# Collected by `-m kind` (the conftest adds the marker only after -m has selected).
-pytestmark = pytest.mark.kind
 
 ALLOWED_LABEL = {"tf-serving.io/client": "allowed"}
 

@@ -9,9 +9,6 @@ import yaml
 from tfserving_harness import demo_model, kind
 from tfserving_harness.testing import ci_scenarios, kube_version_tuple, scenario_directives
 
-# Collected by `-m kind` (the conftest adds the marker only after -m has selected).
-pytestmark = pytest.mark.kind
-
 INPUTS = [1.0, 2.0, 5.0]
 LATEST = 2  # demo_values serves versions 1 and 2; a request without a version gets the latest
 

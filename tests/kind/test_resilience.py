@@ -6,15 +6,11 @@ from __future__ import annotations
 import threading
 import time
 
-import pytest
 from kubernetes import client, config
 
 from tfserving_harness.kind import INGRESS_VALUES, demo_models, wait_for_ingress
 from tfserving_harness.kind import ask_ingress as ask
 from tfserving_harness.traffic import steady_load
-
-# Collected by `-m kind` (the conftest adds the marker only after -m has selected).
-pytestmark = pytest.mark.kind
 
 #: Failed requests allowed for one deleted pod, out of the requests sent while it shuts down. The
 #: chart's preStop sleep keeps the old pod serving until the endpoints update reaches the ingress,

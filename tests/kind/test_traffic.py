@@ -8,15 +8,10 @@ from __future__ import annotations
 import json
 import threading
 
-import pytest
-
 from tfserving_harness.kind import INGRESS_VALUES, demo_models, wait_for_ingress
 from tfserving_harness.kind import ask_ingress as ask
 from tfserving_harness.split import judge_split
 from tfserving_harness.traffic import steady_load
-
-# Collected by `-m kind` (the conftest adds the marker only after -m has selected).
-pytestmark = pytest.mark.kind
 
 
 def test_canary_weight_split_and_header_pinning(kind_release):

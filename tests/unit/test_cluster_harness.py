@@ -224,3 +224,19 @@ def test_steady_load_sends_at_the_rate_records_failures_and_stops():
     assert steady_load(lambda: "x", rate=10, seconds=10, stop=stop).outcomes == []
     with pytest.raises(ValueError):
         steady_load(lambda: "x", rate=0, seconds=1)
+
+
+def test_make_demo_names_the_missing_tools_and_how_to_get_them(tmp_path):
+    """Without docker, kind and kubectl, `make demo` stops at once with what to install."""
+    import os
+    import subprocess
+    import sys
+
+    from tfserving_harness.paths import REPO_ROOT
+
+    result = subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "demo.py")], capture_output=True, text=True,
+                            env={**os.environ, "PATH": str(tmp_path)}, timeout=120)
+    assert result.returncode == 2
+    for tool in ("docker", "kind", "kubectl"):
+        assert f"  {tool}: " in result.stderr, result.stderr
+    assert "make test" in result.stderr

@@ -30,7 +30,16 @@ setup: ## Create .venv and install everything, pinned (helm included)
 test: ## Every test tier that runs on one machine (cluster tier when KUBECONFIG answers; kind tests skip with the reason)
 	$(VENV)/bin/ruff check src scripts tests loadtests
 	$(PY) -m pytest tests/unit tests/integration $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory test-load
 	$(MAKE) --no-print-directory test-cluster
+
+.PHONY: test-load
+test-load: ## The real locustfiles, headless, against the TF Serving stand-in on loopback (serial: it measures)
+	$(PY) -m pytest tests/load -p no:xdist
+
+.PHONY: bench-load
+bench-load: ## Requests/s per Locust process: REST and gRPC users vs a bare FastHttpUser and wrk, against the stand-in
+	$(PY) scripts/bench_load.py
 
 .PHONY: test-cluster
 test-cluster: ## Installs on a real API server (KUBECONFIG; ../shared/k8s-local/up.sh gives one); skipped without one

@@ -30,6 +30,7 @@ grpc_gevent.init_gevent()  # before any channel exists: grpc's I/O must yield to
 import gevent  # noqa: E402
 import gevent.lock  # noqa: E402
 from locust import FastHttpUser, LoadTestShape, User, constant, events, task  # noqa: E402
+from locust import stats as locust_stats  # noqa: E402
 from locust.runners import MasterRunner, WorkerRunner  # noqa: E402
 
 from ..demo_model import MODEL_NAME, SIGNATURE  # noqa: E402
@@ -239,16 +240,17 @@ class Run:
 
     # --- sampling (master/local) ---
     def sample_loop(self) -> None:
-        total = self.env.runner.stats.total
-        last = (time.monotonic(), total.num_requests, total.num_failures, dict(total.response_times))
+        """One timeline point a second from Locust's totals (deltas), from the end of the warm-up on."""
+        last = None
         while True:
             gevent.sleep(1.0)
             if not self.measuring:
-                total = self.env.runner.stats.total
-                last = (time.monotonic(), total.num_requests, total.num_failures, dict(total.response_times))
                 continue
             total = self.env.runner.stats.total
             now = (time.monotonic(), total.num_requests, total.num_failures, dict(total.response_times))
+            if last is None:  # first second after the stats reset: the baseline
+                last = now
+                continue
             dt = max(now[0] - last[0], 1e-6)
             delta = _diff(now[3], last[3])
             cpu = self.generator_cpu()
@@ -359,6 +361,10 @@ class Run:
         for greenlet in self.greenlets:
             greenlet.kill(block=False)
         end = time.monotonic()
+        if o.csv_prefix:
+            # Locust's CSV writer rewrites its files once a CSV_STATS_INTERVAL_SEC; one more round
+            # after the users stopped puts the final totals there, the same ones summary.json holds.
+            gevent.sleep(locust_stats.CSV_STATS_INTERVAL_SEC + 0.2)
         if o.load_profile == "capacity" and self.capacity_steps:
             self.finish_capacity_step(self.capacity_steps[-1], end - (self.shape_start or end))
         stats = runner.stats.total
@@ -536,9 +542,9 @@ class TfServingShape(LoadTestShape):
             return None
         if located is None:
             return None
+        run.phase = located.phase.name
         if located.phase.name != "warmup":
             run.begin_measurement()
-        run.phase = located.phase.name
         run.apply_rate(located.phase.rate)
         users = o.num_users or 1
         # Open model: users are in-flight slots, not load, so they all start at once; closed loop: -r.

@@ -149,14 +149,15 @@ def judge(samples: list[Sample], model: TimingModel, phases: Mapping[str, float]
     by = high + model.scale_out_desired_by
     reached = _first(desired, high, lambda s: s.hpa_desired >= model.expect_replicas)
     verdicts.append(Verdict(
-        "scale-out (desired)", reached is not None and reached.t <= by, f"desired >= {model.expect_replicas}", f"+{by:g} s",
+        "scale-out (desired)", reached is not None and reached.t <= by, f"desired >= {model.expect_replicas}", by=f"+{by:g} s", observed=
         f"desired {reached.hpa_desired} at +{reached.t:.0f} s ({reached.t - high:.0f} s after the step)" if reached else
         f"never reached; max desired {max((s.hpa_desired for s in desired if s.t >= high), default=None)}",
     ))
     ready_by = high + model.scale_out_ready_by
     ready = _first(samples, high, lambda s: s.ready_replicas >= model.expect_replicas)
     verdicts.append(Verdict(
-        "scale-out (ready pods)", ready is not None and ready.t <= ready_by, f"ready replicas >= {model.expect_replicas}", f"+{ready_by:g} s",
+        "scale-out (ready pods)", ready is not None and ready.t <= ready_by, f"ready replicas >= {model.expect_replicas}", by=f"+{ready_by:g} s",
+        observed=
         f"{ready.ready_replicas} ready at +{ready.t:.0f} s" if ready else
         f"never reached; max ready {max((s.ready_replicas for s in samples if s.t >= high), default=None)}",
     ))
@@ -177,7 +178,8 @@ def judge(samples: list[Sample], model: TimingModel, phases: Mapping[str, float]
         ok = back is not None and not_before <= back.t <= in_by
         observed = f"desired {back.hpa_desired} at +{back.t:.0f} s ({back.t - drop:.0f} s after the drop)" if back else \
             f"still {desired[-1].hpa_desired if desired else '?'} at the end (+{end:g} s)"
-    verdicts.append(Verdict("scale-in to minReplicas", ok, f"desired == {model.min_replicas}, not before +{not_before:g} s", f"+{in_by:g} s", observed))
+    verdicts.append(Verdict("scale-in to minReplicas", ok, f"desired == {model.min_replicas}, not before +{not_before:g} s",
+                            by=f"+{in_by:g} s", observed=observed))
     if early is not None and early.t < not_before:
         verdicts.append(Verdict("scale-in honours the stabilization window", False, f"no scale-in before +{not_before:g} s",
                                 f"desired {early.hpa_desired} at +{early.t:.0f} s"))

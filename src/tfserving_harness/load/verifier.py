@@ -234,7 +234,10 @@ class Recorder:
         metrics, conditions = "", ""
         if hpa is not None and hpa.status is not None:
             for metric in self.apps.api_client.sanitize_for_serialization(hpa.status.current_metrics or []):
-                body = metric.get(metric["type"][0].lower() + metric["type"][1:], {})
+                kind = metric.get("type") or ""
+                if not kind:  # the HPA lists a metric it could not read yet with an empty type
+                    continue
+                body = metric.get(kind[0].lower() + kind[1:], {})
                 name = body.get("metric", {}).get("name") or body.get("name", metric["type"])
                 current = body.get("current", {})
                 metrics += f"{name}={current.get('averageValue', current.get('value', current.get('averageUtilization')))} "
@@ -246,7 +249,8 @@ class Recorder:
             ready_replicas=status.ready_replicas or 0,
             updated_replicas=status.updated_replicas or 0,
             hpa_current=hpa.status.current_replicas if hpa is not None and hpa.status else None,
-            hpa_desired=hpa.status.desired_replicas if hpa is not None and hpa.status else None,
+            # desiredReplicas 0 is an HPA that has not computed a count yet (it never scales to 0 here).
+            hpa_desired=(hpa.status.desired_replicas or None) if hpa is not None and hpa.status else None,
             hpa_metrics=metrics.strip(),
             hpa_conditions=conditions,
         )

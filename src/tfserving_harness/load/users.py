@@ -312,6 +312,13 @@ class Run:
             return [shapes.Phase("warmup", o.warmup, steps[0].rate)] + steps
         min_replicas = o.min_replicas or (self.recorder.hpa_spec()[0] if self.recorder else 2)
         low, high = shapes.autoscale_rates(o.target_per_pod, min_replicas, o.expect_replicas)
+        if self.recorder is not None:
+            model = self.timing_model()
+            log.info("%s", model.describe())
+            if o.hold_seconds < model.scale_out_ready_by or o.observe_seconds < model.scale_in_by:
+                log.warning("--hold-seconds %g / --observe-seconds %g are shorter than the timing model's bounds (%g s / %g s): "
+                            "the verdicts will say the run ended too early", o.hold_seconds, o.observe_seconds,
+                            model.scale_out_ready_by, model.scale_in_by)
         return shapes.autoscale(warmup_seconds=o.warmup, low_rate=low, low_seconds=o.low_seconds, high_rate=high,
                                 hold_seconds=o.hold_seconds, observe_seconds=o.observe_seconds)
 
@@ -440,10 +447,7 @@ class Run:
             return [Verdict("autoscaling", False, "Deployment/HPA samples (--kube-namespace and --release)",
                             self.recorder_error or "no recorder: set --kube-namespace and --release")]
         self.recorder.write(self.report_dir)
-        min_replicas, behavior = self.recorder.hpa_spec()
-        model = verifier.TimingModel(min_replicas=o.min_replicas or min_replicas, expect_replicas=o.expect_replicas,
-                                     scrape_interval=o.scrape_interval, rate_window=o.rate_window, adapter_interval=o.adapter_interval,
-                                     pod_start=o.pod_start_seconds, behavior=behavior)
+        model = self.timing_model()
         print(model.describe())
         summary["timing_model"] = model.as_dict()
         if o.load_profile != "autoscale":
@@ -452,6 +456,13 @@ class Run:
         offset = self.recorder.start - (self.shape_start or self.recorder.start)
         samples = [verifier.Sample(**{**s.__dict__, "t": s.t + offset}) for s in self.recorder.samples]
         return verifier.judge(samples, model, starts)
+
+    def timing_model(self) -> verifier.TimingModel:
+        o = self.options
+        min_replicas, behavior = self.recorder.hpa_spec()
+        return verifier.TimingModel(min_replicas=o.min_replicas or min_replicas, expect_replicas=o.expect_replicas,
+                                    scrape_interval=o.scrape_interval, rate_window=o.rate_window, adapter_interval=o.adapter_interval,
+                                    pod_start=o.pod_start_seconds, behavior=behavior)
 
     def write(self, summary: dict) -> None:
         directory = self.report_dir

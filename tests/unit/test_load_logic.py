@@ -179,3 +179,30 @@ def test_capacity_recommendation():
     assert rec.capacity_rps == 150 and rec.target_per_pod == 105
     assert (rec.min_replicas, rec.max_replicas) == (5, 20)  # ceil(500 / 105), ceil(2000 / 105)
     assert 'averageValue: "105"' in rec.values_yaml and "at 225 req/s it failed: p99 300.0 ms > SLO 100 ms" in rec.sentence
+
+
+def test_pacer_rate_change_does_not_fire_the_old_schedule_too():
+    """100 idle users hold slots seconds ahead; after a rate change only the new schedule fires."""
+    import time
+
+    import gevent
+
+    pacer = Pacer(sleep=gevent.sleep)
+    pacer.set_rate(40)
+    sent = [0]
+
+    def user():
+        while True:
+            pacer.wait()
+            sent[0] += 1
+
+    users = [gevent.spawn(user) for _ in range(100)]
+    try:
+        gevent.sleep(0.5)
+        pacer.set_rate(80)
+        start, before = time.monotonic(), sent[0]
+        gevent.sleep(1.0)
+        rate = (sent[0] - before) / (time.monotonic() - start)
+    finally:
+        gevent.killall(users)
+    assert 60 <= rate <= 100, rate  # the bug this guards against: old claims + new schedule = 120/s

@@ -114,6 +114,7 @@ def add_options(parser) -> None:
     opt("--rate-window", "TFS_RATE_WINDOW", type=float, default=120.0, help="Timing model: adapter rate window, s (prometheusAdapter.rateWindow)")
     opt("--adapter-interval", "TFS_ADAPTER_INTERVAL", type=float, default=30.0, help="Timing model: adapter/KEDA polling, s")
     opt("--pod-start-seconds", "TFS_POD_START_SECONDS", type=float, default=120.0, help="Timing model: image pull + model load + startup probe, s")
+    opt("--report-title", "TFS_REPORT_TITLE", default="", help="Title of the plots and report.html; empty: model, host and profile")
     opt("--report-dir", "TFS_REPORT_DIR", default=report_dir, help="Directory for every report file (Locust's CSV/HTML too)")
     parser.set_defaults(csv_prefix=f"{report_dir}/locust", html_file=f"{report_dir}/locust.html", stats_history_enabled=True)
 
@@ -384,7 +385,7 @@ class Run:
         if self.prepared.error:
             verdicts.append(Verdict("payload", False, "a request built from the signature or --payload-file", self.prepared.error))
         summary: dict = {
-            "title": f"TF Serving load test: {o.model} at {self.host}, profile {o.load_profile}",
+            "title": o.report_title or f"TF Serving load test: {o.model} at {self.host}, profile {o.load_profile}",
             "report_dir": str(self.report_dir), "profile": o.load_profile, "model": o.model, "host": self.host,
             "user_classes": sorted({type(u).__name__ for u in getattr(runner, "user_greenlets", [])} or
                                    [c.__name__ for c in self.env.user_classes]),

@@ -201,9 +201,16 @@ class Recorder:
     """Polls the track's Deployment and HPA (found by the chart's labels) and their events."""
 
     def __init__(self, *, namespace: str, release: str, track: str = "main", kubeconfig: str | None = None, context: str | None = None):
+        import os
+
         from kubernetes import client, config
 
-        api_client = config.new_client_from_config(config_file=kubeconfig, context=context)
+        if kubeconfig is None and "KUBERNETES_SERVICE_HOST" in os.environ:  # a Locust master inside the cluster
+            configuration = client.Configuration()
+            config.load_incluster_config(client_configuration=configuration)
+            api_client = client.ApiClient(configuration)
+        else:
+            api_client = config.new_client_from_config(config_file=kubeconfig, context=context)
         self.apps, self.autoscaling, self.core = client.AppsV1Api(api_client), client.AutoscalingV2Api(api_client), client.CoreV1Api(api_client)
         self.namespace, self.release, self.track = namespace, release, track
         self.selector = f"app.kubernetes.io/instance={release},tf-serving.io/track={track}"

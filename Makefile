@@ -39,7 +39,7 @@ test-load: ## The real locustfiles, headless, against the TF Serving stand-in on
 
 .PHONY: bench-load
 bench-load: ## Requests/s per Locust process: REST and gRPC users vs a bare FastHttpUser and wrk, against the stand-in
-	$(PY) scripts/bench_load.py
+	$(PY) scripts/bench_load.py $(BENCH_ARGS)
 
 .PHONY: test-cluster
 test-cluster: ## Installs on a real API server (KUBECONFIG; ../shared/k8s-local/up.sh gives one); skipped without one

@@ -34,10 +34,19 @@ setup: ## Create .venv and install everything, pinned (helm included)
 test: ## Every test tier that runs on one machine (cluster tier when KUBECONFIG answers; kind tests skip with the reason); the version check when BASE_REF is set
 	$(VENV)/bin/ruff check src scripts tests loadtests
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory test-load
 	$(MAKE) --no-print-directory test-publishing
 	$(MAKE) --no-print-directory test-cluster
 	$(MAKE) --no-print-directory test-kind
 	$(MAKE) --no-print-directory check-version
+
+.PHONY: test-load
+test-load: ## The real locustfiles, headless, against the TF Serving stand-in on loopback (serial: it measures)
+	$(PY) -m pytest tests/load -p no:xdist
+
+.PHONY: bench-load
+bench-load: ## Requests/s per Locust process: REST and gRPC users vs a bare FastHttpUser and wrk, against the stand-in
+	$(PY) scripts/bench_load.py $(BENCH_ARGS)
 
 .PHONY: test-cluster
 test-cluster: ## Installs on a real API server (KUBECONFIG; ../shared/k8s-local/up.sh gives one); skipped without one

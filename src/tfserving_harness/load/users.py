@@ -1,0 +1,696 @@
+"""Locust users, options, load shape and run bookkeeping for TF Serving (imported by loadtests/).
+
+- `RestUser` (FastHttpUser): `POST /v1/models/NAME[/versions/N|/labels/L]:predict`.
+- `GrpcUser`: PredictionService/Predict through tensorflow-serving-api's stub; grpc runs on gevent
+  (`grpc.experimental.gevent.init_gevent()`) and an interceptor fires Locust's request event.
+- `TfServingShape`: the `--load-profile` (constant, step, spike, soak, autoscale, capacity) as an open-model
+  arrival rate (see pacing.py); `-u` is the most requests in flight. With `--rate 0` users are closed loops.
+- Warm-up (`--warmup` seconds) runs first and is excluded: Locust's stats are reset when it ends and
+  the server-side metrics are read from then on.
+- At the end (`quitting`): thresholds, the autoscaling verdicts and the capacity recommendation, the
+  report files, and `environment.process_exit_code` = 1 on any failed verdict (2 for a payload error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import os
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import grpc
+import grpc.experimental.gevent as grpc_gevent
+
+grpc_gevent.init_gevent()  # before any channel exists: grpc's I/O must yield to gevent
+
+import gevent  # noqa: E402
+import gevent.lock  # noqa: E402
+import psutil  # noqa: E402
+from locust import FastHttpUser, LoadTestShape, User, constant, events, task  # noqa: E402
+from locust import stats as locust_stats  # noqa: E402
+from locust.runners import MasterRunner, WorkerRunner  # noqa: E402
+
+from ..demo_model import MODEL_NAME, SIGNATURE  # noqa: E402
+from . import capacity as capacity_mode  # noqa: E402
+from . import payloads, protos, report, server_metrics, shapes, verifier  # noqa: E402
+from .pacing import Pacer  # noqa: E402
+from .thresholds import Thresholds, Verdict  # noqa: E402
+
+log = logging.getLogger("tfserving")
+DEFAULT_REST = "http://127.0.0.1:8501"
+DEFAULT_GRPC_PORT = 8500
+
+
+def _report_dir_default() -> str:
+    # Locust creates its CSV writer before the init event, so the report directory (which holds
+    # Locust's CSV and HTML too) is known before the full parse: read just --report-dir here.
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument("--report-dir", default=os.environ.get("TFS_REPORT_DIR"))
+    known, _ = early.parse_known_args(sys.argv[1:])
+    return known.report_dir or f"reports/load-{datetime.now():%Y%m%d-%H%M%S}"
+
+
+@events.init_command_line_parser.add_listener
+def add_options(parser) -> None:
+    def opt(flag: str, env: str, **kwargs) -> None:
+        parser.add_argument(flag, env_var=env, **kwargs)
+
+    report_dir = _report_dir_default()
+    opt("--model", "TFS_MODEL", default=MODEL_NAME, help="Model name (the chart's default model is half_plus_two)")
+    opt("--model-version", "TFS_MODEL_VERSION", default="", help="Version to call (/versions/N); empty: the server's default")
+    opt("--model-label", "TFS_MODEL_LABEL", default="", help="Version label to call (/labels/L)")
+    opt("--signature", "TFS_SIGNATURE", default=SIGNATURE, help="Signature name")
+    opt("--batch-size", "TFS_BATCH_SIZE", type=int, default=1, help="Rows per request (the -1 dimensions of generated inputs)")
+    opt("--payload-file", "TFS_PAYLOAD_FILE", default="", help="REST JSON (instances/inputs) or PredictRequest .pbtxt; empty: generate from metadata")
+    opt("--grpc-target", "TFS_GRPC_TARGET", default="", help="host:port for GrpcUser; empty: the --host name on port 8500")
+    opt("--request-timeout", "TFS_REQUEST_TIMEOUT", type=float, default=30.0, help="gRPC deadline, seconds")
+    opt("--rate", "TFS_RATE", type=float, default=0.0, help="Open-model arrival rate, requests/s over all workers; 0: closed loop")
+    opt("--warmup", "TFS_WARMUP", type=float, default=10.0, help="Seconds of warm-up excluded from every statistic")
+    opt("--load-profile", "TFS_LOAD_PROFILE", default="constant", choices=["constant", "step", "spike", "soak", "autoscale", "capacity"],
+        help="Load profile: arrival rates over time (see tfserving_harness.load.shapes)")
+    opt("--step-rates", "TFS_STEP_RATES", default="", help="step: comma-separated rates")
+    opt("--step-seconds", "TFS_STEP_SECONDS", type=float, default=60.0, help="step: seconds per rate")
+    opt("--spike-rate", "TFS_SPIKE_RATE", type=float, default=0.0, help="spike: peak rate (base is --rate)")
+    opt("--spike-seconds", "TFS_SPIKE_SECONDS", type=float, default=30.0, help="spike: seconds at the peak")
+    opt("--spike-base-seconds", "TFS_SPIKE_BASE_SECONDS", type=float, default=60.0, help="spike: seconds at --rate before and after")
+    opt("--soak-seconds", "TFS_SOAK_SECONDS", type=float, default=3600.0, help="soak: seconds at --rate")
+    opt("--target-per-pod", "TFS_TARGET_PER_POD", type=float, default=50.0,
+        help="autoscale: the HPA's requests/s per pod (autoscaling.requestsPerSecond.averageValue)")
+    opt("--min-replicas", "TFS_MIN_REPLICAS", type=int, default=0, help="autoscale: minReplicas; 0: read from the HPA")
+    opt("--expect-replicas", "TFS_EXPECT_REPLICAS", type=int, default=3, help="autoscale: replicas the high phase must reach")
+    opt("--low-seconds", "TFS_LOW_SECONDS", type=float, default=180.0, help="autoscale: seconds of the low phase (must not scale)")
+    opt("--hold-seconds", "TFS_HOLD_SECONDS", type=float, default=420.0, help="autoscale: seconds of the high phase")
+    opt("--observe-seconds", "TFS_OBSERVE_SECONDS", type=float, default=1200.0, help="autoscale: seconds after the drop (scale-in)")
+    opt("--capacity-start", "TFS_CAPACITY_START", type=float, default=10.0, help="capacity: first rate")
+    opt("--capacity-factor", "TFS_CAPACITY_FACTOR", type=float, default=1.5, help="capacity: next rate = rate x factor")
+    opt("--capacity-increment", "TFS_CAPACITY_INCREMENT", type=float, default=0.0, help="capacity: next rate = rate + increment (wins over factor)")
+    opt("--capacity-step-seconds", "TFS_CAPACITY_STEP_SECONDS", type=float, default=30.0, help="capacity: seconds per step (first quarter settles)")
+    opt("--capacity-max-rate", "TFS_CAPACITY_MAX_RATE", type=float, default=5000.0, help="capacity: highest rate tried")
+    opt("--capacity-error-limit", "TFS_CAPACITY_ERROR_LIMIT", type=float, default=0.01, help="capacity: highest failure ratio of a passing step")
+    opt("--slo-p99-ms", "TFS_SLO_P99_MS", type=float, default=200.0, help="capacity: p99 latency SLO, ms")
+    opt("--replicas", "TFS_REPLICAS", type=int, default=1, help="capacity: replicas serving during the test")
+    opt("--headroom", "TFS_HEADROOM", type=float, default=0.3, help="capacity: fraction kept free in the per-pod target")
+    opt("--base-rate", "TFS_BASE_RATE", type=float, default=0.0, help="capacity: everyday rate, for minReplicas")
+    opt("--peak-rate", "TFS_PEAK_RATE", type=float, default=0.0, help="capacity: peak rate, for maxReplicas")
+    opt("--max-fail-ratio", "TFS_MAX_FAIL_RATIO", type=float, default=None, help="Threshold: highest failure ratio")
+    opt("--max-p50-ms", "TFS_MAX_P50_MS", type=float, default=None, help="Threshold: highest p50, ms")
+    opt("--max-p95-ms", "TFS_MAX_P95_MS", type=float, default=None, help="Threshold: highest p95, ms")
+    opt("--max-p99-ms", "TFS_MAX_P99_MS", type=float, default=None, help="Threshold: highest p99, ms")
+    opt("--min-rps", "TFS_MIN_RPS", type=float, default=None, help="Threshold: lowest achieved requests/s")
+    opt("--metrics-url", "TFS_METRICS_URL", default="auto",
+        help="TF Serving metrics URL; auto: HOST/monitoring/prometheus/metrics; none: off")
+    opt("--prometheus-url", "TFS_PROMETHEUS_URL", default="", help="Read the server-side view from Prometheus instead")
+    opt("--prometheus-selector", "TFS_PROMETHEUS_SELECTOR", default="", help='Extra matchers, e.g. namespace="ml",app_kubernetes_io_instance="my-model"')
+    opt("--kube-namespace", "TFS_KUBE_NAMESPACE", default="", help="Record/verify scaling of this namespace's release (with --release)")
+    opt("--release", "TFS_RELEASE", default="", help="Helm release name")
+    opt("--track", "TFS_TRACK", default="main", help="Release track (tf-serving.io/track label)")
+    opt("--kubeconfig", "KUBECONFIG", default=None, help="kubeconfig for the recorder")
+    opt("--kube-context", "TFS_KUBE_CONTEXT", default=None, help="kubeconfig context")
+    opt("--kube-interval", "TFS_KUBE_INTERVAL", type=float, default=5.0, help="Seconds between Deployment/HPA samples")
+    opt("--scrape-interval", "TFS_SCRAPE_INTERVAL", type=float, default=30.0, help="Timing model: Prometheus scrape interval, s")
+    opt("--rate-window", "TFS_RATE_WINDOW", type=float, default=120.0, help="Timing model: adapter rate window, s (prometheusAdapter.rateWindow)")
+    opt("--adapter-interval", "TFS_ADAPTER_INTERVAL", type=float, default=30.0, help="Timing model: adapter/KEDA polling, s")
+    opt("--pod-start-seconds", "TFS_POD_START_SECONDS", type=float, default=120.0, help="Timing model: image pull + model load + startup probe, s")
+    opt("--report-title", "TFS_REPORT_TITLE", default="", help="Title of the plots and report.html; empty: model, host and profile")
+    opt("--report-dir", "TFS_REPORT_DIR", default=report_dir, help="Directory for every report file (Locust's CSV/HTML too)")
+    parser.set_defaults(csv_prefix=f"{report_dir}/locust", html_file=f"{report_dir}/locust.html", stats_history_enabled=True)
+
+
+class Prepared:
+    """Signature and payload of this process, fetched once by the first user."""
+
+    def __init__(self):
+        self.lock = gevent.lock.Semaphore()
+        self.signature: payloads.Signature | None = None
+        self.payload: payloads.Payload | None = None
+        self.error: str | None = None
+
+
+class Run:
+    """Per-process state of a run; the master (or local runner) also keeps the timeline and verdicts."""
+
+    def __init__(self, environment):
+        self.env = environment
+        self.options = environment.parsed_options
+        self.pacer = Pacer()
+        self.prepared = Prepared()
+        self.rate_total = 0.0
+        self.measuring = False
+        self.measure_start: float | None = None
+        self.points: list[report.Point] = []
+        self.phase = "warmup"
+        self.metrics_before = None
+        self.metrics_error = ""
+        self.recorder: verifier.Recorder | None = None
+        self.recorder_error = ""
+        self.shape_start: float | None = None
+        self.phases: list[shapes.Phase] = []
+        self.capacity_steps: list[capacity_mode.Step] = []
+        self.capacity_verdicts: list[capacity_mode.StepVerdict] = []
+        self.capacity_snapshot = None
+        self.cpu: list[float] = []
+        self.process = psutil.Process()
+        self.process.cpu_percent(interval=None)  # the first call starts the measurement
+        self.greenlets: list = []
+
+    # --- paths and endpoints ---
+    @property
+    def host(self) -> str:
+        return (self.env.host or DEFAULT_REST).rstrip("/")
+
+    def model_path(self) -> str:
+        o = self.options
+        suffix = f"/versions/{o.model_version}" if o.model_version else (f"/labels/{o.model_label}" if o.model_label else "")
+        return f"/v1/models/{o.model}{suffix}"
+
+    def grpc_target(self) -> str:
+        if self.options.grpc_target:
+            return self.options.grpc_target
+        from urllib.parse import urlparse
+
+        return f"{urlparse(self.host).hostname or '127.0.0.1'}:{DEFAULT_GRPC_PORT}"
+
+    @property
+    def report_dir(self) -> Path:
+        return Path(self.options.report_dir)
+
+    # --- payload, once per process ---
+    def prepare(self, fetch_signature) -> bool:
+        """Fetch the signature (through the calling user's protocol) and build the payload; False on error."""
+        prepared = self.prepared
+        with prepared.lock:
+            if prepared.payload is not None or prepared.error is not None:
+                return prepared.error is None
+            o = self.options
+            try:
+                try:
+                    prepared.signature = fetch_signature()
+                except payloads.PayloadError:
+                    raise
+                except Exception as error:  # the server's answer decides; without a file nothing can be sent
+                    if not o.payload_file:
+                        raise payloads.PayloadError(f"cannot read the metadata of model {o.model!r}: {error}") from None
+                    log.warning("no metadata (%s): responses are checked for status only", error)
+                if o.payload_file:
+                    prepared.payload = payloads.load_file(o.payload_file, prepared.signature, o.signature)
+                else:
+                    prepared.payload = payloads.generate(prepared.signature, o.batch_size)
+                log.info("payload: %s, batch %s, %d bytes as JSON", sorted(prepared.payload.tensors), prepared.payload.batch_size,
+                         len(prepared.payload.rest_body))
+            except payloads.PayloadError as error:
+                prepared.error = str(error)
+                log.error("payload error, stopping the test: %s", error)
+                self.env.process_exit_code = 2
+                gevent.spawn_later(0.1, self.env.runner.quit)
+                return False
+        return True
+
+    # --- rate and warm-up ---
+    def apply_rate(self, rate: float) -> None:
+        self.rate_total = rate
+        runner = self.env.runner
+        workers = max(runner.worker_count, 1) if isinstance(runner, MasterRunner) else 1
+        runner.send_message("tfs_rate", rate / workers)
+
+    def begin_measurement(self) -> None:
+        if self.measuring:
+            return
+        self.env.runner.send_message("tfs_reset")
+        self.env.runner.stats.reset_all()
+        self.measuring = True
+        self.measure_start = time.monotonic()
+        self.metrics_before = self.read_metrics()
+        log.info("warm-up done: measuring from now")
+
+    def metrics_url(self) -> str | None:
+        url = self.options.metrics_url
+        if url in ("", "none"):
+            return None
+        return f"{self.host}/monitoring/prometheus/metrics" if url == "auto" else url
+
+    def read_metrics(self):
+        url = self.metrics_url()
+        if url is None or self.options.prometheus_url:
+            return None
+        try:
+            return server_metrics.scrape(url)
+        except Exception as error:  # noqa: BLE001 - the client-side numbers stand on their own
+            self.metrics_error = f"{url}: {error}"
+            return None
+
+    # --- sampling (master/local) ---
+    def sample_loop(self) -> None:
+        """One timeline point a second from Locust's totals (deltas), from the end of the warm-up on."""
+        last = None
+        while True:
+            gevent.sleep(1.0)
+            if not self.measuring:
+                continue
+            total = self.env.runner.stats.total
+            now = (time.monotonic(), total.num_requests, total.num_failures, dict(total.response_times))
+            if last is None:  # first second after the stats reset: the baseline
+                last = now
+                continue
+            dt = max(now[0] - last[0], 1e-6)
+            delta = _diff(now[3], last[3])
+            cpu = self.generator_cpu()
+            self.cpu.append(cpu)
+            latest = self.recorder.samples[-1] if self.recorder and self.recorder.samples else None
+            self.points.append(report.Point(
+                t=round(now[0] - self.measure_start, 2), phase=self.phase, requested_rps=self.rate_total or None,
+                achieved_rps=round(max(now[1] - last[1], 0) / dt, 2), failures_per_s=round(max(now[2] - last[2], 0) / dt, 2),
+                p50_ms=_percentile(delta, 0.5), p95_ms=_percentile(delta, 0.95), p99_ms=_percentile(delta, 0.99), generator_cpu=cpu,
+                desired_replicas=latest.hpa_desired if latest else None, ready_replicas=latest.ready_replicas if latest else None))
+            last = now
+
+    def generator_cpu(self) -> float:
+        """CPU % of one core: this process each second (Locust's own monitor samples only every 5 s),
+        the busiest worker as the workers report it in distributed mode."""
+        runner = self.env.runner
+        if isinstance(runner, MasterRunner):
+            return max((c.cpu_usage for c in runner.clients.values()), default=0.0)
+        return self.process.cpu_percent(interval=None)
+
+    def record_loop(self) -> None:
+        while True:
+            try:
+                self.recorder.sample()
+            except Exception as error:  # noqa: BLE001 - keep recording through API hiccups, report the last one
+                self.recorder_error = str(error)
+            gevent.sleep(self.options.kube_interval)
+
+    def start_recorder(self) -> None:
+        o = self.options
+        if not (o.kube_namespace and o.release):
+            return
+        try:
+            self.recorder = verifier.Recorder(namespace=o.kube_namespace, release=o.release, track=o.track,
+                                              kubeconfig=o.kubeconfig, context=o.kube_context)
+        except Exception as error:  # noqa: BLE001 - reported as a failed verdict at the end
+            self.recorder_error = f"cannot record the release: {error}"
+            log.error(self.recorder_error)
+            return
+        self.greenlets.append(gevent.spawn(self.record_loop))
+
+    # --- profile ---
+    def build_phases(self) -> list[shapes.Phase]:
+        o = self.options
+        warmup = shapes.Phase("warmup", o.warmup, o.rate)
+        if o.load_profile == "constant":
+            # Locust starts its --run-time timer only after a shape ends, so the shape ends itself.
+            seconds = max(o.run_time - o.warmup, 0.0) if o.run_time else math.inf
+            return [warmup, shapes.Phase("constant", seconds, o.rate)]
+        if o.load_profile == "step":
+            rates = [float(r) for r in o.step_rates.split(",") if r.strip()]
+            if not rates:
+                raise ValueError("--load-profile step needs --step-rates, e.g. 10,20,40")
+            return [shapes.Phase("warmup", o.warmup, rates[0])] + shapes.step(rates, o.step_seconds)
+        if o.load_profile == "spike":
+            return [warmup] + shapes.spike(o.rate, o.spike_rate, o.spike_base_seconds, o.spike_seconds)
+        if o.load_profile == "soak":
+            return [warmup] + shapes.soak(o.rate, o.soak_seconds)
+        if o.load_profile == "capacity":
+            steps = shapes.capacity(o.capacity_start, o.capacity_factor, o.capacity_step_seconds, o.capacity_max_rate, o.capacity_increment)
+            return [shapes.Phase("warmup", o.warmup, steps[0].rate)] + steps
+        min_replicas = o.min_replicas or (self.recorder.hpa_spec()[0] if self.recorder else 2)
+        low, high = shapes.autoscale_rates(o.target_per_pod, min_replicas, o.expect_replicas)
+        if self.recorder is not None:
+            model = self.timing_model()
+            log.info("%s", model.describe())
+            if o.hold_seconds < model.scale_out_ready_by or o.observe_seconds < model.scale_in_by:
+                log.warning("--hold-seconds %g / --observe-seconds %g are shorter than the timing model's bounds (%g s / %g s): "
+                            "the verdicts will say the run ended too early", o.hold_seconds, o.observe_seconds,
+                            model.scale_out_ready_by, model.scale_in_by)
+        return shapes.autoscale(warmup_seconds=o.warmup, low_rate=low, low_seconds=o.low_seconds, high_rate=high,
+                                hold_seconds=o.hold_seconds, observe_seconds=o.observe_seconds)
+
+    def capacity_tick(self, located: shapes.Located | None, t: float) -> bool:
+        """Capacity bookkeeping at each shape tick; False once a step broke the SLO (stop the test)."""
+        stats = self.env.runner.stats.total
+        current = self.capacity_steps[-1] if self.capacity_steps else None
+        if current is not None and (located is None or located.index != current.index):
+            self.finish_capacity_step(current, t)
+            if not self.capacity_verdicts[-1].ok:
+                return False
+        if located is None or not located.phase.name.startswith("capacity"):
+            return located is not None
+        if current is None or located.index != current.index:
+            step = capacity_mode.Step(located.phase.rate, 0.0)
+            step.index, step.settle_at, step.snapshot = located.index, located.start + located.phase.seconds / 4, None
+            self.capacity_steps.append(step)
+            current = step
+        if current.snapshot is None and t >= current.settle_at:
+            current.snapshot = (t, stats.num_requests, stats.num_failures, dict(stats.response_times))
+        return True
+
+    def finish_capacity_step(self, step, t: float) -> None:
+        if getattr(step, "done", False):
+            return
+        step.done = True
+        stats = self.env.runner.stats.total
+        if step.snapshot is None:
+            step.snapshot = (t, stats.num_requests, stats.num_failures, dict(stats.response_times))
+        t0, n0, f0, rt0 = step.snapshot
+        delta = _diff(dict(stats.response_times), rt0)
+        step.seconds = max(t - t0, 1e-6)
+        step.latencies_ms = [float(ms) for ms, count in delta.items() for _ in range(count)]
+        step.failures = max(stats.num_failures - f0, 0)
+        verdict = capacity_mode.judge(step, self.slo())
+        self.capacity_verdicts.append(verdict)
+        log.info("capacity step %g req/s: achieved %.1f, p99 %s ms, errors %.2f%%: %s", verdict.requested, verdict.achieved,
+                 verdict.p99_ms, verdict.error_ratio * 100, verdict.reason)
+
+    def slo(self) -> capacity_mode.Slo:
+        return capacity_mode.Slo(self.options.slo_p99_ms, self.options.capacity_error_limit)
+
+    # --- the end (master/local) ---
+    def finish(self) -> None:
+        o = self.options
+        runner = self.env.runner
+        for greenlet in self.greenlets:
+            greenlet.kill(block=False)
+        end = time.monotonic()
+        if o.csv_prefix:
+            # Locust's CSV writer rewrites its files once a CSV_STATS_INTERVAL_SEC; one more round
+            # after the users stopped puts the final totals there, the same ones summary.json holds.
+            gevent.sleep(locust_stats.CSV_STATS_INTERVAL_SEC + 0.2)
+        if o.load_profile == "capacity" and self.capacity_steps:
+            self.finish_capacity_step(self.capacity_steps[-1], end - (self.shape_start or end))
+        stats = runner.stats.total
+        seconds = end - self.measure_start if self.measure_start else 0.0
+        achieved = stats.num_requests / seconds if seconds else 0.0
+        percentiles = {f"p{int(q * 100)}": (float(stats.get_response_time_percentile(q)) if stats.num_requests else None)
+                       for q in (0.5, 0.95, 0.99)}
+        verdicts: list[Verdict] = Thresholds(o.max_fail_ratio, o.max_p50_ms, o.max_p95_ms, o.max_p99_ms, o.min_rps).check(
+            requests=stats.num_requests, failures=stats.num_failures, percentiles_ms=percentiles, achieved_rps=achieved)
+        if self.prepared.error:
+            verdicts.append(Verdict("payload", False, "a request built from the signature or --payload-file", self.prepared.error))
+        summary: dict = {
+            "title": o.report_title or f"TF Serving load test: {o.model} at {self.host}, profile {o.load_profile}",
+            "report_dir": str(self.report_dir), "profile": o.load_profile, "model": o.model, "host": self.host,
+            "user_classes": sorted({type(u).__name__ for u in getattr(runner, "user_greenlets", [])} or
+                                   [c.__name__ for c in self.env.user_classes]),
+            "warmup_seconds_excluded": o.warmup, "measured_seconds": round(seconds, 2),
+            "client": {"requests": stats.num_requests, "failures": stats.num_failures,
+                       "failure_ratio": round(stats.fail_ratio, 5), "achieved_rps": round(achieved, 2),
+                       "latency_ms": percentiles, "failures_by_reason": {str(e.error)[:200]: e.occurrences for e in runner.stats.errors.values()}},
+            "requested_rps_mean": _mean([p.requested_rps for p in self.points if p.requested_rps]),
+        }
+        generator = {"cpu_percent_max": max(self.cpu, default=None), "cpu_percent_mean": _mean(self.cpu),
+                     "saturated": bool(runner.cpu_warning_emitted or getattr(runner, "worker_cpu_warning_emitted", False)
+                                       or max(self.cpu, default=0.0) > 90)}
+        if not isinstance(runner, MasterRunner):
+            generator["arrival_lag"] = self.pacer.lag_summary()
+        summary["generator"] = generator
+        warnings = []
+        if generator["saturated"]:
+            warnings.append("the load generator's CPU saturated (>90 %): these numbers are the generator's, not the server's; "
+                            "add Locust workers (--processes N or distributed mode)")
+        lag = generator.get("arrival_lag", {})
+        if lag.get("dropped_arrivals"):
+            warnings.append(f"{lag['dropped_arrivals']} arrivals were dropped: every user was busy; raise -u (requests in flight)")
+        summary["warnings"] = warnings
+        summary["server"] = self.server_view(seconds)
+        if o.load_profile == "capacity":
+            rec = capacity_mode.recommend(self.capacity_verdicts, self.slo(), replicas=o.replicas, headroom=o.headroom,
+                                          base_rate=o.base_rate, peak_rate=o.peak_rate)
+            summary["capacity"] = {"steps": [v.__dict__ for v in self.capacity_verdicts], "recommendation": rec.__dict__}
+            if rec.capacity_rps is None:
+                verdicts.append(Verdict("capacity", False, f"a step meeting p99 <= {o.slo_p99_ms:g} ms", rec.sentence))
+        if o.load_profile == "autoscale" or self.recorder is not None or self.recorder_error:
+            verdicts.extend(self.autoscale_verdicts(summary))
+        summary["verdicts"] = [{**v.as_dict(), "line": v.line()} for v in verdicts]
+        self.write(summary)
+        for warning in warnings:
+            log.warning(warning)
+        lines = [f"  {v.line()}" for v in verdicts] or ["  (no thresholds set)"]
+        print("\n".join(["", "TF Serving verdicts:", *lines]))
+        if o.load_profile == "capacity":
+            print(f"\n{summary['capacity']['recommendation']['sentence']}\n{summary['capacity']['recommendation']['values_yaml']}")
+        if any(not v.ok for v in verdicts) and not self.env.process_exit_code:
+            self.env.process_exit_code = 1
+
+    def server_view(self, seconds: float) -> dict:
+        o = self.options
+        try:
+            if o.prometheus_url:
+                return server_metrics.from_prometheus(o.prometheus_url, o.model, seconds, o.prometheus_selector).as_dict()
+            after = self.read_metrics()
+            if self.metrics_before is None or after is None:
+                why = self.metrics_error or ("metrics off (--metrics-url none)" if self.metrics_url() is None
+                                             else "the run ended before the warm-up did")
+                return {"unavailable": why}
+            return server_metrics.view(self.metrics_before, after, o.model).as_dict()
+        except Exception as error:  # noqa: BLE001 - the client-side numbers stand on their own
+            return {"unavailable": str(error)}
+
+    def autoscale_verdicts(self, summary: dict) -> list[Verdict]:
+        o = self.options
+        if self.recorder is None:
+            return [Verdict("autoscaling", False, "Deployment/HPA samples (--kube-namespace and --release)",
+                            self.recorder_error or "no recorder: set --kube-namespace and --release")]
+        self.recorder.write(self.report_dir)
+        model = self.timing_model()
+        print(model.describe())
+        summary["timing_model"] = model.as_dict()
+        if o.load_profile != "autoscale":
+            return []
+        starts = shapes.phase_starts(self.phases)
+        offset = self.recorder.start - (self.shape_start or self.recorder.start)
+        samples = [verifier.Sample(**{**s.__dict__, "t": s.t + offset}) for s in self.recorder.samples]
+        return verifier.judge(samples, model, starts)
+
+    def timing_model(self) -> verifier.TimingModel:
+        o = self.options
+        min_replicas, behavior = self.recorder.hpa_spec()
+        return verifier.TimingModel(min_replicas=o.min_replicas or min_replicas, expect_replicas=o.expect_replicas,
+                                    scrape_interval=o.scrape_interval, rate_window=o.rate_window, adapter_interval=o.adapter_interval,
+                                    pod_start=o.pod_start_seconds, behavior=behavior)
+
+    def write(self, summary: dict) -> None:
+        directory = self.report_dir
+        directory.mkdir(parents=True, exist_ok=True)
+        report.write_timeline(directory, self.points)
+        images = [report.plot_timeline(directory, self.points, summary["title"])] if self.points else []
+        if summary.get("capacity", {}).get("steps"):
+            images.append(report.plot_capacity(directory, summary["capacity"]["steps"], self.options.slo_p99_ms, summary["title"]))
+        summary["files"] = sorted(p.name for p in directory.iterdir()) + ["summary.json", "report.html"]
+        report.write_summary(directory, summary)
+        report.write_html(directory, summary, images)
+
+
+def _diff(now: dict[int, int], before: dict[int, int]) -> dict[int, int]:
+    return {k: v - before.get(k, 0) for k, v in now.items() if v - before.get(k, 0) > 0}
+
+
+def _percentile(response_times: dict[int, int], q: float) -> float | None:
+    count = sum(response_times.values())
+    if not count:
+        return None
+    rank, seen = math.ceil(q * count), 0
+    for ms in sorted(response_times):
+        seen += response_times[ms]
+        if seen >= rank:
+            return float(ms)
+    return None
+
+
+def _mean(values) -> float | None:
+    values = [v for v in values if v is not None]
+    return round(sum(values) / len(values), 2) if values else None
+
+
+_reporting_run: Run | None = None  # the quit event carries no environment
+
+# --- Locust events --------------------------------------------------------------------------
+
+
+@events.init.add_listener
+def on_init(environment, runner, **_kwargs) -> None:
+    global _reporting_run
+    environment.tfserving = Run(environment)
+    if not isinstance(runner, WorkerRunner):
+        _reporting_run = environment.tfserving
+    if not isinstance(runner, MasterRunner):
+        runner.register_message("tfs_rate", lambda msg, **_: environment.tfserving.pacer.set_rate(float(msg.data)))
+        runner.register_message("tfs_reset", lambda msg, **_: runner.stats.reset_all())
+
+
+@events.test_start.add_listener
+def on_test_start(environment, **_kwargs) -> None:
+    run: Run = environment.tfserving
+    if isinstance(environment.runner, WorkerRunner):
+        return
+    run.start_recorder()
+    run.greenlets.append(gevent.spawn(run.sample_loop))
+
+
+@events.quitting.add_listener
+def on_quitting(environment, **_kwargs) -> None:
+    if isinstance(environment.runner, WorkerRunner) or not hasattr(environment, "tfserving"):
+        return
+    environment.tfserving.finish()
+
+
+@events.quit.add_listener
+def on_quit(exit_code, **_kwargs) -> None:
+    # After Locust's own stats tables, so the report directory is the last line of the run.
+    if _reporting_run is not None:
+        print(f"report directory: {_reporting_run.report_dir} (exit code {exit_code})", flush=True)
+
+
+class TfServingShape(LoadTestShape):
+    """Follows `--load-profile`: sets the arrival rate each second and keeps `-u` users (requests in flight)."""
+
+    use_common_options = True
+
+    def tick(self):
+        run: Run = self.runner.environment.tfserving
+        o = run.options
+        if not run.phases:
+            run.phases = run.build_phases()
+            run.shape_start = time.monotonic()
+        t = time.monotonic() - run.shape_start
+        located = shapes.locate(run.phases, t)
+        if o.load_profile == "capacity" and not run.capacity_tick(located, t):
+            return None
+        if located is None:
+            return None
+        run.phase = located.phase.name
+        if located.phase.name != "warmup":
+            run.begin_measurement()
+        run.apply_rate(located.phase.rate)
+        users = o.num_users or 1
+        # Open model: users are in-flight slots, not load, so they all start at once; closed loop: -r.
+        return (users, max(o.spawn_rate or 1, users) if located.phase.rate > 0 else (o.spawn_rate or 1))
+
+
+# --- Users ----------------------------------------------------------------------------------
+
+
+class RestUser(FastHttpUser):
+    """TF Serving REST predict (`:predict` on /v1/models/NAME[/versions/N|/labels/L])."""
+
+    host = DEFAULT_REST
+    wait_time = constant(0)
+
+    def on_start(self) -> None:
+        self.run: Run = self.environment.tfserving
+        self.path = f"{self.run.model_path()}:predict"
+        self.ok = self.run.prepare(self.fetch_signature)
+
+    def fetch_signature(self) -> payloads.Signature:
+        import requests  # not self.client: the metadata call is not load
+
+        url = f"{self.run.host}{self.run.model_path()}/metadata"
+        response = requests.get(url, timeout=10)
+        if response.status_code != 200:
+            raise RuntimeError(f"GET {url}: HTTP {response.status_code} {response.text[:200]}")
+        return payloads.signature_from_metadata(response.json(), self.run.options.signature)
+
+    @task
+    def predict(self) -> None:
+        if not self.ok:
+            gevent.sleep(1)
+            return
+        run = self.run
+        run.pacer.wait()
+        prepared = run.prepared
+        with self.client.post(self.path, data=prepared.payload.rest_body, headers={"Content-Type": "application/json"},
+                              name=f"REST {self.path}", catch_response=True) as response:
+            failure = payloads.check_rest(response.status_code, response.content or b"", prepared.signature, prepared.payload)
+            if failure:
+                response.failure(failure)
+            else:
+                response.success()
+
+
+class ResponseMismatch(Exception):
+    """A gRPC response that does not match the signature."""
+
+
+class LocustInterceptor(grpc.UnaryUnaryClientInterceptor):
+    """Fires Locust's request event for every unary call: method name, latency, response size, failure."""
+
+    def __init__(self, environment, check):
+        self.environment, self.check = environment, check
+
+    def intercept_unary_unary(self, continuation, client_call_details, request):
+        start = time.perf_counter()
+        exception, length = None, 0
+        call = continuation(client_call_details, request)
+        try:
+            response = call.result()
+            length = response.ByteSize()
+            failure = self.check(response)
+            if failure:
+                exception = ResponseMismatch(failure)
+        except grpc.RpcError as error:
+            exception = error
+            response = None
+        self.environment.events.request.fire(
+            request_type="grpc", name=client_call_details.method, response_time=(time.perf_counter() - start) * 1000,
+            response_length=length, exception=_grpc_failure(exception) if isinstance(exception, grpc.RpcError) else exception,
+            context={})
+        return call
+
+
+def _grpc_failure(error: grpc.RpcError) -> Exception:
+    code = error.code() if hasattr(error, "code") else None
+    details = error.details() if hasattr(error, "details") else str(error)
+    return Exception(f"{code.name if code else 'UNKNOWN'}: {details}")
+
+
+class GrpcUser(User):
+    """TF Serving gRPC PredictionService/Predict (tensorflow-serving-api stub)."""
+
+    wait_time = constant(0)
+
+    def on_start(self) -> None:
+        self.run: Run = self.environment.tfserving
+        api = protos.apis()
+        target = self.run.grpc_target()
+        self.plain = grpc.insecure_channel(target)
+        prepared = self.run.prepared
+        check = lambda response: payloads.check_grpc(response, prepared.signature, prepared.payload)  # noqa: E731
+        self.channel = grpc.intercept_channel(self.plain, LocustInterceptor(self.environment, check))
+        self.stub = api.prediction_service_pb2_grpc.PredictionServiceStub(self.channel)
+        self.ok = self.run.prepare(lambda: self.fetch_signature(api))
+        if self.ok:
+            o = self.run.options
+            version = int(o.model_version) if o.model_version else None
+            self.request = prepared.payload.grpc_request(o.model, version, o.model_label or None)
+
+    def fetch_signature(self, api) -> payloads.Signature:
+        o = self.run.options
+        request = api.get_model_metadata_pb2.GetModelMetadataRequest()
+        request.model_spec.name = o.model
+        if o.model_version:
+            request.model_spec.version.value = int(o.model_version)
+        elif o.model_label:
+            request.model_spec.version_label = o.model_label
+        request.metadata_field.append("signature_def")
+        stub = api.prediction_service_pb2_grpc.PredictionServiceStub(self.plain)  # not intercepted: not load
+        try:
+            response = stub.GetModelMetadata(request, timeout=10)
+        except grpc.RpcError as error:
+            raise RuntimeError(f"GetModelMetadata on {self.run.grpc_target()}: {_grpc_failure(error)}") from None
+        return payloads.signature_from_grpc_metadata(response, o.signature)
+
+    def on_stop(self) -> None:
+        self.plain.close()
+
+    @task
+    def predict(self) -> None:
+        if not self.ok:
+            gevent.sleep(1)
+            return
+        self.run.pacer.wait()
+        try:
+            self.stub.Predict(self.request, timeout=self.run.options.request_timeout)
+        except grpc.RpcError:
+            pass  # already reported by the interceptor

@@ -167,7 +167,7 @@ def test_init_container_downloads_into_the_volume_the_server_reads(render):
             "models": [{"name": "m", "basePath": "/models/m"}],
         }
     )
-    (init,) = containers(one(docs, "Deployment"), init=True)
+    init, _check = containers(one(docs, "Deployment"), init=True)  # the download, then check-models (test_model_check.py)
     assert init["image"] == "amazon/aws-cli:2.22.0" and init["command"][:2] == ["aws", "s3"]
     init_mount = next(m for m in init["volumeMounts"] if m["name"] == "models")
     assert init_mount["mountPath"] == "/models" and not init_mount.get("readOnly")

@@ -138,8 +138,10 @@ def test_init_container_gets_the_restricted_context(render):
             "models": [{"name": "m", "basePath": "/models/m"}],
         }
     )
-    (init,) = pod_template(one(docs, "Deployment"))["spec"]["initContainers"]
-    assert init["securityContext"]["allowPrivilegeEscalation"] is False and init["securityContext"]["readOnlyRootFilesystem"] is True
+    inits = pod_template(one(docs, "Deployment"))["spec"]["initContainers"]
+    assert [c["name"] for c in inits] == ["download-models", "check-models"]
+    for init in inits:
+        assert init["securityContext"]["allowPrivilegeEscalation"] is False and init["securityContext"]["readOnlyRootFilesystem"] is True
     assert pod_security.restricted_problems(docs) == []
 
 

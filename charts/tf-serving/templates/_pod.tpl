@@ -216,8 +216,9 @@ systems, then server.extraEnv (list items).
 {{- end }}
 
 {{/*
-Init container that downloads the models into the `models` emptyDir (modelStorage.source=initContainer).
-It gets the same restricted security context as the server.
+Init containers: the download into the `models` emptyDir (modelStorage.source=initContainer), then
+the check that every model's base path holds its versions (modelStorage.checkModelsAtStart). Both
+get the same restricted security context as the server.
 */}}
 {{- define "tf-serving.initContainers" -}}
 {{- $s := .Values.modelStorage }}
@@ -256,6 +257,60 @@ It gets the same restricted security context as the server.
       mountPath: {{ $s.mountPath }}
     - name: models-download-tmp
       mountPath: /tmp
+{{- end }}
+{{- if and $s.checkModelsAtStart (not (has $s.source (list "s3" "gcs"))) }}
+{{- /* TF Serving waits forever, never Ready and never failing, when a model's base path has no
+version folder (file_system_storage_path_source.cc: "No versions of servable ... found") or lacks a
+version its specific policy names: the stock image with the defaults, an empty claim, a typo in
+basePath. This check fails the pod at once, saying which path and what to set. It reads the mounted
+models.config (the lines the chart writes: base_path, then each specific version), so model changes
+move only the config checksum, and hot reload keeps working. Object stores (s3, gcs) are read by
+the server itself and are not checked here. */}}
+- name: check-models
+  image: {{ include "tf-serving.image" . | quote }}
+  imagePullPolicy: {{ .Values.image.pullPolicy }}
+  command:
+    - /bin/bash
+    - -c
+    - |
+      status=0 base=""
+      while read -r key value; do
+        case $key in
+          base_path:)
+            base=${value//\"/}
+            if ! ls -1 "$base" 2>/dev/null | grep -qE '^[0-9]+$'; then
+              echo "tf-serving: no version folder (a number, e.g. $base/1) under $base: TF Serving would wait for one forever. Put the SavedModel versions there, or set models[].basePath and modelStorage (chart README: Model storage); make demo shows a working setup." >&2
+              status=1
+            fi ;;
+          versions:)
+            if [[ ! -d $base/$value ]]; then
+              echo "tf-serving: $base/$value does not exist but the model's versionPolicy.specific lists version $value: TF Serving would wait for it forever." >&2
+              status=1
+            fi ;;
+        esac
+      done < "$1"
+      exit $status
+    - check-models
+  args:
+    - {{ include "tf-serving.modelConfigPath" . | quote }}
+  {{- with .Values.securityContext }}
+  securityContext:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  resources:
+    requests:
+      cpu: 10m
+      memory: 16Mi
+    limits:
+      cpu: 100m
+      memory: 64Mi
+  volumeMounts:
+    - name: config
+      mountPath: {{ .Values.server.configMountPath }}
+      readOnly: true
+    {{- with include "tf-serving.modelStorageMounts" . | trim }}
+    {{- . | nindent 4 }}
+    {{- end }}
 {{- end }}
 {{- end }}
 

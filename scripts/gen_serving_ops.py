@@ -23,21 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from tfserving_harness.rollout.serving_ops import OPS_DIR, op_list_path  # noqa: E402
-
-LISTER = r"""
-import importlib, json, sys
-import tensorflow as tf
-extra = []
-for name in sys.argv[1:]:
-    module = importlib.import_module(name)
-    extra.append(f"{name}=={getattr(module, '__version__', '?')}")
-from tensorflow.core.framework import op_def_pb2
-from tensorflow.python.client import pywrap_tf_session as c_api
-ops = op_def_pb2.OpList()
-ops.ParseFromString(c_api.TF_GetBuffer(c_api.TF_GetAllOpList()))
-print(json.dumps({"tensorflow": tf.__version__, "extra": extra, "ops": sorted({o.name for o in ops.op})}))
-"""
+from tfserving_harness.rollout.serving_ops import LISTER, OPS_DIR, op_list_path  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

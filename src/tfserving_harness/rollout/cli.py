@@ -52,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--signature", default="serving_default")
     v.add_argument("--serving-version", help="TF Serving version whose ops to check against (default: the chart's appVersion)")
     v.add_argument("--input", help='JSON object of signature inputs for the smoke prediction, e.g. \'{"x": [[1.0]]}\'')
-    v.add_argument("--timeout", type=_duration, default=120.0, help="per-version limit for the smoke prediction (default 120s)")
+    v.add_argument("--timeout", type=_duration, default=300.0,
+                   help="limit for the smoke predictions of all versions, TensorFlow's import included (default 300s)")
 
     def release_command(sub, name: str, help_: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_)

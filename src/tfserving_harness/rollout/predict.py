@@ -1,8 +1,10 @@
-"""Child process of `validate-model`: load one SavedModel version with TensorFlow and run its
-signature once; prints one JSON line `{"input", "output"}` or `{"input", "error"}`.
+"""Child process of `validate-model`: load SavedModel versions with TensorFlow and run their
+signature once each; prints one JSON line per folder, `{"folder", "input", "output"}` or
+`{"folder", "input", "error"}`.
 
-Run as `python -m tfserving_harness.rollout.predict FOLDER SIGNATURE INPUT_JSON` (`null` input =
-generated from the signature). Its own process so the parent can kill a graph that never returns.
+Run as `python -m tfserving_harness.rollout.predict SIGNATURE INPUT_JSON FOLDER...` (`null` input =
+generated from the signature). Its own process, so the parent can kill a graph that never returns;
+one process for all versions, so TensorFlow is imported once.
 """
 
 from __future__ import annotations
@@ -11,12 +13,9 @@ import json
 import sys
 
 
-def main(folder: str, signature: str, input_json: str) -> int:
-    import tensorflow as tf
-
+def predict(tf, folder: str, signature: str, given):
     from .validate import _json_ready, finite, sample_inputs_for
 
-    given = json.loads(input_json)
     inputs = given
     try:
         function = tf.saved_model.load(folder, tags=["serve"]).signatures[signature]
@@ -25,14 +24,20 @@ def main(folder: str, signature: str, input_json: str) -> int:
         tensors = {name: tf.constant(value, dtype=specs[name].dtype) for name, value in inputs.items()}
         outputs = {name: _json_ready(t.numpy().tolist()) for name, t in function(**tensors).items()}
     except Exception as error:  # anything the model raises is the check's answer
-        print(json.dumps({"input": inputs, "error": f"{type(error).__name__}: {str(error).strip()[:600]}"}))
-        return 1
+        return {"folder": folder, "input": inputs, "error": f"{type(error).__name__}: {str(error).strip()[:600]}"}
     if not finite(list(outputs.values())):
-        print(json.dumps({"input": inputs, "error": f"non-finite output {outputs}"}))
-        return 1
-    print(json.dumps({"input": inputs, "output": outputs}))
+        return {"folder": folder, "input": inputs, "error": f"non-finite output {outputs}"}
+    return {"folder": folder, "input": inputs, "output": outputs}
+
+
+def main(signature: str, input_json: str, *folders: str) -> int:
+    import tensorflow as tf
+
+    given = json.loads(input_json)
+    for folder in folders:
+        print(json.dumps(predict(tf, folder, signature, given)), flush=True)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:4]))
+    sys.exit(main(*sys.argv[1:]))

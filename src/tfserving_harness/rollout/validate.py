@@ -65,10 +65,11 @@ def version_folders(base: Path, report: Report) -> list[int]:
             continue
         (versions if child.name.isdigit() and int(child.name) > 0 else strays).append(child.name)
     if strays:
-        report.add("version folders", False, f"{base}: {strays} are not positive integers; TF Serving ignores them "
+        report.add("non-version folders", False, f"{base}: {strays} are not positive integers; TF Serving ignores them "
                    "(a version folder is named by its version number: 1, 2, ...)")
     if not versions:
-        report.add("version folders", False, f"{base} has no numeric version folder: put the SavedModel in {base}/1/")
+        inside = " (the SavedModel is in the base path itself)" if (base / "saved_model.pb").exists() else ""
+        report.add("version folders", False, f"{base} has no numeric version folder{inside}: put the SavedModel in {base}/1/")
         return []
     numbers = sorted(int(v) for v in versions)
     report.add("version folders", True, f"{base}: versions {numbers}")
@@ -101,31 +102,31 @@ def _tensor_info(info) -> str:
     return f"{types_pb2.DataType.Name(info.dtype)}{dims}"
 
 
-def check_version(folder: Path, report: Report, *, signature: str, serving_version: str, given_input: dict | None,
-                  timeout: float, python: str = sys.executable) -> None:
+def check_version(folder: Path, report: Report, *, signature: str, serving_version: str) -> bool:
+    """The checks that need no prediction; True when the version can be predicted."""
     label = f"version {folder.name}"
     proto = _load_saved_model(folder)
     if proto is None:
         report.add(f"{label} SavedModel", False, f"no saved_model.pb in {folder}")
-        return
+        return False
     meta_graph = _serving_meta_graph(proto)
     if meta_graph is None:
         tags = [list(mg.meta_info_def.tags) for mg in proto.meta_graphs]
         report.add(f"{label} SavedModel", False, f"no meta graph tagged 'serve' (TF Serving loads tag 'serve'; has {tags})")
-        return
+        return False
     report.add(f"{label} SavedModel", True, f"{folder / 'saved_model.pb'}, tags {list(meta_graph.meta_info_def.tags)}")
     sig = meta_graph.signature_def.get(signature)
     if sig is None:
-        report.add(f"{label} signature", False, f"no signature {signature!r} (has {sorted(meta_graph.signature_def)}); "
-                   "clients that name none get serving_default")
+        names = sorted(n for n in meta_graph.signature_def if n != "__saved_model_init_op")
+        report.add(f"{label} signature", False, f"no signature {signature!r} (has {names}): requests that name no "
+                   "signature use serving_default; pass --signature NAME if your clients name another")
     else:
         inputs = ", ".join(f"{k} {_tensor_info(v)}" for k, v in sorted(sig.inputs.items()))
         outputs = ", ".join(f"{k} {_tensor_info(v)}" for k, v in sorted(sig.outputs.items()))
         report.add(f"{label} signature", True, f"{signature} ({sig.method_name}): inputs {inputs}; outputs {outputs}")
     check_ops(proto, report, label=label, serving_version=serving_version)
     check_warmup(folder, report, label=label, signature_inputs=set(sig.inputs) if sig else None)
-    if sig is not None:
-        check_prediction(folder, report, label=label, signature=signature, given_input=given_input, timeout=timeout, python=python)
+    return sig is not None
 
 
 def check_ops(proto, report: Report, *, label: str, serving_version: str) -> None:
@@ -178,20 +179,32 @@ def check_warmup(folder: Path, report: Report, *, label: str, signature_inputs: 
         report.add(f"{label} warmup", True, f"{count} PredictionLog record(s) in {WARMUP_FILE}")
 
 
-def check_prediction(folder: Path, report: Report, *, label: str, signature: str, given_input: dict | None, timeout: float,
-                     python: str) -> None:
-    command = [python, "-m", "tfserving_harness.rollout.predict", str(folder), signature, json.dumps(given_input)]
+def check_predictions(folders: Sequence[Path], report: Report, *, signature: str, given_input: dict | None,
+                      timeout: float, python: str = sys.executable) -> None:
+    """One child process predicts every folder (TensorFlow imported once), killed after `timeout`."""
+    if not folders:
+        return
+    command = [python, "-m", "tfserving_harness.rollout.predict", signature, json.dumps(given_input), *map(str, folders)]
+    answers: dict[str, dict] = {}
     try:
         result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        report.add(f"{label} prediction", False, f"no answer within {timeout:g}s (the child process was killed)")
-        return
-    lines = result.stdout.strip().splitlines()
-    answer = json.loads(lines[-1]) if lines and lines[-1].startswith("{") else {"error": result.stderr.strip()[-800:]}
-    if result.returncode != 0 or "error" in answer:
-        report.add(f"{label} prediction", False, f"on {answer.get('input', given_input)}: {answer.get('error')}")
-    else:
-        report.add(f"{label} prediction", True, f"input {answer['input']} -> {answer['output']}")
+        stdout, stderr = result.stdout, result.stderr
+    except subprocess.TimeoutExpired as expired:
+        stdout = (expired.stdout or b"").decode() if isinstance(expired.stdout, bytes) else (expired.stdout or "")
+        stderr = f"no answer within {timeout:g}s (the prediction process was killed)"
+    for line in stdout.splitlines():
+        if line.startswith("{"):
+            answer = json.loads(line)
+            answers[answer["folder"]] = answer
+    for folder in folders:
+        label = f"version {folder.name}"
+        answer = answers.get(str(folder))
+        if answer is None:
+            report.add(f"{label} prediction", False, stderr.strip()[-800:] or "the prediction process ended without an answer")
+        elif "error" in answer:
+            report.add(f"{label} prediction", False, f"on {answer.get('input')}: {answer['error']}")
+        else:
+            report.add(f"{label} prediction", True, f"input {answer['input']} -> {answer['output']}")
 
 
 # ---- models.config from the chart vs the folders ----------------------------------------------
@@ -246,22 +259,17 @@ def check_values(path: Path, values_file: str, report: Report) -> None:
 
 
 def validate_model(path: str | Path, *, values_file: str | None = None, signature: str = "serving_default",
-                   serving_version: str, given_input: dict | None = None, timeout: float = 120.0) -> Report:
+                   serving_version: str, given_input: dict | None = None, timeout: float = 300.0) -> Report:
     report = Report()
     base = Path(path)
-    versions = version_folders(base, report)
-    if not versions and values_file and base.is_dir():
-        # PATH may be a folder of model folders, as mounted at modelStorage.mountPath.
-        report.checks.clear()
-        for model_dir in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            for version in version_folders(model_dir, report):
-                check_version(model_dir / str(version), report, signature=signature, serving_version=serving_version,
-                              given_input=given_input, timeout=timeout)
-        if not report.checks:
-            version_folders(base, report)
-    for version in versions:
-        check_version(base / str(version), report, signature=signature, serving_version=serving_version,
-                      given_input=given_input, timeout=timeout)
+    model_dirs = [base]
+    if values_file and base.is_dir() and not any(c.is_dir() and c.name.isdigit() for c in base.iterdir()):
+        # With --values, PATH may be the folder of model folders, as mounted at modelStorage.mountPath.
+        model_dirs = sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")) or [base]
+    for model_dir in model_dirs:
+        predictable = [model_dir / str(v) for v in version_folders(model_dir, report)
+                       if check_version(model_dir / str(v), report, signature=signature, serving_version=serving_version)]
+        check_predictions(predictable, report, signature=signature, given_input=given_input, timeout=timeout)
     if values_file:
         check_values(base, values_file, report)
     return report

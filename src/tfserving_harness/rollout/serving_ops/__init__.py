@@ -14,6 +14,23 @@ from pathlib import Path
 
 OPS_DIR = Path(__file__).resolve().parent
 
+#: Run by `python -c LISTER [module ...]` in an interpreter with the TensorFlow to list (after
+#: importing the modules, which register more ops): prints {"tensorflow", "extra", "ops"} as JSON.
+#: TF_GetAllOpList is TensorFlow's C API view of its op registry.
+LISTER = r"""
+import importlib, json, sys
+import tensorflow as tf
+extra = []
+for name in sys.argv[1:]:
+    module = importlib.import_module(name)
+    extra.append(f"{name}=={getattr(module, '__version__', '?')}")
+from tensorflow.core.framework import op_def_pb2
+from tensorflow.python.client import pywrap_tf_session as c_api
+ops = op_def_pb2.OpList()
+ops.ParseFromString(c_api.TF_GetBuffer(c_api.TF_GetAllOpList()))
+print(json.dumps({"tensorflow": tf.__version__, "extra": extra, "ops": sorted({o.name for o in ops.op})}))
+"""
+
 
 def op_list_path(serving_version: str) -> Path:
     return OPS_DIR / f"tensorflow-serving-{serving_version}.txt"

@@ -96,6 +96,10 @@ def test_canary_start_advance_promote(cluster, namespace, capsys):
         assert release.tool("canary advance", "--to", "50", *gate_args(prometheus)) == cli.OK
         assert release.values()["canary"]["weight"] == 50
 
+        before_auto = release.revision()
+        assert release.tool("canary auto", "--steps", "5,25,50,100", "--interval", "1s", *gate_args(prometheus)) == cli.OK
+        assert release.values()["canary"]["weight"] == 100 and release.revision() == before_auto + 1, "only 50 -> 100 was left"
+
     before_promote = release.revision()
     assert release.tool("promote", "--drain", "1s", "--dry-run") == cli.OK and release.revision() == before_promote
     assert release.tool("promote", "--drain", "1s") == cli.OK
@@ -130,6 +134,19 @@ def test_bluegreen_switch_smoke_tests_then_rollback(cluster, namespace):
     assert release.main_service_track() == "blue" and release.revision() == 3
     assert release.tool("rollback") == cli.OK and release.revision() == 3, "rolling back a rollback again changes nothing"
     assert release.tool("rollback", "--to-revision", "9") == cli.ERROR
+
+
+def test_diagnose_reports_the_release_and_changes_nothing(cluster, namespace, tmp_path, capsys):
+    release = Release(cluster, namespace, {"ingress": {"enabled": True}, "models": PINNED})
+    assert release.tool("canary start", "--model-version", "2") == cli.OK
+    revision = release.revision()
+    assert release.tool("diagnose", "--output", str(tmp_path / "diag")) == cli.OK
+    report = (tmp_path / "diag" / "report.txt").read_text()
+    for expected in ("## helm history", "tfs-rollout: send 5% of requests to track canary", "tfs-tf-serving-canary: replicas 1",
+                     "(canary): Running, restarts 0", "## Recent events", "half_plus_two: unreachable"):
+        assert expected in report, report
+    assert (tmp_path / "diag.tar.gz").stat().st_size > 0
+    assert release.revision() == revision
 
 
 def test_bad_input_changes_nothing(cluster, namespace, capsys):

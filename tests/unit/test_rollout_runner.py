@@ -1,0 +1,44 @@
+"""The rollout runner without a cluster: a dry run prints every step and runs nothing; the load
+hook runs only while a gate is inconclusive and is stopped afterwards."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tfserving_harness.rollout import gates, plan
+from tfserving_harness.rollout.execute import GateConfig, GateHold, Runner
+from tfserving_harness.rollout.release import Release
+from tfserving_harness.rollout.standins import PrometheusStandIn, TrackSample
+
+VALUES = plan.ReleaseValues(
+    {"ingress": {"enabled": True}, "tracks": {"main": {}, "canary": {"image": {"tag": "2.20.1"}}}, "primaryTrack": "main",
+     "canary": {"enabled": True, "weight": 5}},
+    {"ingress": {"enabled": True}, "gatewayApi": {"enabled": False}, "blueGreen": {"enabled": False},
+     "tracks": {"main": {}, "canary": {"image": {"tag": "2.20.1"}}}, "primaryTrack": "main",
+     "canary": {"enabled": True, "weight": 5, "track": "canary"}})
+
+
+def test_dry_run_prints_the_helm_plan_and_touches_nothing():
+    said = []
+    runner = Runner(Release("tfs", "ml"), "charts/tf-serving", dry_run=True, say=said.append, kube=None)
+    runner.run(plan.plan_promote(VALUES, drain_seconds=5), VALUES)
+    text = "\n".join(said)
+    assert text.count("upgrade tfs charts/tf-serving --atomic") == 3, text
+    assert "--set-json 'tracks.main={\"image\":{\"tag\":\"2.20.1\"}}'" in text
+    assert "--reset-values --values -" in text and "pause 5s" in text
+    assert said[-1] == "dry run: nothing was changed"
+
+
+def test_load_command_runs_while_inconclusive_and_is_stopped(tmp_path):
+    marker = tmp_path / "load-pid"
+    with PrometheusStandIn(tracks={"canary": TrackSample(10, 0, 5.0)}) as prometheus:
+        runner = Runner(Release("tfs", "ml"), "chart", say=lambda _: None, sleep=lambda _: None, gate=GateConfig(
+            prometheus.url, gates.Limits(min_requests=100), inconclusive_timeout=1, poll=0.4,
+            load_command=f"echo $$ > {marker}; exec sleep 60"))
+        with pytest.raises(GateHold, match="fewer than --min-requests 100"):
+            runner.check_gate(VALUES)
+    assert marker.exists(), "the load command ran while the gate was inconclusive"
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(marker.read_text()), 0)  # stopped (and reaped) once the gate gave up

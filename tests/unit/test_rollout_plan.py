@@ -199,3 +199,9 @@ def test_steps_helm_cannot_express_with_set_json_use_the_whole_values_file(user,
         assert yaml.safe_load(command.values_file_text) == plan.apply_changes(user, changes)
     else:
         assert "--reset-then-reuse-values" in command.args and not command.values_file_text
+
+
+def test_advance_from_zero_is_not_gated_there_is_nothing_to_judge():
+    running = run_plan(SINGLE, plan.plan_canary_start(release_values(SINGLE), plan.CanarySpec(model_versions={"*": 2}), 0))[-1]
+    (step,) = plan.plan_canary_advance(release_values(running), 5).steps
+    assert not step.gate_before and step.ready_before == ("canary",)

@@ -42,3 +42,13 @@ def test_load_command_runs_while_inconclusive_and_is_stopped(tmp_path):
     assert marker.exists(), "the load command ran while the gate was inconclusive"
     with pytest.raises(ProcessLookupError):
         os.kill(int(marker.read_text()), 0)  # stopped (and reaped) once the gate gave up
+
+
+@pytest.mark.parametrize("tag, expected", [("2.19.1", "2.19.1"), ("2.19.1-gpu", "2.19.1"), ("latest", None), ("", None)])
+def test_ops_are_checked_against_the_image_tag_the_values_run(tmp_path, tag, expected):
+    from tfserving_harness.paths import chart_dir
+    from tfserving_harness.rollout import cli
+
+    values = tmp_path / "values.yaml"
+    values.write_text(f"image: {{tag: {tag!r}}}\n")
+    assert cli.serving_version_of(str(values)) == (expected or cli.chart_app_version(chart_dir()))

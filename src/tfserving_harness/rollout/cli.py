@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -61,7 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("-n", "--namespace", default=os.environ.get("HELM_NAMESPACE", "default"))
         p.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"))
         p.add_argument("--kube-context")
-        p.add_argument("--chart", default=str(chart_dir()), help="chart for helm upgrade (default: this checkout's charts/tf-serving)")
+        p.add_argument("--chart", default=str(chart_dir()),
+                       help="chart for helm upgrade: a path or oci:// reference (default: this checkout's charts/tf-serving)")
+        p.add_argument("--chart-version", default="", help="helm upgrade --version, for a chart from a registry")
         p.add_argument("--timeout", default="10m", help="helm --timeout and the limit of every availability wait (default 10m)")
         p.add_argument("--dry-run", action="store_true", help="print the helm/kubectl plan; change nothing")
         return p
@@ -124,8 +127,19 @@ def main(argv: list[str] | None = None) -> int:
         return ERROR
 
 
+def serving_version_of(values_file: str | None) -> str:
+    """The TF Serving version the chart will run: `image.tag` of the values when it is a release
+    number (`2.19.1`, `2.19.1-gpu`), else the chart's appVersion."""
+    if values_file:
+        tag = str(((yaml.safe_load(Path(values_file).read_text()) or {}).get("image") or {}).get("tag") or "")
+        match = re.match(r"^(\d+\.\d+\.\d+)(-gpu)?$", tag)
+        if match:
+            return match.group(1)
+    return chart_app_version(chart_dir())
+
+
 def cmd_validate(args) -> int:
-    version = args.serving_version or chart_app_version(chart_dir())
+    version = args.serving_version or serving_version_of(args.values)
     given = None
     if args.input:
         try:
@@ -159,7 +173,7 @@ def _runner(args, release: Release) -> Runner:
     if getattr(args, "prometheus", None):
         gate = GateConfig(args.prometheus, gates.Limits(args.max_error_ratio, args.max_p99_ms, args.min_requests, args.window),
                           inconclusive_timeout=args.inconclusive_timeout, poll=args.poll, load_command=args.load_command)
-    return Runner(release, args.chart, timeout=args.timeout, wait_seconds=_duration(args.timeout), dry_run=args.dry_run, say=say,
+    return Runner(release, args.chart, chart_version=getattr(args, "chart_version", ""), timeout=args.timeout, wait_seconds=_duration(args.timeout), dry_run=args.dry_run, say=say,
                   kube=_kube(args), gate=gate, preview_url=getattr(args, "preview_url", ""))
 
 

@@ -43,6 +43,7 @@ class GateConfig:
 class Runner:
     release: Release
     chart: str
+    chart_version: str = ""
     timeout: str = "10m"
     wait_seconds: float = 600.0
     dry_run: bool = False
@@ -62,7 +63,7 @@ class Runner:
         user = dict(values.user)
         effective = dict(values.effective)
         for number, step in enumerate(plan.steps, 1):
-            command = self.release.upgrade_command(self.chart, step, user, self.timeout)
+            command = self.release.upgrade_command(self.chart, step, user, self.timeout, chart_version=self.chart_version)
             header = f"step {number}/{len(plan.steps)}: {step.summary}"
             if self.dry_run:
                 self._print_dry(header, step, command)

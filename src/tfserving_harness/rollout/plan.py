@@ -273,8 +273,11 @@ def plan_canary_advance(values: ReleaseValues, target: int) -> Plan:
     _check_weight(target, "--to")
     if values.weight >= target:
         return Plan("canary advance", (), (f"canary already at {values.weight}% (>= {target}%): nothing to do",))
-    return Plan("canary advance", (Step(f"gate the canary, then move track {track} from {values.weight}% to {target}%",
-                                        (("canary.weight", target),), ready_before=(track,), gate_before=True),))
+    # At 0% the canary has had no traffic to judge (header-pinned testers aside): nothing to gate.
+    gated = values.weight > 0
+    what = "gate the canary, then move" if gated else "move"
+    return Plan("canary advance", (Step(f"{what} track {track} from {values.weight}% to {target}%",
+                                        (("canary.weight", target),), ready_before=(track,), gate_before=gated),))
 
 
 def plan_canary_abort(values: ReleaseValues) -> Plan:

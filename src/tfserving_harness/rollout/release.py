@@ -85,9 +85,12 @@ class Release:
                                f"wait for it or fix it (`helm history {self.name} -n {self.namespace}`) before a rollout step")
         return status
 
-    def upgrade_command(self, chart: str, step: Step, user_values: Mapping[str, Any], timeout: str) -> HelmCommand:
+    def upgrade_command(self, chart: str, step: Step, user_values: Mapping[str, Any], timeout: str, *,
+                        chart_version: str = "") -> HelmCommand:
         base = ["upgrade", self.name, chart, "--atomic", "--wait", "--timeout", timeout,
                 "--description", f"tfs-rollout: {step.summary}"[:250]]
+        if chart_version:
+            base += ["--version", chart_version]
         if needs_exact_values(user_values, step.changes):
             text = yaml.safe_dump(apply_changes(user_values, step.changes), sort_keys=True)
             return HelmCommand((find_helm(), *base, "--reset-values", "--values", "-", *self._flags()), text)

@@ -102,12 +102,14 @@ class Kube:
         return self._proxy("POST", service, path, body, timeout)
 
     def _proxy(self, method: str, service: str, path: str, body: dict | None, timeout: float) -> tuple[int, str]:
-        url = f"/api/v1/namespaces/{self.namespace}/services/{service}:http/proxy/{path.lstrip('/')}"
+        resource = f"/api/v1/namespaces/{self.namespace}/services/{service}:http/proxy/{path.lstrip('/')}"
         try:
-            data, status, _ = self.api.call_api(
-                url, method, body=body, header_params={"Content-Type": "application/json", "Accept": "application/json"},
-                auth_settings=["BearerToken"], _preload_content=False, _request_timeout=timeout, _return_http_data_only=False)
-            return status, data.data.decode(errors="replace")
+            params = self.api.param_serialize(method, resource, header_params={"Content-Type": "application/json",
+                                                                               "Accept": "application/json"},
+                                              body=body, auth_settings=["BearerToken"])
+            response = self.api.call_api(*params, _request_timeout=timeout)
+            response.read()
+            return response.status, response.data.decode(errors="replace")
         except ApiException as error:
             return error.status or 0, str(error.body or error.reason)
         except Exception as error:  # connection refused / timeout: report, the caller decides

@@ -148,6 +148,8 @@ def cmd_validate(args) -> int:
             raise plan.PlanError(f"--input is not JSON: {error}") from None
         if not isinstance(given, dict):
             raise plan.PlanError('--input must be a JSON object of input name -> value, e.g. {"x": [[1.0]]}')
+    # TensorFlow's C++ start-up chatter (CPU features, oneDNN) would bury the report; a level the caller set wins.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from .validate import validate_model
 
     say(f"validating {args.path} for TF Serving {version}")

@@ -85,7 +85,8 @@ def test_canary_start_from_a_single_track_keeps_its_names_and_waits_before_routi
     assert dict(deploy.changes)["tracks.main"] == {} and dict(deploy.changes)["primaryTrack"] == "main"
     assert dict(deploy.changes)["tracks.canary"]["models"][0]["versionPolicy"] == {"specific": {"versions": [2]}}
     assert deploy.ready_after == ("canary",)
-    assert route.changes == (("canary.weight", 5),) and route.ready_before == ("canary",)
+    assert "canary.enabled" not in dict(deploy.changes), "no route (not even the header rule) before the canary is available"
+    assert route.changes == (("canary.enabled", True), ("canary.weight", 5)) and route.ready_before == ("canary",)
     states = run_plan(SINGLE, the_plan)
     assert_always_served(render, the_plan, states)
     names_before = {d["metadata"]["name"] for d in manifests.of_kind(render(states[0]), "Deployment")}

@@ -220,25 +220,25 @@ def plan_canary_start(values: ReleaseValues, spec: CanarySpec, first_weight: int
         raise PlanError(f"another canary is already receiving {values.weight}% ({existing}): "
                         "`tfs-rollout promote` or `tfs-rollout rollback` it first")
     notes = []
-    first = []
+    track_changes = []
     if not tracks:
         # Naming the existing single track `main` keeps its Deployment and Service names.
-        first += [(f"tracks.{DEFAULT_TRACK}", {}), ("primaryTrack", DEFAULT_TRACK)]
+        track_changes += [(f"tracks.{DEFAULT_TRACK}", {}), ("primaryTrack", DEFAULT_TRACK)]
         notes.append(f"the release has one track; it becomes track {DEFAULT_TRACK!r} (same Deployment, same Service)")
-    first += [(f"tracks.{CANARY_TRACK}", entry), ("canary.enabled", True), ("canary.track", CANARY_TRACK)]
-    if existing != entry:
-        first.append(("canary.weight", 0))
+    track_changes.append((f"tracks.{CANARY_TRACK}", entry))
     steps = []
-    deploy = _changed(values, first)
+    # The track comes first, with traffic splitting untouched: not even header-pinned testers reach
+    # it before its Deployment is available.
+    deploy = _changed(values, track_changes)
     if deploy:
-        steps.append(Step(f"deploy track {CANARY_TRACK} at weight 0 and wait until it is available",
+        steps.append(Step(f"deploy track {CANARY_TRACK} (no traffic yet) and wait until it is available",
                           deploy, ready_after=(CANARY_TRACK,)))
-    already_routed = existing == entry and values.canary_enabled and values.weight > 0
-    if not already_routed and first_weight > 0:
-        steps.append(Step(f"send {first_weight}% of requests to track {CANARY_TRACK}",
-                          (("canary.weight", first_weight),), ready_before=(CANARY_TRACK,)))
-    elif already_routed:
+    if existing == entry and values.canary_enabled and values.weight > 0:
         notes.append(f"canary already running at {values.weight}%: nothing to start")
+    else:
+        route = _changed(values, (("canary.enabled", True), ("canary.track", CANARY_TRACK), ("canary.weight", first_weight)))
+        if route:
+            steps.append(Step(f"send {first_weight}% of requests to track {CANARY_TRACK}", route, ready_before=(CANARY_TRACK,)))
     return Plan("canary start", tuple(steps), tuple(notes))
 
 

@@ -279,6 +279,9 @@ def cmd_rollback(args, release: Release, status: dict) -> int:
     if target == current:
         say(f"revision {current} is current: nothing to do")
         return OK
+    for number in sorted(by_number)[-5:]:
+        mark = " (current)" if number == current else " (target)" if number == target else ""
+        say(f"  revision {number}{mark}: {by_number[number].get('description', '')}")
     command = release.rollback_command(target, args.timeout)
     say(f"roll back release {release.name} from revision {current} to {target} ({by_number[target].get('description', '')})")
     if args.dry_run:

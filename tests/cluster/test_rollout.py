@@ -156,3 +156,19 @@ def test_bad_input_changes_nothing(cluster, namespace, capsys):
     assert release.revision() == 1
     assert cli.main(["promote", "nope", "-n", namespace, "--kubeconfig", release.kubeconfig]) == cli.ERROR
     assert "release 'nope' not found" in capsys.readouterr().out
+
+
+def test_a_canary_that_never_becomes_available_gets_no_traffic_and_is_rolled_back(cluster, namespace, capsys):
+    """A pod quota leaves the canary's ReplicaSet unable to create its pod: helm's wait times out,
+    --atomic rolls the release back, and the canary was never enabled."""
+    release = Release(cluster, namespace, {"ingress": {"enabled": True}, "models": PINNED})
+    release.core.create_namespaced_resource_quota(namespace, client.V1ResourceQuota(
+        metadata=client.V1ObjectMeta(name="one-pod"), spec=client.V1ResourceQuotaSpec(hard={"pods": "1"})))
+    assert release.tool("canary start", "--model-version", "2", "--timeout", "20s") == cli.ERROR
+    out = capsys.readouterr().out
+    assert "--atomic rolled the release back" in out, out
+    values = release.values()
+    assert "canary" not in values.get("tracks", {}) and not values.get("canary", {}).get("enabled"), values
+    assert set(release.deployments()) == {"main"}, "the rollback removed the canary Deployment"
+    assert not [i for i in client.NetworkingV1Api(release.apps.api_client).list_namespaced_ingress(namespace).items
+                if "canary" in i.metadata.name], "no canary Ingress was ever left behind"

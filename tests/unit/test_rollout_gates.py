@@ -27,7 +27,9 @@ def gate(server: PrometheusStandIn) -> gates.GateResult:
     (TrackSample(requests=1000, errors=5, p99_ms=80.0), gates.PASS, "error ratio 0.50%"),
     (TrackSample(requests=1000, errors=30, p99_ms=80.0), gates.BREACH, "error ratio 3.00% above the limit 1.00%"),
     (TrackSample(requests=1000, errors=0, p99_ms=450.0), gates.BREACH, "p99 450.0 ms above the limit 200 ms"),
-    (TrackSample(requests=20, errors=10, p99_ms=80.0), gates.BREACH, "error ratio 50.00%"),  # failing early: stop now
+    # Below --min-requests: a breach only when no later success could save it (10 errors > 1% of 100).
+    (TrackSample(requests=20, errors=10, p99_ms=80.0), gates.BREACH, "already failed 10 of 20 requests"),
+    (TrackSample(requests=20, errors=1, p99_ms=900.0), gates.INCONCLUSIVE, "fewer than --min-requests 100"),
     (TrackSample(), gates.INCONCLUSIVE, "no request_count series for track canary"),
     (TrackSample(requests=40, errors=0, p99_ms=80.0), gates.INCONCLUSIVE, "fewer than --min-requests 100"),
     (TrackSample(requests=500, errors=0, p99_ms=float("nan")), gates.INCONCLUSIVE, "no successful prediction latency"),

@@ -133,10 +133,20 @@ def track_metrics(prometheus: Prometheus, namespace: str, release: str, track: s
 
 
 def decide(canary: TrackMetrics, stable: TrackMetrics | None, limits: Limits) -> GateResult:
-    """Breach beats inconclusive: a canary failing its first requests is stopped at once."""
+    """Below --min-requests a gate is inconclusive, with one exception: when the canary already has
+    more errors than the limit allows over --min-requests requests, no later success can make it
+    pass, so it breaches at once. Latency is judged only from --min-requests on."""
     reasons: list[str] = []
     ratio = canary.error_ratio
-    if ratio is not None and canary.errors and ratio > limits.max_error_ratio:
+    errors = canary.errors or 0.0
+    if canary.requests is not None and canary.requests < limits.min_requests:
+        if errors > limits.max_error_ratio * limits.min_requests:
+            return GateResult(BREACH, (f"canary already failed {errors:.0f} of {canary.requests:.0f} requests: more than the "
+                                       f"{limits.max_error_ratio:.2%} limit allows over --min-requests {limits.min_requests}",),
+                              canary, stable)
+        reasons.append(f"canary served {canary.requests:.0f} requests in {limits.window}, fewer than --min-requests {limits.min_requests}")
+        return GateResult(INCONCLUSIVE, tuple(reasons), canary, stable)
+    if ratio is not None and errors and ratio > limits.max_error_ratio:
         reasons.append(f"canary error ratio {ratio:.2%} above the limit {limits.max_error_ratio:.2%}")
     if canary.p99_ms is not None and canary.p99_ms > limits.max_p99_ms:
         reasons.append(f"canary p99 {canary.p99_ms:.1f} ms above the limit {limits.max_p99_ms:g} ms")
@@ -145,8 +155,6 @@ def decide(canary: TrackMetrics, stable: TrackMetrics | None, limits: Limits) ->
     if canary.requests is None:
         reasons.append(f"no request_count series for track {canary.track} in the last {limits.window} "
                        "(no traffic yet, or Prometheus does not scrape it with the tf_serving_io_track label)")
-    elif canary.requests < limits.min_requests:
-        reasons.append(f"canary served {canary.requests:.0f} requests in {limits.window}, fewer than --min-requests {limits.min_requests}")
     elif canary.p99_ms is None:
         reasons.append("no successful prediction latency samples for the canary")
     if reasons:

@@ -68,3 +68,18 @@ def test_smoke_test_needs_an_available_version_and_a_prediction_built_from_the_s
         server.state = "LOADING"
         with pytest.raises(SmokeFailed, match=r"states \['LOADING'\]"):
             smoke_test(None, "", models, say=said.append, base_url=server.url)
+
+
+def test_a_release_changed_by_someone_else_during_the_waits_is_not_upgraded():
+    from tfserving_harness.rollout.release import ReleaseError
+
+    class Moving(Release):
+        answers = iter([4, 5])  # revision when the command starts, then before its first upgrade
+
+        def status(self):
+            return {"version": next(self.answers), "info": {"status": "deployed"}}
+
+    runner = Runner(Moving("tfs", "ml"), "chart", say=lambda _: None, kube=object())
+    runner.helm = lambda command: pytest.fail(f"helm ran: {command.show()}")
+    with pytest.raises(ReleaseError, match="moved to revision 5 while this command waited"):
+        runner.run(plan.plan_canary_abort(VALUES), VALUES)

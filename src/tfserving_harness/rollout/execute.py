@@ -6,13 +6,13 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from . import gates
 from .kube import Kube, WaitTimeout
 from .plan import Plan, ReleaseValues, Step, apply_changes
-from .release import HelmCommand, Release, ReleaseError
+from .release import HelmCommand, Release, ReleaseError, revision
 from .smoke import SmokeFailed, smoke_test
 
 
@@ -52,7 +52,7 @@ class Runner:
     gate: GateConfig | None = None
     preview_url: str = ""
     sleep: Callable[[float], None] = time.sleep
-    _done: list[str] = field(default_factory=list)
+    _expected_revision: int = 0
 
     def run(self, plan: Plan, values: ReleaseValues) -> None:
         for note in plan.notes:
@@ -62,6 +62,8 @@ class Runner:
             return
         user = dict(values.user)
         effective = dict(values.effective)
+        if not self.dry_run:
+            self._expected_revision = revision(self.release.status())
         for number, step in enumerate(plan.steps, 1):
             command = self.release.upgrade_command(self.chart, step, user, self.timeout, chart_version=self.chart_version)
             header = f"step {number}/{len(plan.steps)}: {step.summary}"
@@ -101,7 +103,14 @@ class Runner:
                 raise SmokeFailed(f"no Service with label tf-serving.io/service={step.smoke_before} in the release")
             target = step.changes[0][1]
             smoke_test(self.kube, service or "", values.track_models(target), say=self.say, base_url=self.preview_url)
+        # The waits above can take minutes: a release someone else upgraded meanwhile is not the
+        # one this plan was made for.
+        now = revision(self.release.status())
+        if now != self._expected_revision:
+            raise ReleaseError(f"release {self.release.name} moved to revision {now} while this command waited (expected "
+                               f"{self._expected_revision}): someone else changed it; nothing more was changed, re-run to re-plan")
         self.helm(command)
+        self._expected_revision += 1
         for track in step.ready_after:
             self._wait(track)
         if step.pause_after:

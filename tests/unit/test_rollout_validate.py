@@ -8,6 +8,8 @@ op of a real SavedModel's graph to a name no TensorFlow registers. The check and
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -160,10 +162,22 @@ def test_op_list_generator_lists_the_registry_of_a_real_tensorflow(tmp_path, mod
     lister = serving_ops.LISTER
     result = subprocess.run([sys.executable, "-c", lister], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
-    import json
-
     listing = json.loads(result.stdout.strip().splitlines()[-1])
     proto = saved_model_pb2.SavedModel.FromString((models / "half_plus_two" / "1" / "saved_model.pb").read_bytes())
     used = set(serving_ops.graph_ops(proto))
     assert used <= set(listing["ops"]), used - set(listing["ops"])
     assert used <= serving_ops.serving_ops(SERVING), used - serving_ops.serving_ops(SERVING)
+
+
+def test_committed_op_list_matches_a_fresh_listing(tmp_path):
+    """The real drift check, where an interpreter with the serving version's TensorFlow exists
+    (TFS_SERVING_OPS_PYTHON, e.g. a venv with tensorflow-cpu==2.20.0 and tensorflow-text)."""
+    python = os.environ.get("TFS_SERVING_OPS_PYTHON")
+    if not python:
+        pytest.skip(f"set TFS_SERVING_OPS_PYTHON to a python with tensorflow-cpu=={SERVING} (and tensorflow-text) to regenerate "
+                    "and compare the op list (scripts/gen_serving_ops.py)")
+    result = subprocess.run([python, "-c", serving_ops.LISTER, "tensorflow_text"], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    fresh = set(json.loads(result.stdout.strip().splitlines()[-1])["ops"])
+    committed = set(serving_ops.serving_ops(SERVING))
+    assert fresh == committed, {"only fresh": sorted(fresh - committed)[:20], "only committed": sorted(committed - fresh)[:20]}

@@ -54,10 +54,6 @@ class Kube:
         sel = f"app.kubernetes.io/instance={self.release}"
         return f"{sel},{TRACK_LABEL}={track}" if track else sel
 
-    def deployment_name(self, track: str) -> str | None:
-        items = self.apps.list_namespaced_deployment(self.namespace, label_selector=self._selector(track)).items
-        return items[0].metadata.name if items else None
-
     def availability(self, track: str) -> Availability:
         items = self.apps.list_namespaced_deployment(self.namespace, label_selector=self._selector(track)).items
         if not items:

@@ -63,6 +63,13 @@ def models(tmp_path_factory):
     shutil.copytree(good / "1", root / "bad_warmup" / "1")
     with tf.io.TFRecordWriter(str(root / "bad_warmup" / "1" / demo_model.WARMUP_FILE)) as writer:
         writer.write(b"\xff\x00 not a PredictionLog")
+    shutil.copytree(good / "1", root / "warmup_wrong_input" / "1")
+    from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
+
+    request = predict_pb2.PredictRequest()
+    request.inputs["z"].CopyFrom(tf.make_tensor_proto([[1.0]], dtype=tf.float32))
+    with tf.io.TFRecordWriter(str(root / "warmup_wrong_input" / "1" / demo_model.WARMUP_FILE)) as writer:
+        writer.write(prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request)).SerializeToString())
     return root
 
 
@@ -94,6 +101,7 @@ def test_good_model_passes_every_check_and_predicts_each_version(models):
     ("fails", "version 1 prediction", "division by zero"),
     ("missing_op", "version 1 ops", f"not registered in TF Serving {SERVING}: {MISSING_OP}"),
     ("bad_warmup", "version 1 warmup", "record 1 is not a PredictionLog"),
+    ("warmup_wrong_input", "version 1 warmup", "record 1 feeds inputs ['z'], signature serving_default takes ['x']"),
 ])
 def test_broken_models_fail_the_check_that_names_the_problem(models, model, check, says):
     report = run(models / model)

@@ -125,7 +125,8 @@ def check_version(folder: Path, report: Report, *, signature: str, serving_versi
         outputs = ", ".join(f"{k} {_tensor_info(v)}" for k, v in sorted(sig.outputs.items()))
         report.add(f"{label} signature", True, f"{signature} ({sig.method_name}): inputs {inputs}; outputs {outputs}")
     check_ops(proto, report, label=label, serving_version=serving_version)
-    check_warmup(folder, report, label=label, signature_inputs=set(sig.inputs) if sig else None)
+    check_warmup(folder, report, label=label,
+                 signature_inputs={name: set(d.inputs) for name, d in meta_graph.signature_def.items()})
     return sig is not None
 
 
@@ -146,7 +147,7 @@ def check_ops(proto, report: Report, *, label: str, serving_version: str) -> Non
         report.add(f"{label} ops", True, f"all {len(used)} ops exist in TF Serving {serving_version}")
 
 
-def check_warmup(folder: Path, report: Report, *, label: str, signature_inputs: set[str] | None) -> None:
+def check_warmup(folder: Path, report: Report, *, label: str, signature_inputs: dict[str, set[str]]) -> None:
     path = folder / WARMUP_FILE
     if not path.exists():
         return
@@ -165,10 +166,14 @@ def check_warmup(folder: Path, report: Report, *, label: str, signature_inputs: 
             kind = log.WhichOneof("log_type")
             if kind not in WARMUP_KINDS:
                 problems.append(f"record {count} is a {kind or 'empty'} log; warmup replays only {', '.join(WARMUP_KINDS)}")
-            elif kind == "predict_log" and signature_inputs is not None:
-                given = set(log.predict_log.request.inputs)
-                if given != signature_inputs:
-                    problems.append(f"record {count} feeds inputs {sorted(given)}, the signature takes {sorted(signature_inputs)}")
+            elif kind == "predict_log":
+                request = log.predict_log.request
+                name = request.model_spec.signature_name or "serving_default"
+                given = set(request.inputs)
+                if name not in signature_inputs:
+                    problems.append(f"record {count} calls signature {name!r}, which the model does not have")
+                elif given != signature_inputs[name]:
+                    problems.append(f"record {count} feeds inputs {sorted(given)}, signature {name} takes {sorted(signature_inputs[name])}")
     except tf.errors.OpError as error:
         problems.append(f"not a readable TFRecord file: {error.message}")
     if count > MAX_WARMUP_RECORDS:
@@ -293,5 +298,5 @@ def sample_inputs_for(structured: Sequence[Any]) -> dict:
     from .smoke import sample_tensor
 
     _, kwargs = structured
-    return {name: sample_tensor(spec.dtype.name, [None if d is None else d for d in spec.shape.as_list()] if spec.shape.rank is not None else [])
+    return {name: sample_tensor(spec.dtype.name, spec.shape.as_list() if spec.shape.rank is not None else [])
             for name, spec in kwargs.items()}

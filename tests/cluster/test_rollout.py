@@ -143,7 +143,8 @@ def test_diagnose_reports_the_release_and_changes_nothing(cluster, namespace, tm
     assert release.tool("diagnose", "--output", str(tmp_path / "diag")) == cli.OK
     report = (tmp_path / "diag" / "report.txt").read_text()
     for expected in ("## helm history", "tfs-rollout: send 5% of requests to track canary", "tfs-tf-serving-canary: replicas 1",
-                     "(canary): Running, restarts 0", "## Recent events", "half_plus_two: unreachable"):
+                     "(canary): Running, restarts 0", "## Recent events",
+                     "tfs-tf-serving-canary (track canary) half_plus_two: unreachable"):
         assert expected in report, report
     assert (tmp_path / "diag.tar.gz").stat().st_size > 0
     assert release.revision() == revision

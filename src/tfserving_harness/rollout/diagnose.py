@@ -57,7 +57,7 @@ def report_text(release: Release, status: dict | str, history: list | str, snap:
                    f"(desired {s.get('desiredReplicas')}); {metrics}; {_conditions(h)}")
     if "hpas_error" in snap:
         out.append(f"  (cannot list: {snap['hpas_error']})")
-    out.append("\n## Model version states (GET /v1/models/NAME on the main Service)")
+    out.append("\n## Model version states (GET /v1/models/NAME through each Service)")
     out += [f"  {name}: {text}" for name, text in models.items()] or ["  (no models in the values)"]
     out.append(f"\n## Recent events (last {EVENTS})")
     events = sorted(snap.get("events", []), key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime") or ""))[-EVENTS:]
@@ -83,13 +83,20 @@ def diagnose(release: Release, kube: Kube, *, output: Path | None, say: Callable
     values = attempt(release.values)
     snap = kube.snapshot()
     models: dict[str, str] = {}
-    service = kube.service_name("main")
-    for model in ([] if isinstance(values, str) else values.track_models(values.primary)):
-        code, text = kube.service_get(service, f"/v1/models/{model['name']}") if service else (0, "no main Service")
-        answer = parse_json(text)
-        states = [f"version {v.get('version')} {v.get('state')}" + (f" ({v['status'].get('error_message')})" if (v.get("status") or {}).get("error_message") else "")
-                  for v in (answer or {}).get("model_version_status", [])]
-        models[model["name"]] = ", ".join(states) if states else f"unreachable (HTTP {code}: {text[:200]})"
+    if not isinstance(values, str):
+        for svc in snap.get("services", []):
+            labels = svc["metadata"].get("labels") or {}
+            track = (svc["spec"].get("selector") or {}).get("tf-serving.io/track")
+            if labels.get("tf-serving.io/service") not in ("main", "track", "preview") or not track:
+                continue
+            for model in values.track_models(track):
+                code, text = kube.service_get(svc["metadata"]["name"], f"/v1/models/{model['name']}")
+                answer = parse_json(text)
+                states = [f"version {v.get('version')} {v.get('state')}"
+                          + (f" ({v['status'].get('error_message')})" if (v.get("status") or {}).get("error_message") else "")
+                          for v in (answer or {}).get("model_version_status", [])]
+                key = f"{svc['metadata']['name']} (track {track}) {model['name']}"
+                models[key] = ", ".join(states) if states else f"unreachable (HTTP {code}: {text[:200]})"
     logs = {p["metadata"]["name"]: kube.pod_log(p["metadata"]["name"], tail=LOG_LINES) for p in snap.get("pods", [])[:10]}
     text = report_text(release, status, history, snap, models, logs)
     folder = output or Path(f"tfs-diagnose-{release.name}")

@@ -26,7 +26,9 @@ def report_text(release: Release, status: dict | str, history: list | str, snap:
     out = [f"# tfs-rollout diagnose {release.name} (namespace {release.namespace})", ""]
     if isinstance(status, dict):
         info = status.get("info") or {}
-        out.append(f"helm: revision {status.get('version')}, status {info.get('status')}, chart {status.get('chart', '')}, "
+        meta = (status.get("chart") or {}).get("metadata") or {}
+        out.append(f"helm: revision {status.get('version')}, status {info.get('status')}, chart {meta.get('name')}-{meta.get('version')} "
+                   f"(app {meta.get('appVersion')}), "
                    f"last deployed {info.get('last_deployed')}, {info.get('description', '')}")
     else:
         out.append(f"helm status: {status}")
@@ -55,6 +57,8 @@ def report_text(release: Release, status: dict | str, history: list | str, snap:
         metrics = "; ".join(json.dumps(m, separators=(",", ":")) for m in s.get("currentMetrics") or []) or "no metric values"
         out.append(f"  {h['metadata']['name']}: {s.get('currentReplicas')}/{h['spec'].get('maxReplicas')} replicas "
                    f"(desired {s.get('desiredReplicas')}); {metrics}; {_conditions(h)}")
+    if not snap.get("hpas"):
+        out.append("  (none)")
     if "hpas_error" in snap:
         out.append(f"  (cannot list: {snap['hpas_error']})")
     out.append("\n## Model version states (GET /v1/models/NAME through each Service)")

@@ -26,9 +26,10 @@ def report_text(release: Release, status: dict | str, history: list | str, snap:
     out = [f"# tfs-rollout diagnose {release.name} (namespace {release.namespace})", ""]
     if isinstance(status, dict):
         info = status.get("info") or {}
-        meta = (status.get("chart") or {}).get("metadata") or {}
-        out.append(f"helm: revision {status.get('version')}, status {info.get('status')}, chart {meta.get('name')}-{meta.get('version')} "
-                   f"(app {meta.get('appVersion')}), "
+        # helm status' JSON has no chart; the history entry of the revision has it.
+        entry = next((h for h in history if h.get("revision") == status.get("version")), {}) if isinstance(history, list) else {}
+        out.append(f"helm: revision {status.get('version')}, status {info.get('status')}, chart {entry.get('chart')} "
+                   f"(app {entry.get('app_version')}), "
                    f"last deployed {info.get('last_deployed')}, {info.get('description', '')}")
     else:
         out.append(f"helm status: {status}")

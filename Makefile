@@ -9,10 +9,14 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 HELM := $(VENV)/bin/helm
 CHART := charts/tf-serving
-# ModelServerConfig protos without the 572 MB tensorflow wheel its metadata asks for.
-TFS_API := tensorflow-serving-api==2.21.0
+# ModelServerConfig protos without the 572 MB tensorflow wheel its metadata asks for, at the chart's
+# appVersion (the config formats the served binary reads; tests/unit/test_tfs_config.py checks it).
+TFS_API := tensorflow-serving-api==2.20.0
 # Both cores: helm renders are CPU-bound subprocesses. `make test PYTEST_ARGS=` runs serially.
 PYTEST_ARGS ?= -n auto --dist loadfile
+# The cluster tier waits on the API server (helm --wait, the controllers) more than it computes:
+# 6 workers on 2 cores, tests spread one by one (one file holds 30 scenario lifecycles).
+CLUSTER_PYTEST_ARGS ?= -n 6 --dist load --durations=5
 
 .PHONY: help
 help: ## List the targets
@@ -27,22 +31,49 @@ setup: ## Create .venv and install everything, pinned (helm included)
 	$(HELM) version --short
 
 .PHONY: test
-test: ## Every test tier that runs on one machine (cluster tier when KUBECONFIG answers; kind tests skip with the reason)
+test: ## Every test tier that runs on one machine (cluster tier when KUBECONFIG answers; kind tests skip with the reason); the version check when BASE_REF is set
 	$(VENV)/bin/ruff check src scripts tests loadtests
-	$(PY) -m pytest tests/unit tests/integration $(PYTEST_ARGS)
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory test-publishing
 	$(MAKE) --no-print-directory test-cluster
+	$(MAKE) --no-print-directory test-kind
+	$(MAKE) --no-print-directory check-version
 
 .PHONY: test-cluster
 test-cluster: ## Installs on a real API server (KUBECONFIG; ../shared/k8s-local/up.sh gives one); skipped without one
-	$(PY) -m pytest tests/cluster $(PYTEST_ARGS)
+	$(PY) -m pytest tests/cluster $(CLUSTER_PYTEST_ARGS)
+
+.PHONY: test-publishing
+test-publishing: ## scripts/publish against a real local OCI registry (Debian docker-registry, gnupg, apache2-utils); skipped without them
+	$(PY) -m pytest tests/publishing $(PYTEST_ARGS)
+
+.PHONY: check-version
+check-version: ## Chart changed since BASE_REF (a git ref, or auto) without a version bump? make check-version BASE_REF=origin/main
+	$(PY) scripts/check_chart_version.py
+
+.PHONY: publish
+publish: ## Release the chart: make publish REGISTRY=oci://ghcr.io/my-org/charts [PUBLISH_ARGS="--sign --key NAME --dry-run"]
+	scripts/publish --registry $(REGISTRY) $(PUBLISH_ARGS)
 
 .PHONY: test-unit
 test-unit: ## Render-and-assert tests: schemas, TF Serving configs, invariants, helm lint per ci/ scenario
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
-.PHONY: test-integration
-test-integration: ## kind tests; without a cluster they are collected and skipped with the reason
-	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+.PHONY: test-kind
+test-kind: ## End-to-end on kind (real tensorflow/serving, real traffic); without one every test is skipped with the reason
+	$(PY) -m pytest tests/kind -m kind
+
+.PHONY: kind-up
+kind-up: ## Create the kind cluster for the demo and the kind tier (needs docker, kind, kubectl)
+	$(PY) scripts/kind.py create
+
+.PHONY: kind-down
+kind-down: ## Delete the kind cluster
+	$(PY) scripts/kind.py delete
+
+.PHONY: demo
+demo: ## TF Serving on kind with this chart: creates the cluster, builds the model, installs, prints a REST and a gRPC prediction
+	$(PY) scripts/demo.py
 
 .PHONY: lint
 lint: ## ruff on the harness, tests and scripts; helm lint --strict for the defaults and every ci/ scenario
@@ -51,9 +82,10 @@ lint: ## ruff on the harness, tests and scripts; helm lint --strict for the defa
 	for f in $(CHART)/ci/*-values.yaml; do $(HELM) lint --strict $(CHART) --values "$$f"; done
 
 .PHONY: docs
-docs: ## Regenerate the chart README's parameter table and examples/prometheus-adapter-values.yaml
+docs: ## Regenerate the chart README's parameter table, examples/prometheus-adapter-values.yaml and the chart's server flag table
 	$(PY) scripts/gen_values_docs.py
 	$(PY) scripts/gen_adapter_values.py
+	$(PY) scripts/gen_server_flags.py
 
 .PHONY: check-values
 check-values: ## Check a values file like the unit tier does: make check-values VALUES=my-values.yaml
@@ -67,10 +99,14 @@ validate-model: ## Check a model folder before deploying it: make validate-model
 bench: ## Render speed with/without cache, cache hit ratio and wall time of the unit tier
 	$(PY) scripts/bench_render.py
 
+.PHONY: bench-publish
+bench-publish: ## Time scripts/publish (dry run, two signed publishes to a local registry), digest reproducibility, the publishing tier
+	$(PY) scripts/bench_publish.py
+
 .PHONY: constraints
 constraints: ## Re-pin every transitive dependency into constraints.txt from the current venv
 	$(PIP) freeze --exclude-editable --exclude tensorflow-serving-api | sort > constraints.txt
 
 .PHONY: clean
 clean: ## Remove the venv and caches
-	rm -rf $(VENV) .pytest_cache .bench build dist src/*.egg-info
+	rm -rf $(VENV) .pytest_cache .bench .demo build dist src/*.egg-info

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Render benchmark: renders per second without and with the cache, the cache hit ratio over the
-unit tier, and the unit tier's wall time (serially and with pytest-xdist).
+"""Render benchmark: renders per second in-process (Helm 4 SDK) and as a helm 3.17 subprocess,
+with the cache, the cache hit ratio over the unit tier, and the unit tier's wall time and test
+count (serially and with pytest-xdist).
 
     .venv/bin/python scripts/bench_render.py [--renders 20] [--skip-tier]
 """
@@ -20,14 +21,13 @@ from tfserving_harness import helm
 from tfserving_harness.paths import REPO_ROOT
 
 
-def renders_per_second(count: int, *, cached: bool) -> float:
+def renders_per_second(count: int, *, cached: bool, renderer: str | None = None) -> float:
     helm.clear_cache()
-    if cached:
-        helm.render_chart()  # the one miss; every timed call is a hit
+    helm.render_chart(renderer=renderer)  # warm-up: loads the chart (SDK) and is the cache's one miss
     start = time.perf_counter()
     for index in range(count):
         # Distinct values defeat any caching when uncached; identical ones are hits when cached.
-        helm.render_chart({} if cached else {"replicaCount": index + 1}, use_cache=cached)
+        helm.render_chart({} if cached else {"replicaCount": index + 1}, use_cache=cached, renderer=renderer)
     return count / (time.perf_counter() - start)
 
 
@@ -57,9 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-tier", action="store_true", help="only time render_chart")
     args = parser.parse_args(argv)
 
-    print(f"helm: {helm.find_helm()}")
-    uncached = renders_per_second(args.renders, cached=False)
-    print(f"render_chart without cache: {uncached:8.1f} renders/s ({1000 / uncached:.0f} ms each, {args.renders} renders)")
+    print(f"helm binary: {helm.find_helm()}; default renderer: {helm.default_renderer()}")
+    for renderer, label in (("sdk", "Helm 4 in-process"), ("binary", "helm 3.17 subprocess")):
+        uncached = renders_per_second(args.renders, cached=False, renderer=renderer)
+        print(f"render_chart, {label:21s} no cache: {uncached:6.1f} renders/s ({1000 / uncached:.1f} ms each, {args.renders} renders)")
     cached = renders_per_second(args.renders * 50, cached=True)
     print(f"render_chart with cache:    {cached:8.0f} renders/s ({args.renders * 50} hits)")
     if args.skip_tier:
@@ -69,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         wall, hits, misses, summary = unit_tier(extra)
         ratio = hits / (hits + misses) if hits + misses else 0.0
         print(f"unit tier {label:10s}: {wall:5.1f} s wall, {summary}; render cache {hits} hits / {misses} misses = {ratio:.0%} hit ratio")
+    print("(the unit tier renders every scenario with both renderers in test_renderers_agree.py; the rest use the default)")
     return 0
 
 

@@ -9,7 +9,10 @@ there are problems, 2 when the chart does not render at all.
 
     .venv/bin/python scripts/check_values.py --values my-values.yaml [--values more.yaml]
         [--kube-version 1.31.0] [--api-versions monitoring.coreos.com/v1] [--release NAME] [--namespace NS]
-        [--pod-security restricted]
+        [--pod-security restricted] [--renderer sdk|binary]
+
+Either renderer works: Helm 4 in-process (`sdk`, the default when helm-python-sdk is installed) or
+the Helm 3.17 binary (`binary`); the chart's unit tier requires both to render the same objects.
 """
 
 from __future__ import annotations
@@ -18,8 +21,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from tfserving_harness import checks, helm, pod_security
-from tfserving_harness.values import effective_values
+from tfserving_harness import helm
+from tfserving_harness.values_check import check_values
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,37 +37,32 @@ def main(argv: list[str] | None = None) -> int:
         choices=["restricted"],
         help="also check the pods against this Pod Security Standards profile (as a namespace that enforces it would)",
     )
+    parser.add_argument("--renderer", choices=helm.RENDERERS, help="Helm 4 in-process (sdk) or the helm 3.17 binary (default: TFS_RENDERER, else sdk)")
     args = parser.parse_args(argv)
     for values_file in args.values:
-        # Read twice (here for extraArgs, then by helm), so it must be a regular file, not a pipe.
+        # helm reads it by path, so it must be a regular file, not a pipe.
         if not Path(values_file).is_file():
             print(f"values file {values_file} is not a readable regular file; pass the path of a YAML file", file=sys.stderr)
             return 2
 
-    extra_args = (effective_values(args.values).get("server") or {}).get("extraArgs") or []
-    failed = False
-    for kube_version in args.kube_version or helm.SUPPORTED_KUBE_VERSIONS:
-        try:
-            docs = helm.render_chart(
-                values_files=args.values,
-                name=args.release,
-                namespace=args.namespace,
-                kube_version=kube_version,
-                api_versions=args.api_versions,
-                use_cache=False,
-            )
-        except helm.RenderError as error:
-            print(f"Kubernetes {kube_version}: the chart does not render with these values:\n{error.stderr.strip()}", file=sys.stderr)
-            return 2
-        problems = checks.check_documents(docs, kube_version, extra_args=extra_args)
-        if args.pod_security == "restricted":
-            problems += pod_security.restricted_problems(docs)
-        for problem in problems:
-            print(f"Kubernetes {kube_version}: {problem}")
-        print(f"Kubernetes {kube_version}: {len(docs)} objects checked, {len(problems)} problem(s)", file=sys.stderr)
-        failed = failed or bool(problems)
-    if extra_args:
-        print(f"note: server.extraArgs are passed through unchecked: {' '.join(extra_args)}", file=sys.stderr)
+    try:
+        reports = check_values(
+            args.values,
+            kube_versions=args.kube_version or helm.SUPPORTED_KUBE_VERSIONS,
+            api_versions=args.api_versions,
+            release=args.release,
+            namespace=args.namespace,
+            pod_security_profile=args.pod_security,
+            renderer=args.renderer,
+        )
+    except helm.RenderError as error:
+        print(f"Kubernetes {error.kube_version}: the chart does not render with these values:\n{error.stderr.strip()}", file=sys.stderr)
+        return 2
+    for report in reports:
+        for problem in report.problems:
+            print(f"Kubernetes {report.kube_version}: {problem}")
+        print(f"Kubernetes {report.kube_version}: {report.objects} objects checked, {len(report.problems)} problem(s)", file=sys.stderr)
+    failed = any(report.problems for report in reports)
     return 1 if failed else 0
 
 

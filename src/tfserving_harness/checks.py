@@ -11,8 +11,8 @@ from google.protobuf import text_format
 from . import crds, k8s_schema, yamlio
 from .manifests import containers, identity, of_kind, pod_template, ref, selector_matches, server_container, server_flags
 from .problems import Problem
-from .tfs_config import CONFIG_FILE_FLAGS
-from .tfs_flags import KNOWN_FLAGS
+from .tfs_config import CONFIG_FILE_FLAGS, batching_load_problems
+from .tfs_flags import flags_for, image_version
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet")
 
@@ -85,10 +85,9 @@ def flag_combination_problems(flags: Mapping[str, str]) -> list[str]:
     return problems
 
 
-def server_problems(docs: Sequence[Mapping], extra_args: Iterable[str] = ()) -> list[Problem]:
+def server_problems(docs: Sequence[Mapping]) -> list[Problem]:
     """Flags, ports and config files of every tensorflow_model_server container."""
     problems: list[Problem] = []
-    unchecked = {arg[2:].partition("=")[0] for arg in extra_args if arg.startswith("--")}
     for workload in _workloads(docs):
         try:
             container = server_container(workload)
@@ -97,12 +96,20 @@ def server_problems(docs: Sequence[Mapping], extra_args: Iterable[str] = ()) -> 
         index = list(containers(workload)).index(container)
         args_path = f"spec.template.spec.containers[{index}].args"
         flags = server_flags(container)
+        image = container.get("image", "")
+        version = None if "@" in image else image_version(image.rpartition(":")[2])
+        known = flags_for(version)
+        seen: set[str] = set()
         for position, arg in enumerate(container.get("args", [])):
             flag = arg[2:].partition("=")[0] if arg.startswith("--") else None
             if flag is None:
                 problems.append(Problem(ref(workload), f"{args_path}[{position}]", f"{arg!r} is not a --flag=value argument", "invariant"))
-            elif flag not in KNOWN_FLAGS and flag not in unchecked:
-                problems.append(Problem(ref(workload), f"{args_path}[{position}]", f"--{flag} is not a tensorflow_model_server flag; the binary would exit at start", "invariant"))
+            elif flag not in known:
+                problems.append(Problem(ref(workload), f"{args_path}[{position}]", f"--{flag} is not a flag of tensorflow_model_server {version or 'of the newest release'} (model_servers/main.cc): it prints 'unknown argument' and starts without it", "invariant"))
+            elif flag in seen:
+                problems.append(Problem(ref(workload), f"{args_path}[{position}]", f"--{flag} is given twice: the last one wins, so one of the values is ignored", "invariant"))
+            if flag:
+                seen.add(flag)
         for message in flag_combination_problems(flags):
             problems.append(Problem(ref(workload), args_path, message, "invariant"))
         ports = {p.get("name"): p["containerPort"] for p in container.get("ports", [])}
@@ -121,9 +128,13 @@ def server_problems(docs: Sequence[Mapping], extra_args: Iterable[str] = ()) -> 
                 problems.append(Problem(ref(workload), args_path, f"--{flag}={flags[flag]}: {error}", "invariant"))
                 continue
             try:
-                parse(configmap["data"][key])
+                parsed = parse(configmap["data"][key])
             except text_format.ParseError as parse_error:
                 problems.append(Problem(ref(configmap), f"data.{key}", f"does not parse as TF Serving expects for --{flag}: {parse_error}", "tf-serving-config"))
+                continue
+            if flag == "batching_parameters_file":
+                for message in batching_load_problems(parsed):
+                    problems.append(Problem(ref(configmap), f"data.{key}", f"the model server would fail every model load: {message}", "tf-serving-config"))
         for probe_name in ("startupProbe", "livenessProbe", "readinessProbe"):
             probe = container.get(probe_name) or {}
             for handler in ("tcpSocket", "httpGet", "grpc"):
@@ -132,26 +143,9 @@ def server_problems(docs: Sequence[Mapping], extra_args: Iterable[str] = ()) -> 
                     problems.append(Problem(ref(workload), f"spec.template.spec.containers[{index}].{probe_name}.{handler}.port", f"names port {port!r}, which the container does not declare", "invariant"))
                 elif isinstance(port, int) and port not in ports.values():
                     problems.append(Problem(ref(workload), f"spec.template.spec.containers[{index}].{probe_name}.{handler}.port", f"port {port} is not a container port", "invariant"))
-            script = _mounted_probe_script(container, (probe.get("exec") or {}).get("command") or [])
-            if script:
-                _, _, error = config_file_source(workload, container, docs, script)
-                if error:
-                    problems.append(Problem(ref(workload), f"spec.template.spec.containers[{index}].{probe_name}.exec.command", f"runs {script}: {error}", "invariant"))
+            for handler in set(probe) & {"exec", "httpGet"}:
+                problems.append(Problem(ref(workload), f"spec.template.spec.containers[{index}].{probe_name}.{handler}", "a probe that may send HTTP requests: every /v1/ request is counted in TF Serving's REST metrics; use tcpSocket or grpc", "invariant"))
     return problems
-
-
-SHELLS = ("sh", "bash", "dash", "ash")
-
-
-def _mounted_probe_script(container: Mapping, command: Sequence[str]) -> str | None:
-    """The script file of an exec probe `[<shell>, /path/script, args...]` when /path is the mount path of
-    one of the container's volumes (the script comes with the chart, not with the image), else None."""
-    if len(command) < 2 or posixpath.basename(command[0]) not in SHELLS or not command[1].startswith("/"):
-        return None
-    directory = posixpath.dirname(command[1])
-    if any(m["mountPath"].rstrip("/") == directory for m in container.get("volumeMounts", [])):
-        return command[1]
-    return None
 
 
 def service_problems(docs: Sequence[Mapping]) -> list[Problem]:
@@ -281,12 +275,12 @@ def duplicate_problems(docs: Sequence[Mapping]) -> list[Problem]:
     return problems
 
 
-def check_documents(docs: Sequence[Mapping], kube_version: str, *, extra_args: Iterable[str] = ()) -> list[Problem]:
+def check_documents(docs: Sequence[Mapping], kube_version: str) -> list[Problem]:
     """Everything: schemas, TF Serving config files and flags, relationships."""
     return [
         *schema_problems(docs, kube_version),
         *duplicate_problems(docs),
-        *server_problems(docs, extra_args),
+        *server_problems(docs),
         *service_problems(docs),
         *workload_problems(docs),
         *autoscaler_problems(docs),

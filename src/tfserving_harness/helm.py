@@ -6,6 +6,7 @@ import atexit
 import functools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -41,9 +42,89 @@ class RenderError(RuntimeError):
         super().__init__(message)
         self.stderr = stderr
         self.command = list(command)
+        self.kube_version: str | None = None  # set by callers that render for several versions
 
     def __str__(self) -> str:
         return f"{self.args[0]}\n{self.stderr.strip()}"
+
+
+@dataclass(frozen=True)
+class SchemaViolation:
+    """One values.schema.json violation, in words neither Helm version owns.
+
+    `path` is the dotted value path of the offending value (`image.tag`, `models.0.basePath`; for an
+    unknown or missing key, the key itself: `image.tags`), `rule` the JSON Schema keyword that failed
+    (`additionalProperties`, `required`, `type`, `maximum`, `minimum`, `enum`, `pattern`,
+    `minItems`, `not`, `propertyNames`, `oneOf`/`anyOf`/`allOf`, or `other`), `text` the renderer's
+    own line. Helm 4 also lists why each `oneOf` alternative failed; `deepest_paths` compares the two.
+    """
+
+    path: str
+    rule: str
+    text: str
+
+
+# Helm 3.17 (gojsonschema) writes `- image.tag: Invalid type. ...` with `(root)` for the top;
+# Helm 4 (santhosh-tekuri/jsonschema v6) writes `- at '/image/tag': got number, want string`.
+_HELM3_LINE = re.compile(r"^- (?P<path>\S+): (?P<text>.+)$")
+_HELM4_LINE = re.compile(r"^\s*- at '(?P<path>[^']*)': (?P<text>.+)$")
+_RULES = (  # (rule, Helm 3 wording, Helm 4 wording); a named group `keys` lists the keys concerned
+    ("additionalProperties", r"Additional property (?P<keys>.+) is not allowed", r"additional propert(?:y|ies) (?P<keys>'.+') not allowed"),
+    ("required", r"(?P<keys>\S+) is required", r"missing propert(?:y|ies) (?P<keys>'.+')"),
+    ("maximum", r"Must be less than or equal to", r"maximum: got"),
+    ("minimum", r"Must be greater than or equal to", r"minimum: got"),
+    ("type", r"Invalid type\.", r"^got [a-z]+, want [a-z]+"),
+    ("enum", r"must be one of the following", r"value must be one of"),
+    ("pattern", r"Does not match pattern", r"does not match pattern"),
+    ("minItems", r"Array must have at least", r"minItems: got"),
+    ("not", r"Must not validate the schema", r"'not' failed"),
+    ("propertyNames", r"Property name of .* does not match", r"invalid propertyName"),
+    ("oneOf", r"Must validate one and only one schema", r"'oneOf' failed"),
+    ("anyOf", r"Must validate at least one schema", r"'anyOf' failed"),
+    ("allOf", r"Must validate all the schemas", r"'allOf' failed"),
+)
+
+
+def schema_violations(stderr: str) -> list[SchemaViolation]:
+    """The schema violations in a renderer's error output (either Helm version), in order."""
+    found = []
+    for line in stderr.splitlines():
+        helm4 = _HELM4_LINE.match(line)
+        match = helm4 or _HELM3_LINE.match(line)
+        if not match:
+            continue
+        if helm4:
+            path = ".".join(part.replace("~1", "/").replace("~0", "~") for part in match["path"].split("/")[1:])
+        else:
+            path = "" if match["path"] == "(root)" else match["path"]
+        text = match["text"]
+        for rule, helm3_words, helm4_words in _RULES:
+            rule_match = re.search(helm4_words if helm4 else helm3_words, text)
+            if rule_match:
+                keys = rule_match.groupdict().get("keys")
+                for key in (re.findall(r"'([^']+)'", keys) if helm4 and keys else [keys] if keys else [None]):
+                    found.append(SchemaViolation(f"{path}.{key}".lstrip(".") if key else path, rule, line.strip()))
+                break
+        else:
+            found.append(SchemaViolation(path, "other", line.strip()))
+    return found
+
+
+def deepest_paths(violations: Sequence[SchemaViolation]) -> set[str]:
+    """The value paths at fault, without the enclosing objects that only failed because of them
+    (Helm 4 reports a failed `oneOf` at the object and again per alternative; Helm 3 once)."""
+    paths = {violation.path for violation in violations}
+    return {path for path in paths if not any(other != path and (other.startswith(path + ".") or not path) for other in paths)}
+
+
+def chart_message(stderr: str) -> str:
+    """The chart's own `fail` message without the renderer's prefix (which differs between Helm
+    versions and names the template that ran the check, not the value at fault); "" if none."""
+    match = re.search(r"execution error at \([^)]*\): (?P<message>.*)", stderr, re.DOTALL)
+    if not match:
+        return ""
+    # Helm 3 appends a hint about --debug that is not part of the chart's message.
+    return match["message"].split("\n\nUse --debug flag")[0].strip()
 
 
 def find_helm() -> str:
@@ -90,6 +171,32 @@ _cache_lock = threading.Lock()
 cache_stats = CacheStats()
 
 
+#: The two renderers. `sdk` is Helm 4 in-process (helm-python-sdk, the chart loaded once per
+#: process), about 3x faster than starting a helm process per render; `binary` is the pinned Helm
+#: 3.17 CLI, the reference that users' `helm install` matches. The unit tier renders every scenario
+#: with both and requires the same objects (tests/unit/test_renderers_agree.py).
+RENDERERS = ("sdk", "binary")
+
+
+def default_renderer() -> str:
+    """`TFS_RENDERER` when set, else `sdk` when helm-python-sdk is installed, else `binary`."""
+    chosen = os.environ.get("TFS_RENDERER")
+    if chosen:
+        if chosen not in RENDERERS:
+            raise ValueError(f"TFS_RENDERER={chosen!r}: use one of {', '.join(RENDERERS)}")
+        return chosen
+    return "sdk" if _sdk_module() is not None else "binary"
+
+
+@functools.lru_cache(maxsize=1)
+def _sdk_module():
+    try:
+        import helm_python
+    except ImportError:
+        return None
+    return helm_python
+
+
 def _template_command(
     values_files: Sequence[str], name: str, namespace: str, kube_version: str, api_versions: Iterable[str], chart: Path
 ) -> list[str]:
@@ -102,6 +209,96 @@ def _template_command(
     return args + ["--values", "-"]
 
 
+def merge_values(base: Any, override: Any) -> Any:
+    """Helm's merge of `-f a.yaml -f b.yaml`: maps merge key by key, anything else (lists
+    included) is replaced; a null stays null, so the chart's defaults drop that key later."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        merged = dict(base)
+        for key, value in override.items():
+            merged[key] = merge_values(base[key], value) if key in base else value
+        return merged
+    return override
+
+
+class _SdkCharts:
+    """Charts loaded into Helm 4 once per process, reloaded when a file under the chart changes."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[Path, tuple[tuple, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, chart: Path):
+        fingerprint = tuple(sorted((str(p), p.stat().st_mtime_ns) for p in chart.rglob("*") if p.is_file()))
+        with self._lock:
+            loaded = self._loaded.get(chart)
+            if loaded is None or loaded[0] != fingerprint:
+                if loaded is not None:
+                    loaded[1].close()
+                loaded = (fingerprint, _sdk_module().Chart.load(str(chart)))
+                self._loaded[chart] = loaded
+            return loaded[1]
+
+
+_sdk_charts = _SdkCharts()
+
+
+def _render_sdk(values: dict, name: str, namespace: str, kube_version: str, api_versions: list[str],
+                values_files: Sequence[str], chart: Path) -> dict[str, str]:
+    """{template path: rendered text} from Helm 4 in-process, NOTES.txt included."""
+    sdk = _sdk_module()
+    if sdk is None:
+        raise HelmNotFoundError("TFS_RENDERER=sdk needs helm-python-sdk: run `make setup`, or set TFS_RENDERER=binary")
+    merged: dict = {}
+    for values_file in values_files:
+        merged = merge_values(merged, yamlio.load(Path(values_file).read_text()) or {})
+    merged = merge_values(merged, values)
+    options = {"name": name, "namespace": namespace, "kube_version": kube_version, "api_versions": api_versions}
+    command = ["helm-python-sdk render", name, str(chart), json.dumps(options)]
+    loaded = _sdk_charts.get(chart)
+    constraint = loaded.metadata.get("kubeVersion")
+    if constraint:
+        check_kube_version(constraint, kube_version)
+    try:
+        # The wrapper's Chart.render does not pass kube_version/api_versions (0.2.2); the native call does.
+        rendered = sdk._native.call_string("helm_render", loaded._raw(),
+                                           json.dumps(merged), json.dumps(options))
+    except sdk.errors.HelmError as error:
+        raise RenderError("helm (SDK) render failed", str(error), command) from None
+    return json.loads(rendered)
+
+
+def check_kube_version(constraint: str, kube_version: str) -> None:
+    """What `helm template`/`install` check before rendering and the SDK's render call does not:
+    Chart.yaml `kubeVersion` against the target version. Handles what this chart writes (one or more
+    comparisons joined by `,` or spaces, `-0` to admit pre-releases); anything else is refused, so an
+    unsupported constraint can never pass unchecked."""
+    target = _version_tuple(kube_version)
+    for clause in filter(None, re.split(r"[,\s]+", constraint.strip())):
+        match = re.fullmatch(r"(>=|<=|!=|>|<|=)?v?(\d+(?:\.\d+){0,2})(?:-0)?", clause)
+        if not match:
+            raise ValueError(f"Chart.yaml kubeVersion {constraint!r}: clause {clause!r} is beyond the harness's check; write it as comparisons like >=1.29.0-0")
+        bound = _version_tuple(match[2])
+        holds = {">=": target >= bound, "<=": target <= bound, ">": target > bound, "<": target < bound,
+                 "!=": target != bound, "=": target == bound, None: target == bound}[match[1]]
+        if not holds:
+            raise RenderError("helm (SDK) render failed",
+                              f"chart requires kubeVersion: {constraint} which is incompatible with Kubernetes v{kube_version.lstrip('v')}",
+                              ["kubeVersion check", constraint, kube_version])
+
+
+def _version_tuple(version: str) -> tuple[int, int, int]:
+    parts = [int(part) for part in re.match(r"v?(\d+(?:\.\d+){0,2})", version)[1].split(".")]
+    return tuple(parts + [0] * (3 - len(parts)))  # type: ignore[return-value]
+
+
+def _documents_sdk(templates: dict[str, str]) -> tuple:
+    docs = []
+    for path in sorted(templates):
+        if not path.endswith("NOTES.txt"):
+            docs.extend(doc for doc in yamlio.load_all(templates[path]) if doc)
+    return tuple(docs)
+
+
 def render_chart(
     values: dict | None = None,
     *,
@@ -112,13 +309,17 @@ def render_chart(
     values_files: Sequence[str | Path] = (),
     chart: str | Path | None = None,
     use_cache: bool = True,
+    renderer: str | None = None,
 ) -> tuple:
     """Render the whole chart and return its documents, read-only.
 
     The whole chart is rendered (no `--show-only`) so `fail` messages from any template surface as a
     RenderError. Results are cached per process on the canonical JSON of the arguments; the
-    returned documents are frozen, so no test can change what the next one sees.
+    returned documents are frozen, so no test can change what the next one sees. `renderer` is
+    `sdk` or `binary` (default: `default_renderer()`); documents come in template-path order with
+    `sdk` and in Helm's install order with `binary`, so compare them as sets, never by position.
     """
+    renderer = renderer or default_renderer()
     chart_path = Path(chart) if chart else chart_dir()
     files = [str(Path(f).resolve()) for f in values_files]
     api_list = sorted(set(api_versions))
@@ -131,6 +332,7 @@ def render_chart(
             "api_versions": api_list,
             "values_files": files,
             "chart": str(chart_path),
+            "renderer": renderer,
         },
         sort_keys=True,
         separators=(",", ":"),
@@ -144,10 +346,15 @@ def render_chart(
                     raise cached
                 return cached
             cache_stats.misses += 1
-    command = _template_command(files, name, namespace, kube_version, api_list, chart_path)
     try:
-        result = run_helm(command, stdin=yaml.safe_dump(values or {}))
-        documents = tuple(freeze(doc) for doc in yamlio.load_all(result.stdout) if doc)
+        if renderer == "sdk":
+            raw = _documents_sdk(_render_sdk(values or {}, name, namespace, kube_version, api_list, files, chart_path))
+        elif renderer == "binary":
+            command = _template_command(files, name, namespace, kube_version, api_list, chart_path)
+            raw = tuple(doc for doc in yamlio.load_all(run_helm(command, stdin=yaml.safe_dump(values or {})).stdout) if doc)
+        else:
+            raise ValueError(f"renderer {renderer!r}: use one of {', '.join(RENDERERS)}")
+        documents = tuple(freeze(doc) for doc in raw)
     except RenderError as error:
         if use_cache:
             with _cache_lock:
@@ -184,15 +391,29 @@ def render_notes(
     api_versions: Iterable[str] = (),
     values_files: Sequence[str | Path] = (),
     chart: str | Path | None = None,
+    renderer: str | None = None,
 ) -> str:
-    """NOTES.txt as `helm install` would print it (helm template cannot render it, and
-    `helm install --dry-run` needs a cluster). Not cached: tests call it a handful of times."""
-    copy = _chart_with_rendered_notes(Path(chart) if chart else chart_dir())
+    """NOTES.txt as `helm install` would print it. Helm 4 in-process renders it with the rest;
+    `helm template` skips it (and `helm install --dry-run` needs a cluster), so the binary path
+    renders a copy of the chart where NOTES.txt is also an ordinary template. Not cached."""
+    chart_path = Path(chart) if chart else chart_dir()
     files = [str(Path(f).resolve()) for f in values_files]
-    args = _template_command(files, name, namespace, kube_version, sorted(set(api_versions)), copy)
+    api_list = sorted(set(api_versions))
+    if (renderer or default_renderer()) == "sdk":
+        templates = _render_sdk(values or {}, name, namespace, kube_version, api_list, files, chart_path)
+        (notes,) = (text for path, text in templates.items() if path.endswith("/templates/NOTES.txt"))
+        return notes
+    copy = _chart_with_rendered_notes(chart_path)
+    args = _template_command(files, name, namespace, kube_version, api_list, copy)
     args += ["--show-only", f"templates/{_NOTES_COPY}"]
     output = run_helm(args, stdin=yaml.safe_dump(values or {})).stdout
     return yamlio.load(output)["notes"]
+
+
+def template_text(chart: str | Path, values_files: Sequence[str | Path] = (), *, kube_version: str = NEWEST_KUBE_VERSION) -> str:
+    """`helm template` output as helm prints it, for byte-for-byte comparisons of two charts."""
+    command = _template_command([str(f) for f in values_files], DEFAULT_RELEASE, DEFAULT_NAMESPACE, kube_version, (), Path(chart))
+    return run_helm(command, stdin="{}").stdout
 
 
 def clear_cache() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from . import checks, helm
@@ -22,6 +23,37 @@ def render_error(values: dict | None = None, **kwargs) -> str:
     raise AssertionError(f"the chart rendered values it should refuse: {values}")
 
 
+@dataclass(frozen=True)
+class SchemaAt:
+    """A schema violation expected at `path` (or below it), optionally of one JSON Schema keyword."""
+
+    path: str
+    rule: str | None = None
+
+    def found_in(self, violations) -> bool:
+        return any(
+            (v.path == self.path or v.path.startswith(self.path + ".")) and self.rule in (None, v.rule) for v in violations
+        )
+
+
+def at(path: str, rule: str | None = None) -> SchemaAt:
+    """`assert_refused(values, at("server.grpcPort", "type"))`: refused by values.schema.json there."""
+    return SchemaAt(path, rule)
+
+
+def assert_refused(values: dict | None, expected: str | SchemaAt, **kwargs) -> None:
+    """The chart refuses `values`: `expected` is the chart's own `fail` message (a substring), or
+    `at(path[, rule])` for a schema violation. Both hold under Helm 3 and Helm 4, whose wording of
+    schema errors differs (helm.schema_violations reads either)."""
+    stderr = render_error(values, **kwargs)
+    if isinstance(expected, SchemaAt):
+        violations = helm.schema_violations(stderr)
+        found = sorted({(v.path, v.rule) for v in violations})
+        assert expected.found_in(violations), f"expected a schema violation {expected}, found {found}:\n{stderr}"
+    else:
+        assert expected in helm.chart_message(stderr), stderr
+
+
 def ci_scenarios() -> list:
     """The chart's ci/*-values.yaml as pytest params, named without the suffix."""
     import pytest
@@ -34,8 +66,10 @@ def ci_scenarios() -> list:
 def scenario_directives(values_file) -> dict[str, str]:
     """`# key: value` lines of a ci/ scenario's leading comment block that the tests act on:
     `min-kube-version: 1.31.0` (the scenario renders only from that version on; below it the
-    chart must fail with a message) and `pod-security-exception: <why>` (the scenario cannot meet
-    the `restricted` Pod Security Standard, and says why)."""
+    chart must fail with a message), `pod-security-exception: <why>` (the scenario cannot meet
+    the `restricted` Pod Security Standard, and says why) and `needs: Kind/name, ...` (objects the
+    scenario expects to exist in the cluster; the cluster tier creates them, see
+    `tfserving_harness.cluster.scenario_prerequisites`)."""
     from pathlib import Path
 
     directives: dict[str, str] = {}
@@ -43,7 +77,7 @@ def scenario_directives(values_file) -> dict[str, str]:
         if not line.startswith("#"):
             break
         key, sep, value = line.lstrip("# ").partition(":")
-        if sep and key in ("min-kube-version", "pod-security-exception"):
+        if sep and key in ("min-kube-version", "pod-security-exception", "needs"):
             directives[key] = value.strip()
     return directives
 

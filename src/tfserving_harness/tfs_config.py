@@ -96,3 +96,37 @@ CONFIG_FILE_FLAGS: dict[str, Callable[[str], Message]] = {
     "batching_parameters_file": parse_batching_parameters,
     "monitoring_config_file": parse_monitoring_config,
 }
+
+
+#: Batcher::QueueOptions().input_batch_size_limit, the max_batch_size of a file that sets none.
+DEFAULT_MAX_BATCH_SIZE = 1000
+
+
+def batching_load_problems(params: Message) -> list[str]:
+    """What the model server refuses when it loads a model with these BatchingParameters (the
+    saved_model_bundle_factory.cc path; each failed check fails the load, and a failed initial load
+    makes the server exit).
+
+    - WrapSessionForBatching (servables/tensorflow/bundle_factory_util.cc): a non-empty
+      allowed_batch_sizes must end at max_batch_size, with or without large batch splitting.
+    - GetQueueOptions (bundle_factory_util.h) + SharedBatchScheduler::AddQueue (TensorFlow,
+      core/kernels/batching_util/shared_batch_scheduler.h): with splitting on, max_execution_batch_size
+      (default: max_batch_size) must not exceed max_batch_size, and max_enqueued_batches must not be 0;
+      max_batch_size must be positive, batch_timeout_micros not negative.
+    """
+    problems: list[str] = []
+    max_size = params.max_batch_size.value if params.HasField("max_batch_size") else DEFAULT_MAX_BATCH_SIZE
+    sizes = list(params.allowed_batch_sizes)
+    if sizes and sizes[-1] != max_size:
+        problems.append(f"last entry of allowed_batch_sizes {sizes} is not max_batch_size {max_size}")
+    if max_size <= 0:
+        problems.append(f"max_batch_size must be positive, got {max_size}")
+    if params.HasField("batch_timeout_micros") and params.batch_timeout_micros.value < 0:
+        problems.append(f"batch_timeout_micros must be non-negative, got {params.batch_timeout_micros.value}")
+    if params.HasField("enable_large_batch_splitting") and params.enable_large_batch_splitting.value:
+        execution = params.max_execution_batch_size.value if params.HasField("max_execution_batch_size") else max_size
+        if execution > max_size:
+            problems.append(f"max_execution_batch_size {execution} is above max_batch_size {max_size}")
+        if params.HasField("max_enqueued_batches") and params.max_enqueued_batches.value == 0:
+            problems.append("max_enqueued_batches is 0 with large batch splitting on")
+    return problems

@@ -3,14 +3,24 @@
 The API server comes from KUBECONFIG (pytest-helm-charts' `--kube-config` option works too). Without
 one that answers, every test here is skipped with the reason; with TFS_REQUIRE_CLUSTER=1 (set by
 .ci/run) a missing API server fails the tier instead, so CI can never pass by skipping it.
+
+Fixtures: `cluster` (ClusterInfo or skip), `kube_api` (a kubernetes ApiClient), `kube_config` and
+`kube_cluster` (pytest-helm-charts', bound to the same cluster), `namespace` (a factory: a fresh
+namespace enforcing Pod Security `restricted` by default; on failure the test's report gets every
+event and the helm status of each namespace it made), `install_prerequisites` (a scenario's
+`# needs:` objects and the vendored CRDs its custom resources need).
 """
 
 from __future__ import annotations
 
 import os
+import uuid
 
 import pytest
+from kubernetes import client, config
+from kubernetes.client.rest import ApiException
 
+from tfserving_harness import cluster as harness
 from tfserving_harness.cluster import find_cluster
 
 
@@ -29,3 +39,120 @@ def cluster():
             pytest.fail(f"TFS_REQUIRE_CLUSTER=1 but the cluster tier cannot run: {message}", pytrace=False)
         pytest.skip(message)
     return info
+
+
+@pytest.fixture(scope="session")
+def kube_api(cluster):
+    return config.new_client_from_config(config_file=cluster.kubeconfig, context=cluster.context)
+
+
+@pytest.fixture(scope="module")
+def kube_config(cluster) -> str:
+    """pytest-helm-charts' kubeconfig fixture, from the same discovery (so it skips the same way)."""
+    return cluster.kubeconfig
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    namespaces = getattr(item, "tfs_namespaces", ())
+    if report.failed and namespaces:
+        kube_api, kubeconfig = item.tfs_cluster
+        for name in namespaces:
+            report.sections.append((f"events and helm status of namespace {name}", harness.namespace_report(kube_api, name, kubeconfig)))
+
+
+@pytest.fixture
+def namespace(request, cluster, kube_api):
+    """`namespace(prefix, pod_security="restricted")` -> name of a new namespace that enforces that
+    Pod Security level (None: no label). Deleted after the test without waiting for the namespace
+    controller (pytest-helm-charts' namespace_factory waits, which costs seconds per scenario)."""
+    core = client.CoreV1Api(kube_api)
+    made: list[str] = []
+    request.node.tfs_namespaces = made
+    request.node.tfs_cluster = (kube_api, cluster.kubeconfig)
+
+    def make(prefix: str, pod_security: str | None = "restricted") -> str:
+        name = f"{prefix[:40].rstrip('-')}-{uuid.uuid4().hex[:6]}"
+        labels = {**harness.CREATED_BY_LABEL, **({harness.POD_SECURITY_ENFORCE: pod_security} if pod_security else {})}
+        core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name, labels=labels)))
+        made.append(name)
+        return name
+
+    yield make
+    for name in made:
+        try:
+            core.delete_namespace(name)
+        except ApiException as error:
+            if error.status != 404:
+                raise
+
+
+def create_ignoring_existing(kube_api, manifest: dict) -> None:
+    from kubernetes import utils
+
+    try:
+        utils.create_from_dict(kube_api, manifest)
+    except utils.FailToCreateError as error:
+        if any(getattr(e, "status", None) != 409 for e in error.api_exceptions):
+            raise
+
+
+@pytest.fixture
+def install_prerequisites(kube_api, request):
+    """`install_prerequisites(values_file, namespace, documents)`: the scenario's `# needs:` objects,
+    a stand-in volume for every claim the chart renders, and the vendored CRDs of its custom kinds
+    (Established before returning). Volumes are deleted after the test; cluster-scoped classes stay."""
+    core = client.CoreV1Api(kube_api)
+    volumes: list[str] = []
+
+    def install(values_file, namespace: str, documents) -> None:
+        manifests = []
+        for need in harness.scenario_prerequisites(values_file):
+            if need.kind == "GPUNode":
+                label_gpu_node(core, need)
+            manifests += harness.prerequisite_manifests(need, namespace)
+        manifests += harness.volumes_for_claims(documents, namespace)
+        for manifest in manifests:
+            create_ignoring_existing(kube_api, manifest)
+            if manifest["kind"] == "PersistentVolume":
+                volumes.append(manifest["metadata"]["name"])
+        install_crds(kube_api, harness.crds_for(documents))
+
+    yield install
+    for name in volumes:
+        try:
+            core.delete_persistent_volume(name)
+        except ApiException as error:
+            if error.status != 404:
+                raise
+
+
+def label_gpu_node(core, need) -> None:
+    nodes = core.list_node().items
+    stand_ins = [n for n in nodes if n.metadata.labels.get("node.kubernetes.io/instance-type") == "stand-in"]
+    if not stand_ins:
+        pytest.skip(f"needs a GPU node ({need.name}); the tier labels only k8s-local's stand-in nodes, never a real cluster's")
+    metadata, status = harness.gpu_node_patch(need)
+    core.patch_node(stand_ins[0].metadata.name, metadata)
+    core.patch_node_status(stand_ins[0].metadata.name, status)
+
+
+def install_crds(kube_api, paths) -> None:
+    from tfserving_harness import yamlio
+
+    extensions = client.ApiextensionsV1Api(kube_api)
+    names = []
+    for path in paths:
+        for doc in yamlio.load_all(path.read_text()):
+            if doc and doc.get("kind") == "CustomResourceDefinition":
+                names.append(doc["metadata"]["name"])
+                create_ignoring_existing(kube_api, doc)
+
+    def established():
+        pending = [n for n in names if not any(
+            c.type == "Established" and c.status == "True" for c in (extensions.read_custom_resource_definition(n).status.conditions or []))]
+        return not pending, pending
+
+    harness.wait_until(established, what=f"CRDs {names} to be Established", timeout=60)

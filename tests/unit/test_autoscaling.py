@@ -8,7 +8,7 @@ import pytest
 from tfserving_harness import adapter_values, helm, promql, yamlio
 from tfserving_harness.manifests import of_kind, one, pod_template, ref, selector_matches
 from tfserving_harness.paths import chart_dir
-from tfserving_harness.testing import render_error
+from tfserving_harness.testing import assert_refused, at, render_error
 
 CI = chart_dir() / "ci"
 TWO_TRACKS = {"tracks": {"stable": {}, "canary": {}}, "primaryTrack": "stable"}
@@ -118,7 +118,7 @@ def test_cross_field_checks_name_the_value_path(values, message):
     ],
 )
 def test_schema_rejects_bad_autoscaling_values(values, path):
-    assert f"- {path}: " in render_error(values)
+    assert_refused(values, at(path))
 
 
 def test_keda_scaledobject_per_track_on_the_real_request_counter_and_no_hpa():
@@ -336,5 +336,18 @@ def test_keda_never_scales_to_zero_and_has_no_activation_threshold():
     stays >= 1 and activationThreshold (only meaningful with 0) is not a value any more."""
     [trigger] = one(helm.render_chart(KEDA), "ScaledObject")["spec"]["triggers"]
     assert "activationThreshold" not in trigger["metadata"]
-    assert "autoscaling.keda: Additional property activationThreshold is not allowed" in render_error({"autoscaling": {"keda": {**KEDA["autoscaling"]["keda"], "activationThreshold": "1"}}})
-    assert "autoscaling.minReplicas: Must be greater than or equal to 1" in render_error({**KEDA, "autoscaling": {**KEDA["autoscaling"], "minReplicas": 0}})
+    assert_refused({"autoscaling": {"keda": {**KEDA["autoscaling"]["keda"], "activationThreshold": "1"}}}, at("autoscaling.keda.activationThreshold", "additionalProperties"))
+    assert_refused({**KEDA, "autoscaling": {**KEDA["autoscaling"], "minReplicas": 0}}, at("autoscaling.minReplicas", "minimum"))
+
+
+def test_adapter_metric_names_cannot_pass_for_tf_serving_series():
+    """The tutorial's invented names (`tensorflow_serving_*`, `tfserving_*`) look like exports; the
+    adapter's names carry the chart's own prefix, and TF Serving's real series start with `:tensorflow:`."""
+    import yaml
+
+    from tfserving_harness.paths import chart_dir
+
+    autoscaling = yaml.safe_load((chart_dir() / "values.yaml").read_text())["autoscaling"]
+    for name in (autoscaling["requestsPerSecond"]["metricName"], autoscaling["latency"]["metricName"]):
+        assert name.startswith("tf_serving_chart_"), name
+        assert not name.startswith(("tensorflow_serving", "tfserving", ":tensorflow")), name

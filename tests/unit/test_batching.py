@@ -7,7 +7,7 @@ import pytest
 from tfserving_harness import helm, tfs_config
 from tfserving_harness.manifests import one, pod_template, server_container, server_flags
 from tfserving_harness.paths import chart_dir
-from tfserving_harness.testing import assert_no_problems
+from tfserving_harness.testing import assert_no_problems, assert_refused, at, render_error
 
 SCENARIO = chart_dir() / "ci" / "batching-values.yaml"
 
@@ -37,7 +37,7 @@ def test_scenario_file_has_every_field_as_given():
     assert params.max_batch_size.value == 128
     assert params.batch_timeout_micros.value == 2000
     assert params.thread_pool_name.value == "tfs_batch_threads"
-    assert list(params.allowed_batch_sizes) == [8, 16, 32, 64]
+    assert list(params.allowed_batch_sizes) == [8, 16, 32, 64, 128]
     assert params.pad_variable_length_inputs is True
     assert params.HasField("enable_large_batch_splitting") and params.enable_large_batch_splitting.value is True
     assert params.max_execution_batch_size.value == 64
@@ -90,13 +90,9 @@ def test_per_model_parameters_add_the_flag(render):
         ({"allowedBatchSizes": [16, 8, 32]}, "tf-serving: batching.allowedBatchSizes must be strictly increasing"),
         ({"allowedBatchSizes": [8, 16]}, "tf-serving: batching.allowedBatchSizes must end with batching.maxBatchSize (32), got [8 16]"),
         ({"maxExecutionBatchSize": 16}, "tf-serving: batching.maxExecutionBatchSize (16) only applies with large batch splitting"),
-        (
-            {"enableLargeBatchSplitting": True, "maxExecutionBatchSize": 16, "allowedBatchSizes": [8, 32]},
-            "tf-serving: batching.allowedBatchSizes must end with batching.maxExecutionBatchSize (16) when large batch splitting is on",
-        ),
         ({"enableLargeBatchSplitting": True, "maxExecutionBatchSize": 64}, "tf-serving: batching.maxExecutionBatchSize (64) must be at most batching.maxBatchSize (32)"),
     ],
-    ids=["duplicate", "unsorted", "last-not-max", "execution-without-splitting", "last-not-execution", "execution-above-max"],
+    ids=["duplicate", "unsorted", "last-not-max", "execution-without-splitting", "execution-above-max"],
 )
 def test_bad_combinations_fail_with_the_value_path(render, batching, expected):
     with pytest.raises(helm.RenderError) as error:
@@ -104,10 +100,43 @@ def test_bad_combinations_fail_with_the_value_path(render, batching, expected):
     assert expected in error.value.stderr
 
 
-def test_splitting_sizes_ending_at_the_execution_size_are_accepted(render):
-    """TF Serving's rule with splitting: the last allowed size equals max_execution_batch_size, not max_batch_size."""
-    _, params = batching_file(render({"batching": {"enabled": True, "maxBatchSize": 64, "enableLargeBatchSplitting": True, "maxExecutionBatchSize": 16, "allowedBatchSizes": [4, 16]}}))
-    assert (list(params.allowed_batch_sizes), params.max_execution_batch_size.value, params.max_batch_size.value) == ([4, 16], 16, 64)
+SPLITTING = {"enabled": True, "maxBatchSize": 128, "enableLargeBatchSplitting": True, "maxExecutionBatchSize": 64}
+
+
+def test_splitting_sizes_must_still_end_at_max_batch_size():
+    """WrapSessionForBatching (bundle_factory_util.cc) checks the last size against max_batch_size whether
+    or not splitting is on; a list ending at max_execution_batch_size makes every model load fail."""
+    stderr = render_error({"batching": {**SPLITTING, "allowedBatchSizes": [8, 16, 32, 64]}})
+    assert "tf-serving: batching.allowedBatchSizes must end with batching.maxBatchSize (128), got [8 16 32 64]" in stderr
+    assert "with or without large batch splitting" in stderr
+
+
+def test_splitting_sizes_ending_at_max_batch_size_are_accepted(render):
+    """{8, 64, 128} with max 128 and execution size 64: the config the server accepts (batches <= 64 pad to 8 or 64)."""
+    docs = render({"batching": {**SPLITTING, "allowedBatchSizes": [8, 64, 128]}})
+    _, params = batching_file(docs)
+    assert (list(params.allowed_batch_sizes), params.max_execution_batch_size.value, params.max_batch_size.value) == ([8, 64, 128], 64, 128)
+    assert tfs_config.batching_load_problems(params) == []
+    assert_no_problems(docs)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("max_batch_size { value: 128 } allowed_batch_sizes: 8 allowed_batch_sizes: 128", []),
+        ("max_batch_size { value: 128 } enable_large_batch_splitting { value: true } max_execution_batch_size { value: 64 } allowed_batch_sizes: 64 allowed_batch_sizes: 128", []),
+        ("allowed_batch_sizes: 1000", []),
+        ("max_batch_size { value: 128 } enable_large_batch_splitting { value: true } max_execution_batch_size { value: 64 } allowed_batch_sizes: 64", ["last entry of allowed_batch_sizes [64] is not max_batch_size 128"]),
+        ("allowed_batch_sizes: 32", ["last entry of allowed_batch_sizes [32] is not max_batch_size 1000"]),
+        ("max_batch_size { value: 32 } enable_large_batch_splitting { value: true } max_execution_batch_size { value: 64 }", ["max_execution_batch_size 64 is above max_batch_size 32"]),
+        ("max_batch_size { value: 32 } enable_large_batch_splitting { value: true } max_enqueued_batches { value: 0 }", ["max_enqueued_batches is 0 with large batch splitting on"]),
+        ("max_batch_size { value: 32 } max_enqueued_batches { value: 0 }", []),
+    ],
+    ids=["ends-at-max", "splitting-ends-at-max", "default-max", "splitting-ends-at-execution", "default-max-not-last", "execution-above-max", "splitting-zero-queue", "zero-queue-rewritten"],
+)
+def test_the_load_time_rule_of_the_server(text, expected):
+    """The harness's copy of the server's checks, which every rendered batching.config goes through (checks.py)."""
+    assert tfs_config.batching_load_problems(tfs_config.parse_batching_parameters(text)) == expected
 
 
 @pytest.mark.parametrize(
@@ -115,13 +144,11 @@ def test_splitting_sizes_ending_at_the_execution_size_are_accepted(render):
     [
         ({"batching": {"perModelParameters": True}}, "tf-serving: batching.perModelParameters needs batching.enabled=true"),
         ({"batching": {"enabled": True}, "server": {"extraArgs": ["--platform_config_file=/etc/p.config"]}}, "tf-serving: batching.enabled=true has no effect with --platform_config_file"),
-        ({"batching": {"enabled": True, "maxBatchSize": 0}}, "batching.maxBatchSize"),
-        ({"batching": {"enabled": True, "allowedBatchSizes": [0, 32]}}, "batching.allowedBatchSizes.0"),
-        ({"batching": {"enabled": True, "maxBatchSizes": 8}}, "maxBatchSizes"),
+        ({"batching": {"enabled": True, "maxBatchSize": 0}}, at("batching.maxBatchSize", "minimum")),
+        ({"batching": {"enabled": True, "allowedBatchSizes": [0, 32]}}, at("batching.allowedBatchSizes.0", "minimum")),
+        ({"batching": {"enabled": True, "maxBatchSizes": 8}}, at("batching.maxBatchSizes", "additionalProperties")),
     ],
     ids=["per-model-without-batching", "platform-config", "zero-max", "zero-size", "typo"],
 )
-def test_other_bad_values_fail_with_the_value_path(render, values, expected):
-    with pytest.raises(helm.RenderError) as error:
-        render(values)
-    assert expected in error.value.stderr
+def test_other_bad_values_fail_with_the_value_path(values, expected):
+    assert_refused(values, expected)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from tfserving_harness import helm
 from tfserving_harness.paths import REPO_ROOT
 
 SCRIPT = REPO_ROOT / "scripts" / "check_values.py"
@@ -19,16 +20,17 @@ def test_good_values_pass_for_each_supported_kubernetes(tmp_path):
     values.write_text("models:\n  - name: resnet\n    basePath: /models/resnet\n")
     result = _run("--values", str(values))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Kubernetes 1.29.0: 4 objects checked, 0 problem(s)" in result.stderr
-    assert "Kubernetes 1.37.0: 4 objects checked, 0 problem(s)" in result.stderr
+    assert "Kubernetes 1.29.0: 5 objects checked, 0 problem(s)" in result.stderr
+    assert "Kubernetes 1.37.0: 5 objects checked, 0 problem(s)" in result.stderr
 
 
-def test_extra_args_pass_and_are_listed_as_unchecked(tmp_path):
+def test_an_extra_arg_the_chart_already_sets_is_refused_with_the_value_path(tmp_path):
     values = tmp_path / "values.yaml"
     values.write_text("server:\n  extraArgs: ['--enable_batching=true']\n")
     result = _run("--values", str(values), "--kube-version", "1.31.0")
-    assert result.returncode == 0, "extraArgs are the user's declared escape hatch"
-    assert "passed through unchecked: --enable_batching=true" in result.stderr
+    assert result.returncode == 2
+    assert 'server.extraArgs[0] "--enable_batching=true": the chart already sets --enable_batching' in result.stderr
+    assert "set batching.enabled instead" in result.stderr
 
 
 def test_values_that_do_not_render_exit_2_with_helms_message(tmp_path):
@@ -36,7 +38,7 @@ def test_values_that_do_not_render_exit_2_with_helms_message(tmp_path):
     values.write_text("replicas: 2\n")
     result = _run("--values", str(values))
     assert result.returncode == 2
-    assert "Additional property replicas is not allowed" in result.stderr
+    assert [(v.path, v.rule) for v in helm.schema_violations(result.stderr)] == [("replicas", "additionalProperties")]
 
 
 def test_pod_security_restricted_is_checked_on_request(tmp_path):

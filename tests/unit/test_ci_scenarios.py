@@ -6,7 +6,6 @@ import pytest
 
 from tfserving_harness import helm
 from tfserving_harness.testing import assert_no_problems, ci_scenarios
-from tfserving_harness.values import effective_values
 
 SCENARIOS = ci_scenarios()
 
@@ -17,8 +16,7 @@ def test_there_are_scenarios():
 
 @pytest.mark.parametrize("values_file", SCENARIOS)
 def test_scenario_passes_every_check(values_file):
-    extra_args = effective_values([values_file])["server"].get("extraArgs", [])
-    assert_no_problems(helm.render_chart(values_files=[values_file]), extra_args=extra_args)
+    assert_no_problems(helm.render_chart(values_files=[values_file]))
 
 
 @pytest.mark.parametrize("values_file", SCENARIOS)

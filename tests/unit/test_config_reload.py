@@ -31,7 +31,7 @@ def test_hot_reload_is_off_by_default(default_docs):
 
 
 def test_checksum_covers_exactly_the_config_data(render):
-    """Every file the server reads; not readiness.sh, which the probe reads afresh at every run."""
+    """Every file the server reads; not readiness.sh, which only pods of chart 0.2.0 run."""
     docs = render({"batching": {"enabled": True}})
     configmap = one(docs, "ConfigMap")
     assert sorted(configmap["data"]) == ["batching.config", "models.config", "monitoring.config", "readiness.sh"]

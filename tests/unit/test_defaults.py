@@ -12,6 +12,7 @@ def test_inventory_of_default_objects(default_docs):
     assert kinds == [
         "ConfigMap/tfs-tf-serving-config",
         "Deployment/tfs-tf-serving",
+        "Pod/tfs-tf-serving-test-models",
         "Service/tfs-tf-serving",
         "ServiceAccount/tfs-tf-serving",
     ]

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tfserving_harness import helm
 from tfserving_harness.manifests import of_kind, one, pod_template, server_container, server_flags
+from tfserving_harness.testing import assert_refused, at
 
 DIGEST = "sha256:" + "cd" * 32
 
@@ -69,17 +69,15 @@ BAD = [
         id="cpu-tag-on-a-track",
     ),
     pytest.param({"gpu": {"perProcessGpuMemoryFraction": 0.5}}, "tf-serving: gpu.perProcessGpuMemoryFraction is set but gpu.enabled is false", id="fraction-without-gpu"),
-    pytest.param({"gpu": {"enabled": True, "perProcessGpuMemoryFraction": 0}}, "gpu.perProcessGpuMemoryFraction", id="fraction-zero"),
-    pytest.param({"gpu": {"enabled": True, "perProcessGpuMemoryFraction": 1.5}}, "gpu.perProcessGpuMemoryFraction", id="fraction-above-one"),
-    pytest.param({"gpu": {"enabled": True, "count": 0}}, "gpu.count", id="zero-gpus"),
+    pytest.param({"gpu": {"enabled": True, "perProcessGpuMemoryFraction": 0}}, at("gpu.perProcessGpuMemoryFraction"), id="fraction-zero"),
+    pytest.param({"gpu": {"enabled": True, "perProcessGpuMemoryFraction": 1.5}}, at("gpu.perProcessGpuMemoryFraction"), id="fraction-above-one"),
+    pytest.param({"gpu": {"enabled": True, "count": 0}}, at("gpu.count"), id="zero-gpus"),
 ]
 
 
 @pytest.mark.parametrize(("values", "message"), BAD)
-def test_bad_gpu_values_fail_with_the_value_path(render, values, message):
-    with pytest.raises(helm.RenderError) as failed:
-        render(values)
-    assert message in failed.value.stderr, failed.value.stderr
+def test_bad_gpu_values_fail_with_the_value_path(values, message):
+    assert_refused(values, message)
 
 
 def test_default_resources_are_set_for_a_small_model(default_docs):

@@ -7,7 +7,7 @@ import pytest
 
 from tfserving_harness import helm
 from tfserving_harness.manifests import containers, of_kind, one, pod_template, server_container
-from tfserving_harness.testing import render_error
+from tfserving_harness.testing import assert_refused, at, render_error
 
 LOCAL_MODEL = [{"name": "resnet", "basePath": "/models/resnet"}]
 
@@ -176,10 +176,18 @@ def test_init_container_downloads_into_the_volume_the_server_reads(render):
     assert {e["name"]: e.get("value") for e in init["env"]}["MODELS_DIR"] == "/models"
 
 
-def test_image_volume_from_kubernetes_1_31(render):
+def test_image_volume_from_kubernetes_1_35_or_with_the_feature_gate_stated(render):
+    """1.31-1.34 API servers drop the image volume unless the ImageVolume gate is on, so the chart
+    renders it there only when the user states the gate is on."""
     values = {"modelStorage": {"source": "image", "image": {"reference": "registry.example.com/models/resnet:3"}}, "models": LOCAL_MODEL}
-    assert _models_volume(render(values, kube_version="1.31.0"))["image"] == {"reference": "registry.example.com/models/resnet:3", "pullPolicy": "IfNotPresent"}
+    expected = {"reference": "registry.example.com/models/resnet:3", "pullPolicy": "IfNotPresent"}
+    assert _models_volume(render(values, kube_version="1.35.0"))["image"] == expected
     _fails(values, 'tf-serving: modelStorage.source "image" needs the Kubernetes image volume (1.31+', kube_version="1.30.0")
+    for version in ("1.31.0", "1.34.2"):
+        _fails(values, f'modelStorage.source "image" on Kubernetes v{version} needs the ImageVolume feature gate',
+               "modelStorage.image.featureGateEnabled=true", kube_version=version)
+    gate_on = {**values, "modelStorage": {**values["modelStorage"], "image": {**values["modelStorage"]["image"], "featureGateEnabled": True}}}
+    assert _models_volume(render(gate_on, kube_version="1.31.0"))["image"] == expected
 
 
 def test_custom_mount_path(render):
@@ -252,24 +260,24 @@ BAD = [
         "tf-serving: tracks.canary.models[0].basePath",
         id="track-models-checked-too",
     ),
-    pytest.param({"modelStorage": {"source": "ftp"}}, "modelStorage.source", id="unknown-source"),
-    pytest.param({"modelStorage": {"mountPath": "/tmp"}}, "modelStorage.mountPath", id="mount-over-tmp"),
+    pytest.param({"modelStorage": {"source": "ftp"}}, at("modelStorage.source", "enum"), id="unknown-source"),
+    pytest.param({"modelStorage": {"mountPath": "/tmp"}}, at("modelStorage.mountPath"), id="mount-over-tmp"),
     pytest.param(
         {"modelStorage": {"source": "pvc", "mountPath": "/etc/tf-serving"}, "models": [{"name": "m", "basePath": "/etc/tf-serving/m"}]},
         "tf-serving: modelStorage.mountPath and server.configMountPath are both /etc/tf-serving",
         id="mount-over-config",
     ),
-    pytest.param({"modelStorage": {"s3": {"endpoint": "minio:9000/bucket"}}}, "modelStorage.s3.endpoint", id="s3-endpoint-with-path"),
+    pytest.param({"modelStorage": {"s3": {"endpoint": "minio:9000/bucket"}}}, at("modelStorage.s3.endpoint", "pattern"), id="s3-endpoint-with-path"),
     pytest.param(
         {"modelStorage": {"source": "s3"}, "models": [{"name": "m", "basePath": "s3://b/m"}]},
         "tf-serving: modelStorage.source is s3 but modelStorage.s3.serverSupportsS3 is false; the stock tensorflow/serving images since 2.7 cannot read s3://",
         id="s3-with-a-stock-image",
     ),
-    pytest.param({"modelStorage": {"pvc": {"accessModes": ["ReadWriteSometimes"]}}}, "modelStorage.pvc.accessModes", id="bad-access-mode"),
-    pytest.param({"modelStorage": {"pvcc": {}}}, "pvcc", id="typo"),
+    pytest.param({"modelStorage": {"pvc": {"accessModes": ["ReadWriteSometimes"]}}}, at("modelStorage.pvc.accessModes", "enum"), id="bad-access-mode"),
+    pytest.param({"modelStorage": {"pvcc": {}}}, at("modelStorage.pvcc", "additionalProperties"), id="typo"),
 ]
 
 
 @pytest.mark.parametrize(("values", "message"), BAD)
 def test_bad_storage_values_fail_with_the_value_path(values, message):
-    _fails(values, message)
+    assert_refused(values, message)

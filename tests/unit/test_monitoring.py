@@ -11,7 +11,7 @@ import pytest
 from tfserving_harness import helm, promql
 from tfserving_harness.manifests import of_kind, one, pod_template, ref, selector_matches
 from tfserving_harness.paths import chart_dir
-from tfserving_harness.testing import assert_no_problems, render_error
+from tfserving_harness.testing import assert_no_problems, assert_refused, at, render_error
 
 CI = chart_dir() / "ci"
 SM_CRD = ("monitoring.coreos.com/v1/ServiceMonitor",)
@@ -322,7 +322,7 @@ def test_every_panel_expression_parses_and_reads_recording_rules_or_known_metric
     ],
 )
 def test_schema_rejects_bad_monitoring_values(values, path):
-    assert f"- {path}: " in render_error(values)
+    assert_refused(values, at(path))
 
 
 @pytest.mark.parametrize(("kind", "monitor"), [("serviceMonitor", "ServiceMonitor"), ("podMonitor", "PodMonitor")])
@@ -331,3 +331,24 @@ def test_scrape_annotations_with_a_monitor_fail_because_every_pod_would_be_scrap
     message = render_error({"monitoring": {"scrapeAnnotations": True, kind: {"enabled": True, "force": True}}})
     assert f"tf-serving: monitoring.scrapeAnnotations and monitoring.{kind}.enabled are both true; Prometheus would scrape every pod twice (the annotation job and the {monitor})" in message
     assert "set monitoring.scrapeAnnotations=false" in message
+
+
+def test_alerts_that_need_kube_state_metrics_or_cadvisor_say_so(stack):
+    """An alert over kube_* series is silent without kube-state-metrics, container_* without cAdvisor:
+    the `requires` annotation names what must be scraped; alerts on TF Serving's own series have none."""
+    alerts = [r for g in one(stack, "PrometheusRule")["spec"]["groups"] for r in g["rules"] if "alert" in r]
+    assert len(alerts) >= 8
+    for alert in alerts:
+        requires = alert["annotations"].get("requires", "")
+        assert ("kube-state-metrics" in requires) == ("kube_" in alert["expr"]), alert["alert"]
+        assert ("cAdvisor" in requires) == ("container_memory" in alert["expr"]), alert["alert"]
+
+
+def test_crash_looping_servers_are_covered_by_the_restart_alert(stack):
+    """A failed initial load exits the server before its metrics port opens: the load-failure alert
+    cannot see it (and says so); the container-restart alert, from kube-state-metrics, does."""
+    load = _rule(stack, "TFServingModelLoadFailed")
+    assert "cannot see a failed initial load" in load["annotations"]["description"]
+    restarts = _rule(stack, "TFServingPodRestarting")
+    assert "kube_pod_container_status_restarts_total" in restarts["expr"] and 'container="tf-serving"' in restarts["expr"]
+    assert "fails its initial load" in restarts["annotations"]["description"]

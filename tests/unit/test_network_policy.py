@@ -9,6 +9,7 @@ import pytest
 from tfserving_harness import helm, yamlio
 from tfserving_harness.manifests import of_kind, one, pod_template, selector_matches
 from tfserving_harness.paths import chart_dir
+from tfserving_harness.testing import assert_refused, at
 
 SCENARIO = chart_dir() / "ci" / "network-policy-values.yaml"
 
@@ -47,11 +48,23 @@ def test_clients_reach_grpc_and_rest_exactly_the_configured_peers(policy):
 
 
 def test_monitoring_namespace_scrapes_the_rest_port_as_ingress(policy, docs):
-    [metrics_rule] = [r for r in policy["spec"]["ingress"] if [p["port"] for p in r["ports"]] == ["http"]]
+    [metrics_rule] = [r for r in policy["spec"]["ingress"] if [p["port"] for p in r["ports"]] == ["http"] and "namespaceSelector" in r["from"][0]]
     assert metrics_rule["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
     container = pod_template(one(docs, "Deployment"))["spec"]["containers"][0]
     assert "http" in {p["name"] for p in container["ports"]}, "the named port the policy allows is the REST port"
-    assert len(policy["spec"]["ingress"]) == 2, "nothing but clients and Prometheus"
+    assert len(policy["spec"]["ingress"]) == 3, "nothing but clients, Prometheus and the release's helm test pod"
+
+
+def test_helm_test_pod_reaches_the_rest_port_and_is_not_under_the_policy(policy, docs):
+    """The test pod carries no selector labels (the deny-all egress would cut it off), and the
+    policy lets exactly that pod reach the REST port."""
+    test_pod = one(docs, "Pod")
+    labels = test_pod["metadata"]["labels"]
+    selected = policy["spec"]["podSelector"]["matchLabels"]
+    assert not all(labels.get(k) == v for k, v in selected.items()), "the policy must not select the test pod"
+    rules = [r for r in policy["spec"]["ingress"] if any("podSelector" in peer and "namespaceSelector" not in peer for peer in r["from"])]
+    (rule,) = [r for r in rules if all(labels.get(k) == v for k, v in r["from"][0]["podSelector"]["matchLabels"].items())]
+    assert rule["ports"] == [{"port": "http", "protocol": "TCP"}]
 
 
 def test_egress_is_dns_and_model_storage_only(policy):
@@ -63,15 +76,13 @@ def test_egress_is_dns_and_model_storage_only(policy):
 
 
 def test_nothing_configured_means_deny_all_and_no_metrics_means_no_scrape_rule(render):
-    policy = one(render({"metrics": {"enabled": False}, "networkPolicy": {"enabled": True, "dns": {"enabled": False}}}), "NetworkPolicy")
+    policy = one(render({"metrics": {"enabled": False}, "helmTest": {"enabled": False}, "networkPolicy": {"enabled": True, "dns": {"enabled": False}}}), "NetworkPolicy")
     assert policy["spec"]["ingress"] == [] and policy["spec"]["egress"] == []
 
 
 def test_schema_rejects_a_peer_typo_and_a_storage_entry_without_ports():
     for values, path in (
-        ({"networkPolicy": {"clients": [{"namespaceSelecter": {}}]}}, "networkPolicy.clients.0"),
+        ({"networkPolicy": {"clients": [{"namespaceSelecter": {}}]}}, "networkPolicy.clients.0.namespaceSelecter"),
         ({"networkPolicy": {"modelStorage": [{"cidr": "0.0.0.0/0"}]}}, "networkPolicy.modelStorage.0"),
     ):
-        with pytest.raises(helm.RenderError) as error:
-            helm.render_chart(values)
-        assert f"- {path}: " in error.value.stderr
+        assert_refused(values, at(path))

@@ -152,7 +152,7 @@ def test_readme_says_helm_promotions_need_helms_rights_for_every_kind_the_chart_
     import re
 
     kinds = set()
-    for template in (chart_dir() / "templates").iterdir():
+    for template in (p for p in (chart_dir() / "templates").rglob("*") if p.is_file()):
         kinds |= set(re.findall(r"^kind: ([A-Za-z]+)$", template.read_text(), re.MULTILINE))
     assert {"Deployment", "Role", "PodMonitor", "ScaledObject"} <= kinds
     section = _readme_rbac_section()

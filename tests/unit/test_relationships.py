@@ -6,6 +6,8 @@ caught by the invariant checks that scripts/check_values.py runs for users.
 
 from __future__ import annotations
 
+import pytest
+
 from tfserving_harness import checks
 from tfserving_harness.frozen import thaw
 from tfserving_harness.manifests import one, pod_template, selector_matches, server_container, server_flags
@@ -99,43 +101,45 @@ def test_check_catches_an_invented_flag_and_a_port_mismatch(default_docs):
     container["args"].append("--enable_batching_via_env=true")
     container["ports"][1]["containerPort"] = 8080
     messages = [p.message for p in checks.server_problems(_replace(default_docs, "Deployment", deployment))]
-    assert any("--enable_batching_via_env is not a tensorflow_model_server flag" in m for m in messages)
+    assert any("--enable_batching_via_env is not a flag of tensorflow_model_server 2.20.0" in m for m in messages)
     assert any("--rest_api_port=8501 but the container port named http is 8080" in m for m in messages)
 
 
-def test_extra_args_are_passed_through_and_only_those_are_unchecked(render):
-    docs = render({"server": {"extraArgs": ["--saved_model_tags=serve,gpu", "--some_future_flag=1"]}})
-    args = server_container(one(docs, "Deployment"))["args"]
-    assert args[-2:] == ["--saved_model_tags=serve,gpu", "--some_future_flag=1"]
-    assert [p.message for p in checks.server_problems(docs)] == [
-        "--some_future_flag is not a tensorflow_model_server flag; the binary would exit at start"
-    ]
-    assert checks.server_problems(docs, extra_args=["--some_future_flag=1"]) == []
-
-
-def test_readiness_script_is_a_key_of_the_mounted_configmap(default_docs):
-    deployment = one(default_docs, "Deployment")
-    script = server_container(deployment)["readinessProbe"]["exec"]["command"][1]
-    assert script.rsplit("/", 1)[1] in one(default_docs, "ConfigMap")["data"]
-    assert checks.server_problems(default_docs) == []
-
-
-def test_check_catches_a_probe_script_missing_from_the_configmap(default_docs):
-    configmap = thaw(one(default_docs, "ConfigMap"))
-    del configmap["data"]["readiness.sh"]
-    problems = checks.server_problems(_replace(default_docs, "ConfigMap", configmap))
-    assert [(p.object, p.field) for p in problems] == [("Deployment/tfs-tf-serving", "spec.template.spec.containers[0].readinessProbe.exec.command")]
-    assert "runs /etc/tf-serving/readiness.sh: ConfigMap/tfs-tf-serving-config has no key readiness.sh" in problems[0].message
-
-
-def test_check_leaves_probe_scripts_from_the_image_alone(default_docs):
-    """Only a script in a directory a volume is mounted at comes with the chart; /usr/local/bin is the image's."""
+@pytest.mark.parametrize(
+    ("image", "arg", "message"),
+    [
+        ("tensorflow/serving:2.20.0", "--some_future_flag=1", "--some_future_flag is not a flag of tensorflow_model_server 2.20.0 (model_servers/main.cc)"),
+        ("tensorflow/serving:2.14.1", "--enable_grpc_healthcheck_service=true", "--enable_grpc_healthcheck_service is not a flag of tensorflow_model_server 2.14.1"),
+        ("tensorflow/serving@sha256:" + "0" * 64, "--some_future_flag=1", "--some_future_flag is not a flag of tensorflow_model_server of the newest release"),
+        ("tensorflow/serving:2.20.0", "--port=8500", "--port is given twice: the last one wins"),
+    ],
+    ids=["unknown", "too-new-for-the-image", "digest", "twice"],
+)
+def test_check_catches_flags_the_server_would_ignore(default_docs, image, arg, message):
+    """The harness's own check over every rendered argument (the chart refuses such extraArgs itself)."""
     deployment = thaw(one(default_docs, "Deployment"))
-    command = deployment["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["exec"]["command"]
-    command[1] = "/usr/local/bin/ready.sh"
-    assert checks.server_problems(_replace(default_docs, "Deployment", deployment)) == []
-    command[1] = "/etc/tf-serving/ready.sh"
-    assert len(checks.server_problems(_replace(default_docs, "Deployment", deployment))) == 1
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    container["image"] = image
+    container["args"] = [a for a in container["args"] if not a.startswith(arg.partition("=")[0] + "=")] + [arg] if "grpc_health" in arg else [*container["args"], arg]
+    problems = checks.server_problems(_replace(default_docs, "Deployment", deployment))
+    assert len(problems) == 1 and message in problems[0].message, [p.message for p in problems]
+    assert problems[0].field == f"spec.template.spec.containers[0].args[{len(container['args']) - 1}]"
+
+
+@pytest.mark.parametrize(
+    "handler",
+    [{"httpGet": {"path": "/v1/models/m", "port": "http"}}, {"exec": {"command": ["/bin/bash", "/etc/tf-serving/readiness.sh"]}}],
+    ids=["httpGet", "exec"],
+)
+def test_check_catches_a_probe_that_may_send_rest_requests(default_docs, handler):
+    """Every /v1/ request counts in TF Serving's REST metrics, so a probe must be tcpSocket or grpc."""
+    deployment = thaw(one(default_docs, "Deployment"))
+    probe = deployment["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
+    probe.pop("grpc", None), probe.pop("tcpSocket", None)
+    probe.update(handler)
+    problems = checks.server_problems(_replace(default_docs, "Deployment", deployment))
+    assert [(p.object, p.field) for p in problems] == [("Deployment/tfs-tf-serving", f"spec.template.spec.containers[0].readinessProbe.{next(iter(handler))}")]
+    assert checks.server_problems(default_docs) == []
 
 
 def test_no_two_rendered_objects_share_group_kind_namespace_and_name(default_docs):

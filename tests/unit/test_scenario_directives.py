@@ -35,7 +35,7 @@ def test_kube_versions_compare_numerically(version, expected):
 def test_the_chart_uses_the_directives_it_documents():
     """Exactly the scenarios that need them declare them, each with a reason."""
     declared = {path.name: scenario_directives(path) for path in ci_values_files()}
-    assert declared["storage-image-values.yaml"]["min-kube-version"] == "1.31.0"
+    assert declared["storage-image-values.yaml"]["min-kube-version"] == "1.35.0"
     exceptions = {name for name, d in declared.items() if "pod-security-exception" in d}
     assert {"storage-nfs-values.yaml", "storage-image-values.yaml"} <= exceptions
     assert all(len(declared[name]["pod-security-exception"]) > 20 for name in exceptions), "say why"

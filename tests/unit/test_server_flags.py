@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from tfserving_harness import checks, helm
+from tfserving_harness import checks
 from tfserving_harness.frozen import thaw
 from tfserving_harness.manifests import one, server_container, server_flags
-from tfserving_harness.testing import assert_no_problems
+from tfserving_harness.testing import assert_no_problems, assert_refused, at, render_error
 from tfserving_harness.tfs_flags import KNOWN_FLAGS
 
 # The flags each server-config feature adds to the command line (another area may add its own).
@@ -133,18 +133,16 @@ def test_warmup_and_load_settings_reach_the_flags(render):
     ("server", "path"),
     [
         ({"grpcChannelArguments": {"grpc.max_connection_age_ms": "1,grpc.x=2"}}, "server.grpcChannelArguments"),
-        ({"grpcChannelArguments": {"max_connection_age_ms": 1}}, "server.grpcChannelArguments"),
+        ({"grpcChannelArguments": {"max_connection_age_ms": 1}}, "server.grpcChannelArguments.max_connection_age_ms"),
         ({"grpcMaxThreads": -1}, "server.grpcMaxThreads"),
         ({"fileSystemPollWaitSeconds": -1}, "server.fileSystemPollWaitSeconds"),
         ({"restApiTimeoutInMs": 0}, "server.restApiTimeoutInMs"),
-        ({"modelConfigPollWaitSecond": 30}, "modelConfigPollWaitSecond"),
+        ({"modelConfigPollWaitSecond": 30}, "server.modelConfigPollWaitSecond"),
     ],
     ids=["comma-in-value", "not-a-grpc-arg", "negative-threads", "negative-poll", "zero-timeout", "typo"],
 )
 def test_schema_rejects_bad_server_values_with_their_path(render, server, path):
-    with pytest.raises(helm.RenderError) as error:
-        render({"server": server})
-    assert path in error.value.stderr
+    assert_refused({"server": server}, at(path))
 
 
 @pytest.mark.parametrize(
@@ -165,3 +163,110 @@ def test_harness_flags_combinations_the_server_refuses(default_docs, extra, expe
     messages = [problem.message for problem in checks.server_problems(docs)]
     assert any(expected in message for message in messages), messages
     assert not checks.server_problems(default_docs)
+
+
+# ---- server.extraArgs / server.extraEnv: what the server ignores or refuses is refused, with the value path ----
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({"server": {"extraArgs": ["--saved_model_tags=serve", "--enable_modle_warmup=false"]}},
+         'server.extraArgs[1] "--enable_modle_warmup=false": tensorflow_model_server 2.20.0 has no flag --enable_modle_warmup (model_servers/main.cc); it would print "unknown argument" and start without it'),
+        ({"image": {"tag": "2.18.1"}, "server": {"extraArgs": ["--enable_serialization_as_tensor_content=true"]}},
+         "tensorflow_model_server 2.18.1 has no flag --enable_serialization_as_tensor_content"),
+        ({"server": {"extraArgs": ["--rest_api_port=9001"]}}, "the chart already sets --rest_api_port (the last of two equal flags wins, so one would be ignored); set server.restPort instead"),
+        ({"server": {"extraArgs": ["--monitoring_config_file=/m.config"]}}, "set metrics.enabled / metrics.path instead"),
+        ({"server": {"extraArgs": ["--enable_grpc_healthcheck_service=true"]}}, "set probes.grpcHealthCheck.enabled instead"),
+        ({"server": {"extraArgs": ["--model_name=resnet"]}}, "ignores --model_name next to the --model_config_file the chart passes; list the model in models"),
+        ({"server": {"extraArgs": ["--model_base_path=/models/resnet"]}}, "ignores --model_base_path next to the --model_config_file"),
+        ({"server": {"extraArgs": ["--version=true"]}}, "--version prints the version and exits"),
+        ({"server": {"extraArgs": ["--enable_profiler"]}}, 'server.extraArgs[0] "--enable_profiler": write --enable_profiler=VALUE'),
+        ({"server": {"extraArgs": ["--saved_model_tags=serve", "--saved_model_tags=serve,gpu"]}}, 'server.extraArgs[1] "--saved_model_tags=serve,gpu": --saved_model_tags is also server.extraArgs[0]'),
+        ({"server": {"extraArgs": ["--tensorflow_session_parallelism=4"]}}, "server.extraArgs has --tensorflow_session_parallelism, but the chart sets intra- and inter-op parallelism"),
+        ({"server": {"extraArgs": ["--use_alts_credentials=true", "--ssl_config_file=/etc/ssl.config"]}}, "the server refuses to start with both"),
+        ({"tracks": {"a": {"image": {"tag": "2.14.1"}}, "b": {}}, "server": {"extraArgs": ["--mixed_precision=bfloat16"]}},
+         'server.extraArgs[0] "--mixed_precision=bfloat16": tensorflow_model_server 2.14.1 has no flag --mixed_precision'),
+    ],
+    ids=["typo", "newer-than-image", "chart-port", "chart-monitoring", "chart-health", "model-name", "model-base-path",
+         "version", "bare", "twice", "session-parallelism", "alts-and-ssl", "per-track-image"],
+)
+def test_extra_args_the_server_would_ignore_or_refuse_are_refused(values, expected):
+    assert expected in render_error(values)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--saved_model_tags=serve,gpu"], ["--enable_profiler=true", "--rest_api_enable_cors_support=true"], ["--tensorflow_session_config_file=/etc/s.config"]],
+)
+def test_extra_args_the_server_uses_pass(render, args):
+    docs = render({"server": {"extraArgs": args}})
+    assert server_container(one(docs, "Deployment"))["args"][-len(args):] == args
+    assert_no_problems(docs)
+
+
+def test_known_flags_follow_the_image_version(render):
+    """--enable_per_model_batching_parameters first appears in main.cc at 2.11.0: a 2.10 image would ignore it."""
+    assert "has no flag --mixed_precision" in render_error({"image": {"tag": "2.14.1"}, "server": {"extraArgs": ["--mixed_precision=bfloat16"]}})
+    assert render({"image": {"tag": "2.15.1"}, "server": {"extraArgs": ["--mixed_precision=bfloat16"]}})
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("MODEL_NAME", "server.extraEnv[0] MODEL_NAME does nothing: only the image's entrypoint script reads it"),
+        ("MODEL_BASE_PATH", "server.extraEnv[0] MODEL_BASE_PATH does nothing"),
+        ("TF_SERVING_ENABLE_BATCHING", "server.extraEnv[0] TF_SERVING_ENABLE_BATCHING does nothing: TF Serving reads its settings from flags, not TF_SERVING_* variables; batching is batching.*"),
+        ("TF_SERVING_BATCHING_CONFIG", "TF_SERVING_BATCHING_CONFIG does nothing"),
+    ],
+)
+def test_tutorial_env_vars_are_refused_with_what_to_set(name, expected):
+    assert expected in render_error({"server": {"extraEnv": [{"name": name, "value": "x"}]}})
+
+
+def test_real_env_vars_pass(render):
+    env = server_container(one(render({"server": {"extraEnv": [{"name": "TF_CPP_MIN_LOG_LEVEL", "value": "1"}]}}), "Deployment"))["env"]
+    assert {"name": "TF_CPP_MIN_LOG_LEVEL", "value": "1"} in env
+
+
+def test_flag_table_is_read_from_main_cc():
+    from tfserving_harness import tfs_flags
+
+    snippet = 'tensorflow::Flag("port", &options.grpc_port, "Port"),\n      tensorflow::Flag(\n          "enable_per_model_batching_parameters",\n'
+    assert tfs_flags.declared_flags(snippet) == {"port", "enable_per_model_batching_parameters"}
+    assert "enable_grpc_healthcheck_service" in tfs_flags.flags_for("2.15.0") - tfs_flags.flags_for("2.14.1")
+    assert "use_tflite_model" in tfs_flags.flags_for("2.2.0") and "use_tflite_model" not in tfs_flags.flags_for("2.3.0")
+    assert tfs_flags.flags_for(None) == tfs_flags.flags_for("2.99.0") == tfs_flags.KNOWN_FLAGS
+
+
+def test_chart_flag_table_is_generated_from_tfs_flags():
+    import subprocess
+    import sys
+
+    from tfserving_harness.paths import REPO_ROOT
+
+    result = subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "gen_server_flags.py"), "--check"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({"image": {"tag": "2.10.1"}, "batching": {"enabled": True, "perModelParameters": True}},
+         'image.tag "2.10.1": tensorflow_model_server 2.10.1 has no flag --enable_per_model_batching_parameters'),
+        ({"image": {"tag": "2.4.0"}}, "tensorflow_model_server 2.4.0 has no flag --grpc_max_threads"),
+        ({"tracks": {"old": {"image": {"tag": "2.4.0"}}, "new": {}}}, 'tracks.old.image.tag "2.4.0"'),
+    ],
+    ids=["per-model-batching-before-2.11", "thread-flags-before-2.5", "per-track"],
+)
+def test_chart_flags_an_older_image_would_ignore_are_refused(values, expected):
+    assert expected in render_error(values)
+
+
+def test_an_older_image_gets_no_flag_it_lacks(render):
+    """2.14.1: no gRPC health flag (TCP probes instead), every other chart flag is in its main.cc."""
+    from tfserving_harness import tfs_flags
+
+    flags = set(server_flags(server_container(one(render({"image": {"tag": "2.14.1"}}), "Deployment"))))
+    assert "enable_grpc_healthcheck_service" not in flags
+    assert flags <= tfs_flags.flags_for("2.14.1")

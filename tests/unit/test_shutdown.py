@@ -8,6 +8,7 @@ import pytest
 
 from tfserving_harness import helm
 from tfserving_harness.manifests import one, pod_template, server_container
+from tfserving_harness.testing import assert_refused, at
 
 
 def _deployment(docs):
@@ -55,9 +56,7 @@ def test_max_surge_accepts_a_percentage(render):
 @pytest.mark.parametrize("bad", [0, "0%", "x"])
 def test_max_surge_must_allow_at_least_one_extra_pod(render, bad):
     """maxUnavailable is 0, so maxSurge 0 would make every rollout stall."""
-    with pytest.raises(helm.RenderError) as failed:
-        render({"rollingUpdate": {"maxSurge": bad}})
-    assert "rollingUpdate.maxSurge" in failed.value.stderr
+    assert_refused({"rollingUpdate": {"maxSurge": bad}}, at("rollingUpdate.maxSurge"))
 
 
 def test_progress_deadline_outlasts_the_startup_budget(render):

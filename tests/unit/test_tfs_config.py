@@ -63,3 +63,16 @@ def test_monitoring_config():
     assert parsed.prometheus_config.enable and parsed.prometheus_config.path == "/monitoring/prometheus/metrics"
     with pytest.raises(text_format.ParseError):
         tfs_config.parse_monitoring_config("prometheus_config { enabled: true }")
+
+
+def test_config_protos_come_from_the_served_release():
+    """The protos that parse the rendered files are tensorflow-serving-api at the chart's appVersion
+    (major.minor), the release whose binary reads them (Makefile TFS_API)."""
+    from importlib.metadata import version
+
+    import yaml
+
+    from tfserving_harness.paths import chart_dir
+
+    app_version = yaml.safe_load((chart_dir() / "Chart.yaml").read_text())["appVersion"]
+    assert version("tensorflow-serving-api").split(".")[:2] == app_version.split(".")[:2], "run `make setup` (Makefile TFS_API)"

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 from tfserving_harness import helm
 from tfserving_harness.manifests import of_kind, one, pod_template, selector_matches, server_container
-from tfserving_harness.testing import assert_no_problems
+from tfserving_harness.testing import assert_no_problems, assert_refused, at
 
 TWO_TRACKS = {
     "tracks": {"stable": {"replicaCount": 3}, "canary": {"replicaCount": 0, "image": {"tag": "2.19.1"}}},
@@ -58,9 +56,7 @@ def test_track_names_of_the_metrics_and_preview_services_are_reserved():
     """`<fullname>-metrics` (headless metrics Service) and `<fullname>-preview` (blue/green preview
     Service) would collide with a track Service of that name."""
     for name in ("metrics", "preview"):
-        with pytest.raises(helm.RenderError) as error:
-            helm.render_chart({"tracks": {"stable": {}, name: {}}})
-        assert f'- tracks: Property name of "{name}" does not match' in error.value.stderr, error.value.stderr
+        assert_refused({"tracks": {"stable": {}, name: {}}}, at(f"tracks.{name}", "not"))
     assert len(of_kind(helm.render_chart({"tracks": {"stable": {}, "metrics-v2": {}}}), "Deployment")) == 2
 
 

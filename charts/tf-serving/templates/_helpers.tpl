@@ -302,3 +302,20 @@ makes tensorflow_model_server exit at start.
 - {{ . | quote }}
 {{- end }}
 {{- end }}
+
+{{/*
+Access modes of the chart-created model claim, as a JSON list. A claim's spec is immutable, so on
+upgrade (modelStorage.pvc.keepExistingAccessModes) the live claim's modes win over the values:
+chart 0.1.0 created ReadWriteOnce claims, 0.2.0 defaults to ReadWriteMany. `helm template` has no
+cluster, so it renders the values.
+*/}}
+{{- define "tf-serving.modelsClaimAccessModes" -}}
+{{- $pvc := .Values.modelStorage.pvc }}
+{{- $modes := $pvc.accessModes }}
+{{- if $pvc.keepExistingAccessModes }}
+{{- with lookup "v1" "PersistentVolumeClaim" .Release.Namespace (include "tf-serving.modelsClaimName" .) }}
+{{- $modes = .spec.accessModes }}
+{{- end }}
+{{- end }}
+{{- toJson $modes }}
+{{- end }}

@@ -112,15 +112,15 @@ max_execution_batch_size { value: {{ $b.maxExecutionBatchSize | int64 }} }
 The files of a track's config ConfigMap, as JSON {file name: content}. The ConfigMap and the
 checksum annotation are both built from it, so the checksum covers exactly the data (except
 readiness.sh, see tf-serving.configChecksum).
-readiness.sh (the readiness probe's script, tf-serving.readinessScript) is rendered even with
-probes.readiness.modelsAvailable false: when that switches from true to false, the old pods still
-run `/bin/bash .../readiness.sh` until the rollout replaces them, and a key removed from the
-ConfigMap disappears from their mounted directory within a kubelet sync, which would make every
-old pod NotReady while the new ones are still loading their models.
+readiness.sh is frozen: pods of chart 0.2.0 and older run `/bin/bash <configMountPath>/readiness.sh`
+as their readiness probe, and the kubelet removes a deleted key from their mounted directory within
+a sync, which would make every old pod NotReady while the new ones are still loading. It stays,
+byte for byte as 0.2.0 rendered it (files/readiness-0.2.0.sh; tests/unit/test_probes.py holds its
+hash), until the chart no longer supports upgrading from 0.2.0. New pods never run it.
 */}}
 {{- define "tf-serving.configFiles" -}}
 {{- $files := dict "models.config" (include "tf-serving.modelsConfig" . | trim) }}
-{{- $_ := set $files "readiness.sh" (include "tf-serving.readinessScript" . | trim) }}
+{{- $_ := set $files "readiness.sh" (.Files.Get "files/readiness-0.2.0.sh" | trim) }}
 {{- if .Values.metrics.enabled }}
 {{- $_ := set $files "monitoring.config" (include "tf-serving.monitoringConfig" . | trim) }}
 {{- end }}
@@ -136,8 +136,8 @@ the pods. With hot reload (server.modelConfigPollWaitSeconds > 0) models.config 
 model list, version policy and label changes reach the running pods through the mounted volume
 instead of a rollout; batching.config and monitoring.config are still read once, so they stay in.
 Only file contents are hashed (no labels): a chart version bump alone does not roll the pods.
-readiness.sh is never hashed: the kubelet's exec reads it from the mounted directory at every probe
-run, so a new script reaches the running pods after the kubelet sync, without a restart.
+readiness.sh is never hashed: only old pods run it, and leaving it out keeps the checksum (and the
+pods) unchanged when the key is finally removed.
 */}}
 {{- define "tf-serving.configChecksum" -}}
 {{- $files := include "tf-serving.configFiles" . | fromJson }}
@@ -160,4 +160,26 @@ without changing what runs does not roll the pods.
 {{- $labels := include "tf-serving.trackLabels" . | fromYaml }}
 {{- $_ := unset $labels "helm.sh/chart" }}
 {{- toYaml $labels }}
+{{- end }}
+
+{{/*
+The flags the track's image knows, as a JSON list: the flags of tf-serving.serverFlagTable whose
+release range covers the image tag's major.minor. A tag without a version (`nightly`) or newer than
+the table counts as the newest release in it. Takes a track context.
+*/}}
+{{- define "tf-serving.knownServerFlags" -}}
+{{- $newest := include "tf-serving.serverFlagsNewestTag" . | trim }}
+{{- $version := regexFind "^[0-9]+[.][0-9]+" (include "tf-serving.imageTag" .) | default (regexFind "^[0-9]+[.][0-9]+" $newest) }}
+{{- if semverCompare (printf ">%s.0" (regexFind "^[0-9]+[.][0-9]+" $newest)) (printf "%s.0" $version) }}
+{{- $version = regexFind "^[0-9]+[.][0-9]+" $newest }}
+{{- end }}
+{{- $known := list }}
+{{- range $flag, $tags := include "tf-serving.serverFlagTable" . | fromJson }}
+{{- $first := regexFind "^[0-9]+[.][0-9]+" (index $tags 0) }}
+{{- $last := regexFind "^[0-9]+[.][0-9]+" (index $tags 1) }}
+{{- if semverCompare (printf ">=%s.0, <=%s.0" $first $last) (printf "%s.0" $version) }}
+{{- $known = append $known $flag }}
+{{- end }}
+{{- end }}
+{{- toJson $known }}
 {{- end }}

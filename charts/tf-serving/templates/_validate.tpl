@@ -180,6 +180,7 @@ says what to do. Included once, from configmap.yaml, so a bad combination fails 
 {{- end }}
 {{- include "tf-serving.validateExposureAndAlerts" . }}
 {{- include "tf-serving.validateServerConfig" . }}
+{{- include "tf-serving.validateServerArgs" . }}
 {{- /* ---- Pod (issue 3): probes, shutdown, security, model storage, GPU ---- */}}
 {{- include "tf-serving.validatePod" . }}
 {{- /* ---- Review fixes: model lists of tracks/colours, remote base paths, ingress gRPC, scrape, PVC ---- */}}
@@ -242,28 +243,30 @@ top-level models and for every track that overrides them), batching. Included fr
 {{- if and $execution (not $b.enableLargeBatchSplitting) }}
 {{- fail (printf "tf-serving: batching.maxExecutionBatchSize (%d) only applies with large batch splitting and TF Serving ignores it otherwise; set batching.enableLargeBatchSplitting=true or batching.maxExecutionBatchSize=0" $execution) }}
 {{- end }}
+{{- /* SharedBatchScheduler::AddQueue (TensorFlow, batching_util/shared_batch_scheduler.h) refuses a queue whose
+max_execution_batch_size exceeds its max_batch_size when splitting is on. */}}
 {{- if gt $execution $max }}
-{{- fail (printf "tf-serving: batching.maxExecutionBatchSize (%d) must be at most batching.maxBatchSize (%d): requests up to maxBatchSize are split into batches of at most maxExecutionBatchSize; lower it or raise batching.maxBatchSize" $execution $max) }}
+{{- fail (printf "tf-serving: batching.maxExecutionBatchSize (%d) must be at most batching.maxBatchSize (%d): requests up to maxBatchSize are split into batches of at most maxExecutionBatchSize, and TF Serving refuses to load a model otherwise; lower it or raise batching.maxBatchSize" $execution $max) }}
 {{- end }}
 {{- with $b.allowedBatchSizes }}
 {{- $sizes := list }}
 {{- range . }}
 {{- $sizes = append $sizes (int64 .) }}
 {{- end }}
+{{- /* The server does not check the order on this path, but pads a batch to the first size that fits
+(RoundToLowestAllowedBatchSize, batching/batching_util.cc), so an unsorted list pads wrongly. */}}
 {{- $previous := int64 0 }}
 {{- range $sizes }}
 {{- if le . $previous }}
-{{- fail (printf "tf-serving: batching.allowedBatchSizes must be strictly increasing, got %v; sort them and drop duplicates" $sizes) }}
+{{- fail (printf "tf-serving: batching.allowedBatchSizes must be strictly increasing, got %v: batches are padded to the first size that fits; sort them and drop duplicates" $sizes) }}
 {{- end }}
 {{- $previous = . }}
 {{- end }}
+{{- /* WrapSessionForBatching (servables/tensorflow/bundle_factory_util.cc), the path the model
+server takes, refuses a list whose last entry is not max_batch_size, with or without splitting. */}}
 {{- $last := last $sizes }}
-{{- if and $b.enableLargeBatchSplitting $execution }}
-{{- if ne $last $execution }}
-{{- fail (printf "tf-serving: batching.allowedBatchSizes must end with batching.maxExecutionBatchSize (%d) when large batch splitting is on, got %v; make the last size %d" $execution $sizes $execution) }}
-{{- end }}
-{{- else if ne $last $max }}
-{{- fail (printf "tf-serving: batching.allowedBatchSizes must end with batching.maxBatchSize (%d), got %v; make the last size %d or set batching.maxBatchSize to %d" $max $sizes $max $last) }}
+{{- if ne $last $max }}
+{{- fail (printf "tf-serving: batching.allowedBatchSizes must end with batching.maxBatchSize (%d), got %v: TF Serving refuses any other last entry when it loads a model (\"Last entry in allowed_batch_sizes must match max_batch_size\"), with or without large batch splitting; append %d or set batching.maxBatchSize to %d" $max $sizes $max $last) }}
 {{- end }}
 {{- end }}
 {{- end }}
@@ -328,6 +331,10 @@ Checks of the pod values: shutdown timing, non-root identity, model storage, GPU
 {{- if and (eq $src "image") (not (semverCompare ">=1.31.0-0" .Capabilities.KubeVersion.Version)) }}
 {{- fail (printf "tf-serving: modelStorage.source \"image\" needs the Kubernetes image volume (1.31+; the ImageVolume feature gate is on by default only from 1.35), but the cluster is %s; use modelStorage.source initContainer or a PVC on this cluster" .Capabilities.KubeVersion.Version) }}
 {{- end }}
+{{- /* 1.31-1.34 API servers without the ImageVolume gate drop the volume from the stored Deployment without an error. */}}
+{{- if and (eq $src "image") (semverCompare ">=1.31.0-0 <1.35.0-0" .Capabilities.KubeVersion.Version) (not $ms.image.featureGateEnabled) }}
+{{- fail (printf "tf-serving: modelStorage.source \"image\" on Kubernetes %s needs the ImageVolume feature gate, which is off by default before 1.35; without it the API server silently drops the image volume and the server starts with no models. Turn the gate on (kube-apiserver and kubelets) and set modelStorage.image.featureGateEnabled=true, or use modelStorage.source initContainer or a PVC" .Capabilities.KubeVersion.Version) }}
+{{- end }}
 {{- if eq (trimSuffix "/" $ms.mountPath) (trimSuffix "/" .Values.server.configMountPath) }}
 {{- fail (printf "tf-serving: modelStorage.mountPath and server.configMountPath are both %s; mount the models elsewhere" $ms.mountPath) }}
 {{- end }}
@@ -348,10 +355,9 @@ Checks of the pod values: shutdown timing, non-root identity, model storage, GPU
 {{- fail (printf "tf-serving: %s[%d].basePath %q is not under modelStorage.mountPath %q, where modelStorage.source %s mounts the models; use a path like %s/%s" $where $i $m.basePath $ms.mountPath $src (trimSuffix "/" $ms.mountPath) $m.name) }}
 {{- end }}
 {{- end }}
-{{- /* The gRPC health service exists from TF Serving 2.15; an unknown flag makes the binary exit. */}}
-{{- $version := regexFind "^[0-9]+[.][0-9]+[.][0-9]+" (include "tf-serving.imageTag" $ctx) }}
-{{- if and $root.Values.probes.grpcHealthCheck.enabled (not $ctx.Values.image.digest) $version (semverCompare "<2.15.0" $version) }}
-{{- fail (printf "tf-serving: probes.grpcHealthCheck.enabled needs TF Serving 2.15 or newer (--enable_grpc_healthcheck_service), but track %s runs %s (%s); upgrade the image or turn the gRPC health check off" $track (include "tf-serving.imageTag" $ctx) (include "tf-serving.trackValuePath" (list $root $track "image.tag"))) }}
+{{- /* A moving tag: each pod (re)start may pull another release than its neighbours run. */}}
+{{- if and (has $ctx.Values.image.tag (list "latest" "latest-gpu")) (not $ctx.Values.image.digest) }}
+{{- fail (printf "tf-serving: %s is %q, which moves: pods started at different times would run different TF Serving releases (and flags checked for one). Pin a release tag (leave it empty for %s) or set image.digest" (include "tf-serving.trackValuePath" (list $root $track "image.tag")) $ctx.Values.image.tag $root.Chart.AppVersion) }}
 {{- end }}
 {{- /* GPU: the CPU image cannot use the GPU; a pinned digest cannot be checked, so it is trusted. */}}
 {{- $image := $ctx.Values.image }}
@@ -392,10 +398,10 @@ with the storage source that reads them (credentials, egress, and for S3 an imag
 {{- end }}
 {{- $_ := set $names $m.name $i }}
 {{- if and (hasPrefix "s3://" $m.basePath) (ne $src "s3") }}
-{{- fail (printf "tf-serving: %s[%d].basePath %q is an s3:// URL but modelStorage.source is %q; the server can only read it with modelStorage.source=s3 (credentials, and modelStorage.s3.serverSupportsS3=true with an image built with TensorFlow's S3 file system: the stock images cannot), or download it with modelStorage.source=initContainer and use a path under modelStorage.mountPath" $path $i $m.basePath $src) }}
+{{- fail (printf "tf-serving: %s[%d].basePath %q is an s3:// URL but modelStorage.source is %q; the server can only read it with modelStorage.source=s3 (credentials, and modelStorage.s3.serverSupportsS3=true with an image built with TensorFlow's S3 file system: the stock images cannot), or download it with modelStorage.source=initContainer and use a path under modelStorage.mountPath (chart 0.1.0 rendered this and the server failed at load time: see Upgrading in the chart README)" $path $i $m.basePath $src) }}
 {{- end }}
 {{- if and (hasPrefix "gs://" $m.basePath) (ne $src "gcs") }}
-{{- fail (printf "tf-serving: %s[%d].basePath %q is a gs:// URL but modelStorage.source is %q; set modelStorage.source=gcs (credentials from modelStorage.gcs.existingSecret, or workload identity through serviceAccount.annotations when it is empty), or download it with modelStorage.source=initContainer and use a path under modelStorage.mountPath" $path $i $m.basePath $src) }}
+{{- fail (printf "tf-serving: %s[%d].basePath %q is a gs:// URL but modelStorage.source is %q; set modelStorage.source=gcs (credentials from modelStorage.gcs.existingSecret, or workload identity through serviceAccount.annotations when it is empty), or download it with modelStorage.source=initContainer and use a path under modelStorage.mountPath (chart 0.1.0 rendered this: see Upgrading in the chart README)" $path $i $m.basePath $src) }}
 {{- end }}
 {{- end }}
 {{- end }}
@@ -475,5 +481,83 @@ ImplementationSpecific Ingress path is treated like a prefix. Included from tf-s
 {{- $load := .Values.monitoring.prometheusRule.alerts.modelLoadFailures }}
 {{- if and .Values.monitoring.prometheusRule.enabled $load.enabled (ge (int64 (include "tf-serving.durationMillis" $load.for)) 900000) }}
 {{- fail (printf "tf-serving: monitoring.prometheusRule.alerts.modelLoadFailures.for is %s but the alert looks at the last 15m, so a single failed load would never fire it; use less than 15m (default 0m)" $load.for) }}
+{{- end }}
+{{- end }}
+
+{{/*
+server.extraArgs and server.extraEnv, per track (a track may override `server` and `image`):
+refuse what the server ignores or refuses. tensorflow_model_server prints "unknown argument" for
+a flag its main.cc does not declare and starts without it (model_servers/main.cc), reads
+`--name=value` only (a bare `--name` works for true/false flags alone), lets the last of two equal
+flags win, and ignores --model_name/--model_base_path next to --model_config_file (server.cc).
+*/}}
+{{- define "tf-serving.validateServerArgs" -}}
+{{- $root := . }}
+{{- $owned := dict
+  "port" "server.grpcPort" "rest_api_port" "server.restPort" "model_config_file" "models (and server.configMountPath)"
+  "monitoring_config_file" "metrics.enabled / metrics.path" "model_config_file_poll_wait_seconds" "server.modelConfigPollWaitSeconds"
+  "allow_version_labels_for_unavailable_models" "server.allowVersionLabelsForUnavailableModels"
+  "file_system_poll_wait_seconds" "server.fileSystemPollWaitSeconds"
+  "tensorflow_intra_op_parallelism" "server.tensorflowIntraOpParallelism" "tensorflow_inter_op_parallelism" "server.tensorflowInterOpParallelism"
+  "rest_api_num_threads" "server.restApiNumThreads" "grpc_max_threads" "server.grpcMaxThreads" "rest_api_timeout_in_ms" "server.restApiTimeoutInMs"
+  "grpc_channel_arguments" "server.grpcChannelArguments" "enable_model_warmup" "server.enableModelWarmup"
+  "max_num_load_retries" "server.maxNumLoadRetries" "load_retry_interval_micros" "server.loadRetryIntervalMicros" "num_load_threads" "server.numLoadThreads"
+  "enable_batching" "batching.enabled" "batching_parameters_file" "batching.* (the chart writes the file)" "enable_per_model_batching_parameters" "batching.perModelParameters"
+  "enable_grpc_healthcheck_service" "probes.grpcHealthCheck.enabled" "per_process_gpu_memory_fraction" "gpu.perProcessGpuMemoryFraction" }}
+{{- range $track := include "tf-serving.trackNames" . | fromJsonArray }}
+{{- $ctx := dict }}
+{{- include "tf-serving.trackContext" (list $root $track $ctx) }}
+{{- $argsPath := include "tf-serving.trackValuePath" (list $root $track "server.extraArgs") }}
+{{- $known := include "tf-serving.knownServerFlags" $ctx | fromJsonArray }}
+{{- $tag := include "tf-serving.imageTag" $ctx }}
+{{- $seen := dict }}
+{{- range $i, $arg := $ctx.Values.server.extraArgs }}
+{{- $name := regexReplaceAll "^--([^=]*).*$" $arg "${1}" }}
+{{- $where := printf "tf-serving: %s[%d] %q" $argsPath $i $arg }}
+{{- if not (has $name $known) }}
+{{- fail (printf "%s: tensorflow_model_server %s has no flag --%s (model_servers/main.cc); it would print \"unknown argument\" and start without it. Fix the name (see `tensorflow_model_server --help`) or use an image that has it" $where $tag $name) }}
+{{- end }}
+{{- if hasKey $owned $name }}
+{{- fail (printf "%s: the chart already sets --%s (the last of two equal flags wins, so one would be ignored); set %s instead" $where $name (get $owned $name)) }}
+{{- end }}
+{{- if has $name (list "model_name" "model_base_path") }}
+{{- fail (printf "%s: tensorflow_model_server ignores --%s next to the --model_config_file the chart passes; list the model in models ({name, basePath})" $where $name) }}
+{{- end }}
+{{- if eq $name "version" }}
+{{- fail (printf "%s: --version prints the version and exits, so the container would restart forever; run `docker run --entrypoint tensorflow_model_server %s --version` instead" $where (include "tf-serving.image" $ctx)) }}
+{{- end }}
+{{- if not (contains "=" $arg) }}
+{{- fail (printf "%s: write --%s=VALUE (e.g. --%s=true); the chart takes --name=value only, because tensorflow_model_server ignores a bare --name (\"unknown argument\") for every flag that is not true/false" $where $name $name) }}
+{{- end }}
+{{- if hasKey $seen $name }}
+{{- fail (printf "%s: --%s is also %s[%d]; the last one wins, so remove one" $where $name $argsPath (get $seen $name)) }}
+{{- end }}
+{{- $_ := set $seen $name $i }}
+{{- end }}
+{{- /* The chart's own flags: an image older than a flag the values turn on would ignore it. */}}
+{{- range $arg := include "tf-serving.serverArgs" $ctx | fromYamlArray }}
+{{- $name := regexReplaceAll "^--([^=]*).*$" $arg "${1}" }}
+{{- if and (not (has $arg $ctx.Values.server.extraArgs)) (not (has $name $known)) }}
+{{- fail (printf "tf-serving: %s %q: tensorflow_model_server %s has no flag --%s, which the chart renders from the values (model_servers/main.cc); it would print \"unknown argument\" and run without it. Use a newer image or turn off what needs it" (include "tf-serving.trackValuePath" (list $root $track "image.tag")) $tag $tag $name) }}
+{{- end }}
+{{- end }}
+{{- /* Combinations the server refuses at start or ignores (model_servers/server.cc). */}}
+{{- $cores := include "tf-serving.cpuCores" $ctx | int64 }}
+{{- $s := $ctx.Values.server }}
+{{- if and (hasKey $seen "tensorflow_session_parallelism") (or $cores $s.tensorflowIntraOpParallelism $s.tensorflowInterOpParallelism) }}
+{{- fail (printf "tf-serving: %s has --tensorflow_session_parallelism, but the chart sets intra- and inter-op parallelism (server.tensorflowIntraOpParallelism / server.tensorflowInterOpParallelism, derived from the CPU limit), so the server ignores it (or, with all three set, refuses to start); set those two values instead" $argsPath) }}
+{{- end }}
+{{- if and (hasKey $seen "use_alts_credentials") (hasKey $seen "ssl_config_file") }}
+{{- fail (printf "tf-serving: %s has --use_alts_credentials and --ssl_config_file; the server refuses to start with both (\"Either use_alts_credentials must be false or ssl_config_file must be empty\"): keep one" $argsPath) }}
+{{- end }}
+{{- $envPath := include "tf-serving.trackValuePath" (list $root $track "server.extraEnv") }}
+{{- range $i, $env := $ctx.Values.server.extraEnv }}
+{{- if has $env.name (list "MODEL_NAME" "MODEL_BASE_PATH") }}
+{{- fail (printf "tf-serving: %s[%d] %s does nothing: only the image's entrypoint script reads it, and the chart runs tensorflow_model_server directly with --model_config_file; list the model in models ({name, basePath})" $envPath $i $env.name) }}
+{{- end }}
+{{- if hasPrefix "TF_SERVING_" $env.name }}
+{{- fail (printf "tf-serving: %s[%d] %s does nothing: TF Serving reads its settings from flags, not TF_SERVING_* variables; batching is batching.*, the other settings are server.* (or a flag in server.extraArgs)" $envPath $i $env.name) }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- end }}

@@ -1,0 +1,326 @@
+"""The kind tier's cluster: pinned versions, the kind config, the add-ons (metrics-server,
+ingress-nginx, Envoy Gateway, Prometheus + prometheus-adapter from the chart's generated rules),
+the demo model on the nodes, and the clients that ask TF Serving for predictions.
+
+scripts/kind.py, `make demo` and tests/kind use this module; the parts that need no cluster
+(versions, config, command lines, request bodies, answers) are unit-tested.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from .paths import REPO_ROOT
+
+#: kind release whose node images are pinned below (https://github.com/kubernetes-sigs/kind/releases/tag/v0.29.0).
+KIND_VERSION = "v0.29.0"
+#: Kubernetes minor -> node image of kind v0.29.0, by digest. Oldest supported (Chart.yaml
+#: kubeVersion >=1.29) to the newest kind v0.29.0 ships.
+NODE_IMAGES = {
+    "1.29": "kindest/node:v1.29.14@sha256:8703bd94ee24e51b778d5556ae310c6c0fa67d761fae6379c8e0bb480e6fea29",
+    "1.30": "kindest/node:v1.30.13@sha256:397209b3d947d154f6641f2d0ce8d473732bd91c87d9575ade99049aa33cd648",
+    "1.31": "kindest/node:v1.31.9@sha256:b94a3a6c06198d17f59cca8c6f486236fa05e2fb359cbd75dabbfc348a10b211",
+    "1.32": "kindest/node:v1.32.5@sha256:e3b2327e3a5ab8c76f5ece68936e4cafaa82edf58486b769727ab0b3b97a5b0d",
+    "1.33": "kindest/node:v1.33.1@sha256:050072256b9a903bd914c0b2866828150cb229cea0efe5892e2b644d5dd3b34f",
+}
+DEFAULT_KUBERNETES = "1.33"
+CLUSTER_NAME = "tf-serving"
+#: The TF Serving image the demo and the kind tier run (the chart's appVersion).
+TFS_IMAGE = "docker.io/tensorflow/serving:2.20.0"
+#: Where the demo model lives on the host and inside every node (kind extraMounts).
+HOST_MODEL_DIR = REPO_ROOT / ".demo" / "models"
+NODE_MODEL_DIR = "/srv/tf-serving-models"
+#: The claim (and its hostPath volume) through which pods read the demo model: modelStorage.source existingClaim.
+MODEL_CLAIM = "demo-models"
+DEMO_NAMESPACE = "tf-serving-demo"
+#: Host ports kind maps to the ingress controller's node ports.
+HTTP_PORT = 8080
+
+
+@dataclass(frozen=True)
+class Addon:
+    """One pinned Helm chart the kind cluster runs."""
+
+    release: str
+    namespace: str
+    chart: str
+    version: str
+    repo: str = ""  # empty: `chart` is an OCI reference
+    values: tuple[tuple[str, str], ...] = ()
+    values_files: tuple[Path, ...] = ()
+
+
+ADDONS = (
+    Addon("metrics-server", "kube-system", "metrics-server", "3.12.2", "https://kubernetes-sigs.github.io/metrics-server/",
+          (("args[0]", "--kubelet-insecure-tls"),)),
+    # kind's ingress recipe: the controller on the control-plane node's host ports, which kind maps to the host.
+    Addon("ingress-nginx", "ingress-nginx", "ingress-nginx", "4.12.1", "https://kubernetes.github.io/ingress-nginx",
+          (("controller.hostPort.enabled", "true"), ("controller.service.type", "ClusterIP"),
+           ("controller.nodeSelector.ingress-ready", "true"), ("controller.tolerations[0].operator", "Exists"))),
+    Addon("envoy-gateway", "envoy-gateway-system", "oci://docker.io/envoyproxy/gateway-helm", "v1.4.1"),
+    Addon("prometheus", "monitoring", "kube-prometheus-stack", "72.6.2", "https://prometheus-community.github.io/helm-charts",
+          (("grafana.enabled", "false"), ("alertmanager.enabled", "false"),
+           ("prometheus.prometheusSpec.serviceMonitorSelectorNilUsesHelmValues", "false"))),
+    # The chart's own generated rules (scripts/gen_adapter_values.py), so the HPA metrics are the chart's defaults.
+    Addon("prometheus-adapter", "monitoring", "prometheus-adapter", "4.14.1", "https://prometheus-community.github.io/helm-charts",
+          values_files=(REPO_ROOT / "charts" / "tf-serving" / "examples" / "prometheus-adapter-values.yaml",)),
+)
+
+
+def node_image(kubernetes: str | None = None) -> str:
+    version = kubernetes or os.environ.get("KIND_KUBERNETES", DEFAULT_KUBERNETES)
+    minor = ".".join(version.lstrip("v").split(".")[:2])
+    if minor not in NODE_IMAGES:
+        raise ValueError(f"no pinned kind node image for Kubernetes {version}: choose one of {', '.join(NODE_IMAGES)} (KIND_KUBERNETES)")
+    return NODE_IMAGES[minor]
+
+
+def kind_config(*, kubernetes: str | None = None, workers: int = 1, host_model_dir: Path = HOST_MODEL_DIR, http_port: int = HTTP_PORT) -> dict:
+    """The kind Cluster config: a control-plane node that hosts the ingress controller (host port
+    `http_port` -> 80), `workers` worker nodes, and the demo model directory mounted into every node."""
+    mount = {"hostPath": str(host_model_dir), "containerPath": NODE_MODEL_DIR, "readOnly": True}
+    image = node_image(kubernetes)
+    control_plane = {
+        "role": "control-plane", "image": image, "extraMounts": [mount],
+        "labels": {"ingress-ready": "true"},
+        "extraPortMappings": [{"containerPort": 80, "hostPort": http_port, "listenAddress": "127.0.0.1", "protocol": "TCP"}],
+    }
+    return {"kind": "Cluster", "apiVersion": "kind.x-k8s.io/v1alpha4",
+            "nodes": [control_plane] + [{"role": "worker", "image": image, "extraMounts": [mount]} for _ in range(workers)]}
+
+
+def addon_helm_args(addon: Addon, kubeconfig: str) -> list[str]:
+    """`helm upgrade --install` arguments for one add-on, version pinned, waited for."""
+    args = ["upgrade", "--install", addon.release, addon.chart, "--version", addon.version, "--namespace", addon.namespace,
+            "--create-namespace", "--kubeconfig", kubeconfig, "--wait", "--timeout", "600s"]
+    if addon.repo:
+        args += ["--repo", addon.repo]
+    for key, value in addon.values:
+        args += ["--set", f"{key}={value}"]
+    for path in addon.values_files:
+        args += ["--values", str(path)]
+    return args
+
+
+def model_volume_manifests(namespace: str) -> list[dict]:
+    """A hostPath PersistentVolume over the nodes' model mount and the claim the chart reads
+    (modelStorage.source existingClaim), ReadOnlyMany: every pod on every node sees the same files."""
+    volume_name = f"{namespace}-{MODEL_CLAIM}"
+    return [
+        {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": volume_name},
+         "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadOnlyMany"], "storageClassName": "",
+                  "persistentVolumeReclaimPolicy": "Retain", "claimRef": {"namespace": namespace, "name": MODEL_CLAIM},
+                  "hostPath": {"path": NODE_MODEL_DIR, "type": "Directory"}}},
+        {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": MODEL_CLAIM, "namespace": namespace},
+         "spec": {"accessModes": ["ReadOnlyMany"], "storageClassName": "", "volumeName": volume_name,
+                  "resources": {"requests": {"storage": "1Gi"}}}},
+    ]
+
+
+def demo_values(*, replicas: int = 1, versions: Sequence[int] = (1, 2)) -> dict:
+    """Chart values that serve the demo model from the claim: the versions given (default both,
+    so version labels and splits can be measured from the answers)."""
+    from . import demo_model
+
+    return {
+        "replicaCount": replicas,
+        "modelStorage": {"source": "existingClaim", "mountPath": "/models", "existingClaim": {"claimName": MODEL_CLAIM, "subPath": ""}},
+        "models": [{"name": demo_model.MODEL_NAME, "basePath": f"/models/{demo_model.MODEL_NAME}",
+                    "versionPolicy": {"specific": {"versions": list(versions)}}}],
+        "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
+        # The demo signature takes x of shape [-1, 1] (TF Serving's own half_plus_two takes [-1]).
+        "helmTest": {"requests": {demo_model.MODEL_NAME: rest_predict_body([1.0, 2.0, 5.0])}},
+    }
+
+
+def missing_tools(tools: Sequence[str] = ("docker", "kind", "kubectl")) -> list[str]:
+    return [tool for tool in tools if shutil.which(tool) is None]
+
+
+TOOL_HINTS = {
+    "docker": "Docker Engine or Docker Desktop: https://docs.docker.com/get-docker/",
+    "kind": f"kind {KIND_VERSION}: https://kind.sigs.k8s.io/docs/user/quick-start/#installation",
+    "kubectl": "kubectl: https://kubernetes.io/docs/tasks/tools/",
+}
+
+
+# ---- asking TF Serving ----------------------------------------------------------------------------
+
+def rest_predict_body(inputs: Sequence[float]) -> str:
+    """Row format for the demo signature (input `x` of shape [-1, 1]): one `[x]` per instance."""
+    return json.dumps({"instances": [[float(x)] for x in inputs]})
+
+
+def flat_predictions(answer: dict) -> list[float]:
+    """`{"predictions": [[2.5], [3.0]]}` -> [2.5, 3.0]."""
+    return [float(p[0] if isinstance(p, list) else p) for p in answer["predictions"]]
+
+
+def rest_predict_path(model: str, *, version: int | None = None, label: str | None = None) -> str:
+    if version is not None and label is not None:
+        raise ValueError("choose a version or a label, not both")
+    suffix = f"/versions/{version}" if version is not None else f"/labels/{label}" if label else ""
+    return f"/v1/models/{model}{suffix}:predict"
+
+
+def version_of_answer(inputs: Sequence[float], predictions: Sequence[float], versions: Sequence[int] = (1, 2)) -> int:
+    """Which demo model version produced `predictions` for `inputs` (versions differ by their offset)."""
+    from . import demo_model
+
+    for version in versions:
+        if all(abs(p - demo_model.expected_output(version, x)) < 1e-4 for x, p in zip(inputs, predictions, strict=True)):
+            return version
+    raise ValueError(f"{list(predictions)} for {list(inputs)} is no version of {versions} of the demo model")
+
+
+def rest_predict(base_url: str, model: str, inputs: Sequence[float], *, timeout: float = 10.0, headers: dict | None = None,
+                 version: int | None = None) -> list[float]:
+    import requests
+
+    response = requests.post(base_url.rstrip("/") + rest_predict_path(model, version=version), data=rest_predict_body(inputs),
+                             headers={"Content-Type": "application/json", **(headers or {})}, timeout=timeout)
+    response.raise_for_status()
+    return flat_predictions(response.json())
+
+
+def grpc_predict(target: str, model: str, inputs: Sequence[float], *, timeout: float = 10.0, version: int | None = None) -> list[float]:
+    """PredictionService/Predict over plaintext gRPC (tensorflow-serving-api's stubs)."""
+    import grpc
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+    from . import demo_model
+
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = model
+    request.model_spec.signature_name = demo_model.SIGNATURE
+    if version is not None:
+        request.model_spec.version.value = version
+    tensor = request.inputs[demo_model.INPUT]
+    tensor.dtype = 1  # DT_FLOAT
+    tensor.tensor_shape.dim.add().size = len(inputs)
+    tensor.tensor_shape.dim.add().size = 1
+    tensor.float_val.extend(inputs)
+    with grpc.insecure_channel(target) as channel:
+        response = prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=timeout)
+    return list(response.outputs[demo_model.OUTPUT].float_val)
+
+
+def gateway_manifests() -> list[dict]:
+    """The Gateway the ci/ scenarios attach their routes to (`public` in `gateways`), served by Envoy Gateway."""
+    return [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "gateways"}},
+        {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass", "metadata": {"name": "envoy"},
+         "spec": {"controllerName": "gateway.envoyproxy.io/gatewayclass-controller"}},
+        {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "metadata": {"name": "public", "namespace": "gateways"},
+         "spec": {"gatewayClassName": "envoy", "listeners": [
+             {"name": "http", "protocol": "HTTP", "port": 80, "allowedRoutes": {"namespaces": {"from": "All"}}},
+             {"name": "https", "protocol": "HTTP", "port": 8443, "allowedRoutes": {"namespaces": {"from": "All"}}}]}},
+    ]
+
+
+#: Model sources a kind cluster cannot provide (the storage itself is what those scenarios show).
+EXTERNAL_SOURCES = {"gcs": "Google Cloud Storage", "s3": "an S3 store and an S3-enabled image", "nfs": "an NFS server",
+                    "initContainer": "the object store the init container downloads from", "image": "an OCI model image"}
+
+
+def kind_overlay(scenario_values: dict) -> tuple[dict | None, str]:
+    """(values layered over a ci/ scenario so it serves the demo model on kind, "") or (None, why
+    the scenario cannot run on kind). Images go back to the TF Serving image the cluster has,
+    models and their storage become the demo model on the `demo-models` claim; everything else
+    (tracks, traffic, probes, autoscaling, policies) stays the scenario's."""
+    storage = (scenario_values.get("modelStorage") or {}).get("source")
+    if storage in EXTERNAL_SOURCES:
+        return None, f"its model source `{storage}` needs {EXTERNAL_SOURCES[storage]}, which the kind cluster does not have"
+    if (scenario_values.get("gpu") or {}).get("enabled"):
+        return None, "it needs GPU nodes (nvidia.com/gpu), which kind does not have"
+    repository, tag = TFS_IMAGE.rsplit(":", 1)
+    image = {"repository": repository, "tag": tag, "digest": ""}
+    overlay = {**demo_values(), "image": image, "imagePullSecrets": []}
+    for group in ("tracks", "blueGreen"):
+        for name, track in (scenario_values.get(group) or {}).items():
+            if isinstance(track, dict) and name not in ("enabled", "active", "preview"):
+                overlay.setdefault(group, {})[name] = {"image": image, "models": overlay["models"]}
+    return overlay, ""
+
+
+def port_forward(kubeconfig: str, namespace: str, target: str, remote_ports: Sequence[int | str]):
+    """Context manager: `kubectl port-forward` to `target` (e.g. service/x) on free local ports;
+    yields {remote port: local port} once the first one accepts connections."""
+    import contextlib
+    import socket
+    import subprocess
+
+    from .cluster import wait_until
+
+    @contextlib.contextmanager
+    def forward():
+        local = {}
+        for remote in remote_ports:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                local[remote] = s.getsockname()[1]
+        process = subprocess.Popen(["kubectl", "--kubeconfig", kubeconfig, "-n", namespace, "port-forward", target,
+                                    *(f"{port}:{remote}" for remote, port in local.items())],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+        def listening():
+            if process.poll() is not None:
+                raise RuntimeError(f"kubectl port-forward {target} exited: {process.stderr.read()}")
+            with socket.socket() as s:
+                return s.connect_ex(("127.0.0.1", next(iter(local.values())))) == 0, "not yet"
+
+        try:
+            wait_until(listening, what=f"kubectl port-forward {target}", timeout=30, interval=0.5)
+            yield local
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+    return forward()
+
+
+# ---- through the ingress controller (kind maps 127.0.0.1:HTTP_PORT to it) -------------------------
+
+INGRESS_HOST = "demo.kind.local"
+INGRESS_URL = f"http://127.0.0.1:{HTTP_PORT}"
+#: Chart values that publish the REST API on INGRESS_HOST through ingress-nginx.
+INGRESS_VALUES = {"ingress": {"enabled": True, "className": "nginx", "host": INGRESS_HOST, "path": "/v1/models", "pathType": "Prefix"}}
+
+
+def demo_models(version: int) -> list[dict]:
+    """`models` that serve only `version` of the demo model (tracks that differ in their answers)."""
+    from . import demo_model
+
+    return [{"name": demo_model.MODEL_NAME, "basePath": f"/models/{demo_model.MODEL_NAME}", "versionPolicy": {"specific": {"versions": [version]}}}]
+
+
+def ask_ingress(headers: dict | None = None, inputs: Sequence[float] = (1.0,), timeout: float = 10.0) -> int:
+    """One REST prediction through the ingress; the demo model version that answered."""
+    import requests
+
+    from . import demo_model
+
+    answer = requests.post(INGRESS_URL + rest_predict_path(demo_model.MODEL_NAME), data=rest_predict_body(inputs),
+                           headers={"Host": INGRESS_HOST, "Content-Type": "application/json", **(headers or {})}, timeout=timeout)
+    answer.raise_for_status()
+    return version_of_answer(inputs, flat_predictions(answer.json()))
+
+
+def wait_for_ingress(expect_version: int | None = None, timeout: float = 120) -> int:
+    from .cluster import wait_until
+
+    def answers():
+        try:
+            version = ask_ingress()
+        except Exception as error:  # not routed yet: 404/503 from nginx, connection refused
+            return False, f"{type(error).__name__}: {error}"
+        return expect_version is None or version == expect_version, f"version {version}"
+
+    wait_until(answers, what=f"the ingress to answer for {INGRESS_HOST}" + (f" from version {expect_version}" if expect_version else ""),
+               timeout=timeout, interval=1)
+    return ask_ingress()

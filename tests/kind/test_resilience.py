@@ -1,0 +1,37 @@
+"""A pod deleted under steady load (a node drain, a preemption) costs at most a stated budget of
+failed requests: the preStop pause and readiness let the ingress move traffic to the other pod."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from kubernetes import client, config
+
+from tfserving_harness.kind import INGRESS_VALUES, demo_models, wait_for_ingress
+from tfserving_harness.kind import ask_ingress as ask
+from tfserving_harness.traffic import steady_load
+
+#: Failed requests allowed for one deleted pod, out of the requests sent while it shuts down. The
+#: chart's preStop sleep keeps the old pod serving until the endpoints update reaches the ingress,
+#: so the expected cost is zero; the budget leaves room for one in-flight connection reset.
+FAILURE_BUDGET = 2
+
+
+def test_a_deleted_pod_costs_no_more_than_the_budget(kind_cluster, kind_release):
+    release = kind_release("pod-deletion", values={**INGRESS_VALUES, "replicaCount": 2, "models": demo_models(1)})
+    wait_for_ingress()
+    core = client.CoreV1Api(config.new_client_from_config(config_file=kind_cluster.kubeconfig))
+    (victim, *_) = core.list_namespaced_pod(release.namespace, label_selector="app.kubernetes.io/instance=tfs,tf-serving.io/track").items
+    stop = threading.Event()
+    result = {}
+    load = threading.Thread(target=lambda: result.update(run=steady_load(lambda: str(ask()), rate=20, seconds=120, stop=stop)))
+    load.start()
+    time.sleep(5)  # a steady baseline before the deletion
+    core.delete_namespaced_pod(victim.metadata.name, release.namespace)
+    time.sleep(45)  # the pod's preStop pause, termination and the replacement's start
+    stop.set()
+    load.join()
+    run = result["run"]
+    assert len(run.outcomes) > 500
+    assert len(run.failures) <= FAILURE_BUDGET, run.summary()

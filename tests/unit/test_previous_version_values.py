@@ -1,0 +1,43 @@
+"""Values the previous chart version accepted and this one refuses: each refusal names the fix and
+points at the chart README's Upgrading section (which lists them)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tfserving_harness import helm
+from tfserving_harness.cluster import export_chart, previous_chart_commit
+from tfserving_harness.paths import chart_dir
+from tfserving_harness.testing import render_error
+
+
+@pytest.fixture(scope="module")
+def previous_chart(tmp_path_factory):
+    revision, version = previous_chart_commit()
+    if version != "0.1.0":
+        pytest.skip(f"these values are the 0.1.0 -> 0.2.0 changes; the previous version is now {version}")
+    return export_chart(revision, tmp_path_factory.mktemp("previous"))
+
+
+@pytest.mark.parametrize("base_path", ["s3://ml-models/resnet", "gs://ml-models/resnet"])
+def test_object_store_paths_without_their_source_were_accepted_and_now_point_to_the_upgrade_note(previous_chart, base_path):
+    values = {"models": [{"name": "resnet", "basePath": base_path}]}
+    assert helm.render_chart(values, chart=previous_chart, kube_version="1.29.0")
+    assert "see Upgrading in the chart README" in render_error(values)
+
+
+def test_the_readme_has_an_upgrading_entry_for_every_refused_value():
+    readme = (chart_dir() / "README.md").read_text()
+    section = readme[readme.index("## Upgrading"):readme.index("## Coming from tutorials")]
+    for entry in ("--reset-then-reuse-values", "`s3://` and `gs://` base paths", "autoscaling.keda.activationThreshold",
+                  "modelStorage.pvc.keepExistingAccessModes", "modelStorage.image.featureGateEnabled"):
+        assert entry in section, entry
+
+
+def test_chart_created_claim_renders_the_values_without_a_cluster(render):
+    """`helm template` has no cluster to look the claim up in: the values' access modes render."""
+    from tfserving_harness.manifests import of_kind
+
+    (claim,) = of_kind(render({"modelStorage": {"source": "pvc", "pvc": {"accessModes": ["ReadOnlyMany"]}},
+                               "models": [{"name": "m", "basePath": "/models/m"}]}), "PersistentVolumeClaim")
+    assert claim["spec"]["accessModes"] == ["ReadOnlyMany"]

@@ -100,6 +100,10 @@ docs: ## Regenerate the chart README's parameter table, examples/prometheus-adap
 check-values: ## Check a values file like the unit tier does: make check-values VALUES=my-values.yaml
 	$(PY) scripts/check_values.py $(foreach f,$(VALUES),--values $(f))
 
+.PHONY: validate-model
+validate-model: ## Check a model folder before deploying it: make validate-model MODEL=./export/my_model [VALUES=my-values.yaml]
+	$(PY) scripts/tfs-rollout validate-model $(MODEL) $(foreach f,$(VALUES),--values $(f))
+
 .PHONY: bench
 bench: ## Render speed with/without cache, cache hit ratio and wall time of the unit tier
 	$(PY) scripts/bench_render.py

@@ -7,8 +7,9 @@ Names, labels and units as TF Serving 2.20.0 emits them (source, tensorflow_serv
 - servables/tensorflow/util.cc: `request_count{model_name,status}` (status is the absl code name,
   `OK`, `INVALID_ARGUMENT`, ...); `request_latency{model_name,API,entrypoint}` in microseconds,
   buckets Exponential(10, 1.8, 33).
-- model_servers/http_server.cc: REST records `request_count` for *every* model request, also the
-  `GET /v1/models/NAME` status call the chart's readiness probe makes, and `request_latency` only
+- model_servers/http_server.cc: REST records `request_count` for *every* model request, also
+  `GET /v1/models/NAME` status calls (helm test, clients; the chart's probes since 0.3.0 are gRPC
+  health or TCP and send none), and `request_latency` only
   for HTTP 200, with API = the REST verb (`predict`, `classify`, `regress`; empty for status and
   metadata) and entrypoint `REST`.
 - model_servers/prediction_service_impl.cc: gRPC Predict records latency (API `Predict`,
@@ -16,7 +17,7 @@ Names, labels and units as TF Serving 2.20.0 emits them (source, tensorflow_serv
 - batching/batching_session.cc: `batching_session:queuing_latency{thread_pool_name}` in microseconds.
 
 So load is counted from `request_latency_count` with API `predict`/`Predict` (successful predict
-calls: probe and metadata traffic excluded), and failures from `request_count` with status != OK.
+calls: status and metadata traffic excluded), and failures from `request_count` with status != OK.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ class ServerView:
     """What the server counted between two scrapes (summed over every scraped pod)."""
 
     predict_ok: dict[str, float]  # "REST"/"GRPC" -> successful predict calls
-    requests_by_status: dict[str, float]  # all model requests, probes included
+    requests_by_status: dict[str, float]  # all model requests, status GETs included
     latency_ms: dict[str, float | None]  # p50/p95/p99 of successful predict calls, milliseconds
     queuing_ms: dict[str, float | None] | None  # batching queue p50/p95/p99 when batching is on
 
@@ -101,8 +102,8 @@ class ServerView:
             "non_ok_requests": sum(v for k, v in self.requests_by_status.items() if k != "OK"),
             "latency_ms": self.latency_ms,
             "batching_queuing_ms": self.queuing_ms,
-            "note": "predict_ok counts request_latency samples with API predict/Predict (probe and metadata calls excluded); "
-            "request_count includes the readiness probe's GET /v1/models/NAME",
+            "note": "predict_ok counts request_latency samples with API predict/Predict (status and metadata calls excluded); "
+            "request_count includes status GETs such as GET /v1/models/NAME",
         }
 
 

@@ -12,6 +12,8 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+from ..upgrade import get_path
+
 #: Track keys that size a track rather than define what it serves: `promote` leaves the stable
 #: track's own sizing and copies everything else from the canary.
 SIZING_KEYS = ("replicaCount", "autoscaling")
@@ -99,15 +101,6 @@ class ReleaseValues:
         return copy.deepcopy(list(entry.get("models") or self.get("models") or []))
 
 
-def get_path(values: Mapping[str, Any], path: str, default: Any = None) -> Any:
-    node: Any = values
-    for key in path.split("."):
-        if not isinstance(node, Mapping) or key not in node:
-            return default
-        node = node[key]
-    return node
-
-
 def apply_changes(values: Mapping[str, Any], changes: Sequence[tuple[str, Any]]) -> dict:
     """The user values after a step, as helm stores them: each change replaces its key whole."""
     result = copy.deepcopy(dict(values))
@@ -128,7 +121,7 @@ def needs_exact_values(user: Mapping[str, Any], changes: Sequence[tuple[str, Any
     nulls that override a chart default) and merges a map into the one it replaces, so a removal
     or a map losing keys must be applied as the whole user values file instead."""
     for path, value in changes:
-        old = get_path(user, path)
+        old = get_path(user, path, None)
         if value is None and old is not None:
             return True
         if isinstance(old, Mapping) and (not isinstance(value, Mapping) or set(old) - set(value) or _drops_nested(old, value)):

@@ -25,8 +25,10 @@ from kubernetes import client, config
 from tfserving_harness import helm
 from tfserving_harness.load import shapes, verifier
 from tfserving_harness.paths import chart_dir
+from tfserving_harness.values import effective_values
 
-METRIC = "tensorflow_serving_requests_per_second"  # autoscaling.requestsPerSecond.metricName default
+# The Pods metric the chart's HPA asks for: autoscaling.requestsPerSecond.metricName by default.
+METRIC = effective_values()["autoscaling"]["requestsPerSecond"]["metricName"]
 TARGET = 10  # requests/s per pod
 GROUP_VERSION = "custom.metrics.k8s.io/v1beta2"
 LOW_SECONDS, HOLD_SECONDS, OBSERVE_SECONDS = 30, 45, 45  # two HPA syncs at least in each

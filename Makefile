@@ -34,10 +34,10 @@ setup: ## Create .venv and install everything, pinned (helm included)
 test: ## Every test tier that runs on one machine (cluster tier when KUBECONFIG answers; kind tests skip with the reason); the version check when BASE_REF is set
 	$(VENV)/bin/ruff check src scripts tests loadtests
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory test-kind
 	$(MAKE) --no-print-directory test-load
 	$(MAKE) --no-print-directory test-publishing
 	$(MAKE) --no-print-directory test-cluster
-	$(MAKE) --no-print-directory test-kind
 	$(MAKE) --no-print-directory check-version
 
 .PHONY: test-load

@@ -371,7 +371,6 @@ Checks of the pod values: shutdown timing, non-root identity, model storage, GPU
 {{- end }}
 {{- end }}
 
-
 {{/*
 Every model list the chart may serve (the top-level `models` and each track's or blue/green
 colour's override), with its real value path: unique names, and `s3://` / `gs://` base paths only
@@ -560,4 +559,16 @@ flags win, and ignores --model_name/--model_base_path next to --model_config_fil
 {{- end }}
 {{- end }}
 {{- end }}
+{{- end }}
+
+{{/*
+A Prometheus duration (`1m30s`, `15s`, `500ms`) in milliseconds, for comparisons in _validate.tpl.
+*/}}
+{{- define "tf-serving.durationMillis" -}}
+{{- $units := dict "ms" 1 "s" 1000 "m" 60000 "h" 3600000 "d" 86400000 "w" 604800000 "y" 31536000000 }}
+{{- $total := 0 }}
+{{- range regexFindAll "[0-9]+(ms|s|m|h|d|w|y)" (toString .) -1 }}
+{{- $total = add $total (mul (regexFind "^[0-9]+" .) (get $units (regexFind "[a-z]+$" .))) }}
+{{- end }}
+{{- $total }}
 {{- end }}

@@ -34,6 +34,14 @@ Labels for every object. The schema keeps commonLabels away from the chart's own
 */}}
 {{- define "tf-serving.labels" -}}
 helm.sh/chart: {{ include "tf-serving.chart" . }}
+{{ include "tf-serving.releaseLabels" . }}
+{{- end }}
+
+{{/*
+tf-serving.labels without helm.sh/chart, for pod templates: upgrading the chart without changing
+what runs does not roll the pods.
+*/}}
+{{- define "tf-serving.releaseLabels" -}}
 {{ include "tf-serving.selectorLabels" . }}
 app.kubernetes.io/version: {{ include "tf-serving.imageTag" . | trunc 63 | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}

@@ -33,12 +33,13 @@ Pod labels copied onto every scraped series, so PromQL can tell releases and tra
 {{- end }}
 
 {{/*
-The scrape endpoint shared by ServiceMonitor endpoints and PodMonitor podMetricsEndpoints.
+The scrape endpoint shared by ServiceMonitor endpoints and PodMonitor podMetricsEndpoints:
+(dict "root" $ "monitor" .Values.monitoring.serviceMonitor|podMonitor).
 */}}
 {{- define "tf-serving.scrapeEndpoint" -}}
-{{- $m := index . 1 -}}
+{{- $m := .monitor -}}
 - port: http
-  path: {{ (index . 0).Values.metrics.path }}
+  path: {{ .root.Values.metrics.path }}
   scheme: http
   interval: {{ $m.interval }}
   scrapeTimeout: {{ $m.scrapeTimeout }}
@@ -83,9 +84,9 @@ names its HPA keda-hpa-<ScaledObject>). Empty when nothing is autoscaled.
 {{- $names := list }}
 {{- range $track := include "tf-serving.trackNames" . | fromJsonArray }}
 {{- $ctx := dict }}
-{{- include "tf-serving.trackContext" (list $ $track $ctx) }}
+{{- include "tf-serving.trackContext" (dict "root" $ "track" $track "ctx" $ctx) }}
 {{- if include "tf-serving.autoscaled" $ctx }}
-{{- if and $ctx.Values.autoscaling.keda.enabled (include "tf-serving.kedaAvailable" $ctx) }}
+{{- if and $ctx.Values.autoscaling.keda.enabled (include "tf-serving.apiAvailable" (dict "root" $ctx "api" "keda.sh/v1alpha1/ScaledObject" "force" $ctx.Values.autoscaling.keda.force)) }}
 {{- $names = append $names (printf "keda-hpa-%s" $ctx.TrackFullname) }}
 {{- else }}
 {{- $names = append $names $ctx.TrackFullname }}
@@ -100,17 +101,6 @@ Regex matching the HPA names whose kube-state-metrics series belong to this rele
 */}}
 {{- define "tf-serving.hpaRegex" -}}
 {{- include "tf-serving.hpaNames" . | fromJsonArray | join "|" }}
-{{- end }}
-
-{{/*
-"true" when the monitoring.coreos.com kind (ServiceMonitor, PodMonitor, PrometheusRule) given as
-(list $ "Kind" force) can be rendered.
-*/}}
-{{- define "tf-serving.monitoringAvailable" -}}
-{{- $root := index . 0 }}
-{{- if or (index . 2) ($root.Capabilities.APIVersions.Has (printf "monitoring.coreos.com/v1/%s" (index . 1))) -}}
-true
-{{- end }}
 {{- end }}
 
 {{/*

@@ -32,7 +32,7 @@ the first track by name.
 {{- end }}
 
 {{/*
-Fill a track context: `{{- $ctx := dict }}{{- include "tf-serving.trackContext" (list $ $track $ctx) }}`.
+Fill a track context: `{{- $ctx := dict }}{{- include "tf-serving.trackContext" (dict "root" $ "track" $track "ctx" $ctx) }}`.
 The context is the root context with .Values replaced by the track's values, plus .Track (the
 name), .IsPrimary, .TrackFullname and .Root (the real root), so every named template works on it.
 Track values are the track's overrides applied over the top-level values: maps in $mergedMaps are
@@ -40,9 +40,9 @@ merged key by key, every other key (models, resources, ...) is replaced whole. `
 than mergeOverwrite so zero values (replicaCount: 0, false) do override. Renders nothing.
 */}}
 {{- define "tf-serving.trackContext" -}}
-{{- $root := index . 0 }}
-{{- $name := index . 1 }}
-{{- $ctx := index . 2 }}
+{{- $root := .root }}
+{{- $name := .track }}
+{{- $ctx := .ctx }}
 {{- $values := deepCopy $root.Values }}
 {{- $overrides := dict }}
 {{- if $root.Values.blueGreen.enabled }}
@@ -73,15 +73,15 @@ than mergeOverwrite so zero values (replicaCount: 0, false) do override. Renders
 {{- end }}
 
 {{/*
-Dotted value path a track's value comes from, for error messages: `(list $root $track "models")`
+Dotted value path a track's value comes from, for error messages: `(dict "root" $ "track" $track "key" "models")`
 gives `tracks.<track>.models` when the track overrides `models`, `blueGreen.<colour>.models` when
 the blue/green colour does, else the top-level `models`. A dotted key (`image.tag`) is followed
 into merged maps (`image` is merged key by key).
 */}}
 {{- define "tf-serving.trackValuePath" -}}
-{{- $root := index . 0 }}
-{{- $track := index . 1 }}
-{{- $key := index . 2 }}
+{{- $root := .root }}
+{{- $track := .track }}
+{{- $key := .key }}
 {{- $prefix := "" }}
 {{- $overrides := dict }}
 {{- if $root.Values.blueGreen.enabled }}
@@ -104,14 +104,6 @@ into merged maps (`image` is merged key by key).
 {{- end }}
 
 {{/*
-Value path of a track's model list: `models`, `tracks.<track>.models` or `blueGreen.<colour>.models`.
-Takes (list $root $track).
-*/}}
-{{- define "tf-serving.modelsValuePath" -}}
-{{- include "tf-serving.trackValuePath" (list (index . 0) (index . 1) "models") }}
-{{- end }}
-
-{{/*
 Resource name of a track's objects: the full name for the default track `main` (so a single-track
 install has the names users expect), `<fullname>-<track>` for every other track.
 */}}
@@ -130,18 +122,18 @@ Object names of every track's Deployment (= HPA/ScaledObject/VPA names), as a JS
 {{- $names := list }}
 {{- range $track := include "tf-serving.trackNames" . | fromJsonArray }}
 {{- $ctx := dict }}
-{{- include "tf-serving.trackContext" (list $ $track $ctx) }}
+{{- include "tf-serving.trackContext" (dict "root" $ "track" $track "ctx" $ctx) }}
 {{- $names = append $names $ctx.TrackFullname }}
 {{- end }}
 {{- toJson $names }}
 {{- end }}
 
 {{/*
-Name of the Deployment of one track (the track's full name). Takes (list $root $trackName).
+Name of the Deployment of one track (the track's full name). Takes (dict "root" $ "track" $name).
 */}}
 {{- define "tf-serving.trackDeploymentName" -}}
 {{- $ctx := dict }}
-{{- include "tf-serving.trackContext" (list (index . 0) (index . 1) $ctx) }}
+{{- include "tf-serving.trackContext" (dict "root" .root "track" .track "ctx" $ctx) }}
 {{- $ctx.TrackFullname }}
 {{- end }}
 
@@ -149,11 +141,11 @@ Name of the Deployment of one track (the track's full name). Takes (list $root $
 Name of the Service of one track, as service.yaml renders it: the main Service when there is only
 one track, `<fullname>-<track>` otherwise, also for the track `main` (whose Deployment keeps the
 plain full name, so a single-track install can add a canary track without renaming anything).
-Takes (list $root $trackName).
+Takes (dict "root" $ "track" $name).
 */}}
 {{- define "tf-serving.trackServiceName" -}}
-{{- $root := index . 0 }}
-{{- $track := index . 1 }}
+{{- $root := .root }}
+{{- $track := .track }}
 {{- $fullname := include "tf-serving.fullname" $root }}
 {{- if gt (len (include "tf-serving.trackNames" $root | fromJsonArray)) 1 }}
 {{- printf "%s-%s" ($fullname | trunc (int (sub 62 (len $track)))) $track | trimSuffix "-" }}
@@ -173,21 +165,11 @@ tf-serving.io/track: {{ .Track }}
 {{/*
 Selector labels of one release track: the release-wide ones plus the track. Every Deployment
 selects only its own track's pods, so tracks never overlap.
-Takes a track context (see tf-serving.trackContexts).
+Takes a track context (see tf-serving.trackContext).
 */}}
 {{- define "tf-serving.trackSelectorLabels" -}}
 {{ include "tf-serving.selectorLabels" . }}
 tf-serving.io/track: {{ .Track }}
-{{- end }}
-
-{{/*
-Labels of the pod template: the track's labels without helm.sh/chart, so upgrading the chart
-without changing what runs does not roll the pods.
-*/}}
-{{- define "tf-serving.podTemplateLabels" -}}
-{{- $labels := include "tf-serving.trackLabels" . | fromYaml }}
-{{- $_ := unset $labels "helm.sh/chart" }}
-{{- toYaml $labels }}
 {{- end }}
 
 {{/*
@@ -210,54 +192,35 @@ The Deployment then omits spec.replicas, so `helm upgrade` does not reset the sc
 Takes a track context.
 */}}
 {{- define "tf-serving.autoscaled" -}}
-{{- if or .Values.autoscaling.enabled (and .Values.autoscaling.keda.enabled (include "tf-serving.kedaAvailable" .)) -}}
-true
-{{- end }}
-{{- end }}
-
-{{/*
-"true" when ScaledObjects can be rendered: the CRD is served or autoscaling.keda.force is set.
-*/}}
-{{- define "tf-serving.kedaAvailable" -}}
-{{- if or .Values.autoscaling.keda.force (.Capabilities.APIVersions.Has "keda.sh/v1alpha1/ScaledObject") -}}
-true
-{{- end }}
-{{- end }}
-
-{{/*
-"true" when VerticalPodAutoscalers can be rendered.
-*/}}
-{{- define "tf-serving.vpaAvailable" -}}
-{{- if or .Values.autoscaling.vpa.force (.Capabilities.APIVersions.Has "autoscaling.k8s.io/v1/VerticalPodAutoscaler") -}}
+{{- if or .Values.autoscaling.enabled (and .Values.autoscaling.keda.enabled (include "tf-serving.apiAvailable" (dict "root" . "api" "keda.sh/v1alpha1/ScaledObject" "force" .Values.autoscaling.keda.force))) -}}
 true
 {{- end }}
 {{- end }}
 
 {{/*
 Whether Gateway API routes of a kind are rendered: `gatewayApi.enabled` and (the cluster serves the
-kind or `gatewayApi.force`). Takes (list $root "HTTPRoute"|"GRPCRoute"); renders "true" or "".
+kind or `gatewayApi.force`). Takes (dict "root" $ "kind" "HTTPRoute"|"GRPCRoute"); renders "true" or "".
 */}}
 {{- define "tf-serving.gatewayRouteEnabled" -}}
-{{- $root := index . 0 }}
-{{- $kind := index . 1 }}
+{{- $root := .root }}
 {{- $g := $root.Values.gatewayApi }}
-{{- $on := ternary $g.http.enabled $g.grpc.enabled (eq $kind "HTTPRoute") }}
-{{- if and $g.enabled $on (or $g.force ($root.Capabilities.APIVersions.Has (printf "gateway.networking.k8s.io/v1/%s" $kind))) }}true{{- end }}
+{{- $on := ternary $g.http.enabled $g.grpc.enabled (eq .kind "HTTPRoute") }}
+{{- if and $g.enabled $on (include "tf-serving.apiAvailable" (dict "root" $root "api" (printf "gateway.networking.k8s.io/v1/%s" .kind) "force" $g.force)) }}true{{- end }}
 {{- end }}
 
 {{/*
 The backendRefs of a route: the main Service (primary track) with 100 - canary.weight, and with
-canary on the canary track's Service with canary.weight. Takes (list $root $port).
+canary on the canary track's Service with canary.weight. Takes (dict "root" $ "port" $port).
 */}}
 {{- define "tf-serving.routeBackendRefs" -}}
-{{- $root := index . 0 }}
-{{- $port := index . 1 }}
+{{- $root := .root }}
+{{- $port := .port }}
 {{- $c := $root.Values.canary -}}
 - name: {{ include "tf-serving.fullname" $root }}
   port: {{ $port }}
   weight: {{ ternary (sub 100 (int $c.weight)) 100 $c.enabled }}
 {{- if $c.enabled }}
-- name: {{ include "tf-serving.trackServiceName" (list $root $c.track) }}
+- name: {{ include "tf-serving.trackServiceName" (dict "root" $root "track" $c.track) }}
   port: {{ $port }}
   weight: {{ int $c.weight }}
 {{- end }}

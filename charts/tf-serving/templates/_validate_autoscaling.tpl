@@ -6,7 +6,7 @@ Autoscaling: one scaler (HPA or KEDA), and what KEDA needs.
 {{- if and $a.enabled $a.keda.enabled }}
 {{- fail "tf-serving: autoscaling.enabled (HPA) and autoscaling.keda.enabled are both true; KEDA creates its own HPA, so turn one of them off" }}
 {{- end }}
-{{- if and $a.keda.enabled (not (include "tf-serving.kedaAvailable" .)) }}
+{{- if and $a.keda.enabled (not (include "tf-serving.apiAvailable" (dict "root" . "api" "keda.sh/v1alpha1/ScaledObject" "force" .Values.autoscaling.keda.force))) }}
 {{- fail "tf-serving: autoscaling.keda.enabled is true but the cluster does not serve keda.sh/v1alpha1 ScaledObject; install KEDA, or set autoscaling.keda.force=true when rendering offline (helm template)" }}
 {{- end }}
 {{- if and $a.keda.enabled (not $a.keda.serverAddress) }}
@@ -23,14 +23,14 @@ Autoscaling of one track: replica bounds and metrics of its effective values. Pe
 {{- $ctx := .ctx }}
 {{- $a := $root.Values.autoscaling }}
 {{- $ta := $ctx.Values.autoscaling }}
-{{- $enabledPath := include "tf-serving.trackValuePath" (list $root $track "autoscaling.enabled") }}
+{{- $enabledPath := include "tf-serving.trackValuePath" (dict "root" $root "track" $track "key" "autoscaling.enabled") }}
 {{- if and $ta.enabled $a.keda.enabled (ne $enabledPath "autoscaling.enabled") }}
 {{- fail (printf "tf-serving: %s is true but autoscaling.keda.enabled is true too; KEDA already scales every track, remove the track's override" $enabledPath) }}
 {{- end }}
 {{- if or $ta.enabled $a.keda.enabled }}
 {{- if gt (int $ta.minReplicas) (int $ta.maxReplicas) }}
-{{- $minPath := include "tf-serving.trackValuePath" (list $root $track "autoscaling.minReplicas") }}
-{{- $maxPath := include "tf-serving.trackValuePath" (list $root $track "autoscaling.maxReplicas") }}
+{{- $minPath := include "tf-serving.trackValuePath" (dict "root" $root "track" $track "key" "autoscaling.minReplicas") }}
+{{- $maxPath := include "tf-serving.trackValuePath" (dict "root" $root "track" $track "key" "autoscaling.maxReplicas") }}
 {{- fail (printf "tf-serving: %s (%d) is greater than %s (%d) for track %s; lower the minimum or raise the maximum" $minPath (int $ta.minReplicas) $maxPath (int $ta.maxReplicas) $track) }}
 {{- end }}
 {{- end }}
@@ -40,7 +40,7 @@ Autoscaling of one track: replica bounds and metrics of its effective values. Pe
 {{- $key := dict "Resource" "resource" "ContainerResource" "containerResource" "Pods" "pods" "Object" "object" "External" "external" }}
 {{- $source := index $m (get $key ($m.type | toString) | default "-") }}
 {{- if not (and $source (kindIs "map" $source) $source.target) }}
-{{- fail (printf "tf-serving: %s[%d] (type %v) has no %s.target; every metric needs a target (e.g. {type: Utilization, averageUtilization: 70})" (include "tf-serving.trackValuePath" (list $root $track "autoscaling.metrics")) $i $m.type (get $key ($m.type | toString) | default "<type>")) }}
+{{- fail (printf "tf-serving: %s[%d] (type %v) has no %s.target; every metric needs a target (e.g. {type: Utilization, averageUtilization: 70})" (include "tf-serving.trackValuePath" (dict "root" $root "track" $track "key" "autoscaling.metrics")) $i $m.type (get $key ($m.type | toString) | default "<type>")) }}
 {{- end }}
 {{- end }}
 {{- else if not (or $ta.cpu.enabled $ta.memory.enabled $ta.requestsPerSecond.enabled $ta.latency.enabled) }}

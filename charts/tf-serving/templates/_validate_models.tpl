@@ -13,7 +13,7 @@ and labels of every model it serves. Per track: called from validate.yaml with (
 {{- $root := .root }}
 {{- $track := .track }}
 {{- $ctx := .ctx }}
-{{- $prefix := include "tf-serving.modelsValuePath" (list $root $track) }}
+{{- $prefix := include "tf-serving.trackValuePath" (dict "root" $root "track" $track "key" "models") }}
 {{- range $i, $m := $ctx.Values.models }}
 {{- $path := printf "%s[%d]" $prefix $i }}
 {{- if and $m.versionLabels (not $root.Values.server.allowVersionLabelsForUnavailableModels) }}

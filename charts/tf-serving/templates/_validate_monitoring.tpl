@@ -37,7 +37,7 @@ alert windows.
 {{- if .Values.ingress.enabled }}
 {{- $exposed = append $exposed (dict "value" "ingress.path" "path" .Values.ingress.path "exact" (eq .Values.ingress.pathType "Exact")) }}
 {{- end }}
-{{- if include "tf-serving.gatewayRouteEnabled" (list $ "HTTPRoute") }}
+{{- if include "tf-serving.gatewayRouteEnabled" (dict "root" $ "kind" "HTTPRoute") }}
 {{- $exposed = append $exposed (dict "value" "gatewayApi.http.path" "path" .Values.gatewayApi.http.path "exact" false) }}
 {{- end }}
 {{- range $exposed }}

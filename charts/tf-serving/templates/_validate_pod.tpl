@@ -42,12 +42,12 @@ Pod of one track: scheduling presets, a pinned image, the GPU image. Per track: 
 {{- end }}
 {{- /* A moving tag: each pod (re)start may pull another release than its neighbours run. */}}
 {{- if and (has $ctx.Values.image.tag (list "latest" "latest-gpu")) (not $ctx.Values.image.digest) }}
-{{- fail (printf "tf-serving: %s is %q, which moves: pods started at different times would run different TF Serving releases (and flags checked for one). Pin a release tag (leave it empty for %s) or set image.digest" (include "tf-serving.trackValuePath" (list $root $track "image.tag")) $ctx.Values.image.tag $root.Chart.AppVersion) }}
+{{- fail (printf "tf-serving: %s is %q, which moves: pods started at different times would run different TF Serving releases (and flags checked for one). Pin a release tag (leave it empty for %s) or set image.digest" (include "tf-serving.trackValuePath" (dict "root" $root "track" $track "key" "image.tag")) $ctx.Values.image.tag $root.Chart.AppVersion) }}
 {{- end }}
 {{- /* GPU: the CPU image cannot use the GPU; a pinned digest cannot be checked, so it is trusted. */}}
 {{- $image := $ctx.Values.image }}
 {{- if and $ctx.Values.gpu.enabled $image.tag (not $image.digest) (not (hasSuffix "-gpu" $image.tag)) }}
-{{- $path := include "tf-serving.trackValuePath" (list $root $track "image.tag") }}
+{{- $path := include "tf-serving.trackValuePath" (dict "root" $root "track" $track "key" "image.tag") }}
 {{- fail (printf "tf-serving: %s %q is a CPU image but gpu.enabled is true; use the %q tag (or leave image.tag empty to get %s-gpu)" $path $image.tag (printf "%s-gpu" $image.tag) $root.Chart.AppVersion) }}
 {{- end }}
 {{- end }}

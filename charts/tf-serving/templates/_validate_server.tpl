@@ -30,7 +30,7 @@ Per track: called from validate.yaml with (dict "root" $ "track" $track "ctx" $c
   "max_num_load_retries" "server.maxNumLoadRetries" "load_retry_interval_micros" "server.loadRetryIntervalMicros" "num_load_threads" "server.numLoadThreads"
   "enable_batching" "batching.enabled" "batching_parameters_file" "batching.* (the chart writes the file)" "enable_per_model_batching_parameters" "batching.perModelParameters"
   "enable_grpc_healthcheck_service" "probes.grpcHealthCheck.enabled" "per_process_gpu_memory_fraction" "gpu.perProcessGpuMemoryFraction" }}
-{{- $argsPath := include "tf-serving.trackValuePath" (list $root $track "server.extraArgs") }}
+{{- $argsPath := include "tf-serving.trackValuePath" (dict "root" $root "track" $track "key" "server.extraArgs") }}
 {{- $known := include "tf-serving.knownServerFlags" $ctx | fromJsonArray }}
 {{- $tag := include "tf-serving.imageTag" $ctx }}
 {{- $seen := dict }}
@@ -61,7 +61,7 @@ Per track: called from validate.yaml with (dict "root" $ "track" $track "ctx" $c
 {{- range $arg := include "tf-serving.serverArgs" $ctx | fromYamlArray }}
 {{- $name := regexReplaceAll "^--([^=]*).*$" $arg "${1}" }}
 {{- if and (not (has $arg $ctx.Values.server.extraArgs)) (not (has $name $known)) }}
-{{- fail (printf "tf-serving: %s %q: tensorflow_model_server %s has no flag --%s, which the chart renders from the values (model_servers/main.cc); it would print \"unknown argument\" and run without it. Use a newer image or turn off what needs it" (include "tf-serving.trackValuePath" (list $root $track "image.tag")) $tag $tag $name) }}
+{{- fail (printf "tf-serving: %s %q: tensorflow_model_server %s has no flag --%s, which the chart renders from the values (model_servers/main.cc); it would print \"unknown argument\" and run without it. Use a newer image or turn off what needs it" (include "tf-serving.trackValuePath" (dict "root" $root "track" $track "key" "image.tag")) $tag $tag $name) }}
 {{- end }}
 {{- end }}
 {{- /* Combinations the server refuses at start or ignores (model_servers/server.cc). */}}
@@ -73,7 +73,7 @@ Per track: called from validate.yaml with (dict "root" $ "track" $track "ctx" $c
 {{- if and (hasKey $seen "use_alts_credentials") (hasKey $seen "ssl_config_file") }}
 {{- fail (printf "tf-serving: %s has --use_alts_credentials and --ssl_config_file; the server refuses to start with both (\"Either use_alts_credentials must be false or ssl_config_file must be empty\"): keep one" $argsPath) }}
 {{- end }}
-{{- $envPath := include "tf-serving.trackValuePath" (list $root $track "server.extraEnv") }}
+{{- $envPath := include "tf-serving.trackValuePath" (dict "root" $root "track" $track "key" "server.extraEnv") }}
 {{- range $i, $env := $ctx.Values.server.extraEnv }}
 {{- if has $env.name (list "MODEL_NAME" "MODEL_BASE_PATH") }}
 {{- fail (printf "tf-serving: %s[%d] %s does nothing: only the image's entrypoint script reads it, and the chart runs tensorflow_model_server directly with --model_config_file; list the model in models ({name, basePath})" $envPath $i $env.name) }}

@@ -62,7 +62,7 @@ Base paths of one track's models match the storage source; adds the track's pods
 {{- $ms := $root.Values.modelStorage }}
 {{- $src := $ms.source }}
 {{- $local := include "tf-serving.modelStorageIsLocal" $root }}
-{{- $where := include "tf-serving.modelsValuePath" (list $root $track) }}
+{{- $where := include "tf-serving.trackValuePath" (dict "root" $root "track" $track "key" "models") }}
 {{- range $i, $m := $ctx.Values.models }}
 {{- if and (eq $src "s3") (not (hasPrefix "s3://" $m.basePath)) }}
 {{- fail (printf "tf-serving: %s[%d].basePath %q must be an s3:// URL when modelStorage.source is s3 (the server reads the bucket itself)" $where $i $m.basePath) }}
@@ -77,7 +77,7 @@ Base paths of one track's models match the storage source; adds the track's pods
 {{- $users := .claimUsers }}
 {{- $_ := set $users "replicas" (add $users.replicas (int $ctx.Values.replicaCount)) }}
 {{- if $ctx.Values.autoscaling.enabled }}
-{{- $_ := set $users "reasons" (append $users.reasons (printf "track %s is autoscaled (%s)" $track (include "tf-serving.trackValuePath" (list $root $track "autoscaling.enabled")))) }}
+{{- $_ := set $users "reasons" (append $users.reasons (printf "track %s is autoscaled (%s)" $track (include "tf-serving.trackValuePath" (dict "root" $root "track" $track "key" "autoscaling.enabled")))) }}
 {{- end }}
 {{- end }}
 

@@ -17,7 +17,7 @@ hostnames, and the deployer Role of whoever moves traffic between tracks.
 {{- fail (printf "tf-serving: canary.track %q is the primary track, so the canary would split traffic with itself; set canary.track to another track (with blueGreen: the idle colour)" $c.track) }}
 {{- end }}
 {{- $canaryCtx := dict }}
-{{- include "tf-serving.trackContext" (list $ $c.track $canaryCtx) }}
+{{- include "tf-serving.trackContext" (dict "root" $ "track" $c.track "ctx" $canaryCtx) }}
 {{- if and (gt (int $c.weight) 0) (eq (int $canaryCtx.Values.replicaCount) 0) }}
 {{- fail (printf "tf-serving: canary.weight is %d but track %q has replicaCount 0, so its share of requests would fail with 503; scale the track up, wait for `kubectl rollout status`, then move the weight" (int $c.weight) $c.track) }}
 {{- end }}
@@ -61,8 +61,8 @@ hostnames, and the deployer Role of whoever moves traffic between tracks.
 {{- fail "tf-serving: gatewayApi.enabled needs gatewayApi.parentRefs: name the Gateway(s) the routes attach to, e.g. [{name: public, namespace: gateways}]" }}
 {{- end }}
 {{- $routeHosts := list }}
-{{- $http := include "tf-serving.gatewayRouteEnabled" (list $ "HTTPRoute") }}
-{{- $grpc := include "tf-serving.gatewayRouteEnabled" (list $ "GRPCRoute") }}
+{{- $http := include "tf-serving.gatewayRouteEnabled" (dict "root" $ "kind" "HTTPRoute") }}
+{{- $grpc := include "tf-serving.gatewayRouteEnabled" (dict "root" $ "kind" "GRPCRoute") }}
 {{- if $http }}{{ $routeHosts = concat $routeHosts $g.http.hostnames }}{{ end }}
 {{- if $grpc }}{{ $routeHosts = concat $routeHosts $g.grpc.hostnames }}{{ end }}
 {{- if and $http $grpc }}

@@ -152,7 +152,11 @@ def test_vpa_only_recommends_and_targets_each_tracks_deployment(render):
     for vpa in vpas:
         assert vpa["spec"]["updatePolicy"] == {"updateMode": "Off"}
         assert vpa["spec"]["resourcePolicy"]["containerPolicies"][0]["containerName"] == "tf-serving"
-    assert of_kind(render({"autoscaling": {"vpa": {"enabled": True}}}), "VerticalPodAutoscaler") == [], "rendered without the CRD"
+
+
+def test_vpa_without_its_api_fails_instead_of_disappearing(render):
+    assert_refused({"autoscaling": {"vpa": {"enabled": True}}}, "tf-serving: autoscaling.vpa.enabled is true but the cluster does not serve autoscaling.k8s.io/v1 VerticalPodAutoscaler; install the Vertical Pod Autoscaler (its CRDs), or set autoscaling.vpa.force=true")
+    assert len(of_kind(render({"autoscaling": {"vpa": {"enabled": True}}}, api_versions=("autoscaling.k8s.io/v1/VerticalPodAutoscaler",)), "VerticalPodAutoscaler")) == 1
 
 
 # --- prometheus-adapter rules -----------------------------------------------------------------

@@ -34,19 +34,22 @@ def test_no_routes_by_default(default_docs):
     assert of_kind(default_docs, "HTTPRoute") == [] and of_kind(default_docs, "GRPCRoute") == []
 
 
-def test_enabled_routes_render_only_when_the_cluster_serves_the_kinds(render):
-    assert of_kind(render(_values()), "HTTPRoute") == [], "no CRDs, no force: nothing to apply"
+def test_enabled_routes_render_when_the_cluster_serves_the_kinds_or_with_force(render):
     docs = render(_values(), api_versions=[HTTPROUTE_API, GRPCROUTE_API])
     assert len(of_kind(docs, "HTTPRoute")) == 1 and len(of_kind(docs, "GRPCRoute")) == 1
-    only_http = render(_values(), api_versions=[HTTPROUTE_API])
+    only_http = render(_values(grpc={"enabled": False}), api_versions=[HTTPROUTE_API])
     assert len(of_kind(only_http, "HTTPRoute")) == 1 and of_kind(only_http, "GRPCRoute") == []
     forced = render(_values(force=True))
     assert len(of_kind(forced, "HTTPRoute")) == 1 and len(of_kind(forced, "GRPCRoute")) == 1
 
 
-def test_notes_warn_when_routes_are_enabled_but_not_rendered():
-    assert "no route was rendered" in helm.render_notes(_values())
-    assert "no route was rendered" not in helm.render_notes(_values(force=True))
+@pytest.mark.parametrize(
+    ("api_versions", "missing", "enabled_by"),
+    [((), "GRPCRoute", "gatewayApi.grpc.enabled"), ((GRPCROUTE_API,), "HTTPRoute", "gatewayApi.http.enabled"), ((HTTPROUTE_API,), "GRPCRoute", "gatewayApi.grpc.enabled")],
+)
+def test_an_enabled_route_without_its_api_fails_instead_of_disappearing(api_versions, missing, enabled_by):
+    assert_refused(_values(), f"tf-serving: gatewayApi.enabled with {enabled_by} is true but the cluster does not serve gateway.networking.k8s.io/v1 {missing}; install the Gateway API CRDs", api_versions=api_versions)
+    assert_refused(_values(), "or set gatewayApi.force=true when rendering offline", api_versions=api_versions)
 
 
 def test_routes_attach_to_the_parent_gateway_with_their_own_hostnames(render):
@@ -120,10 +123,10 @@ def test_ingress_host_under_a_wildcard_route_hostname_is_an_overlap(render):
     assert '"rest.example.com" is claimed by both' in error.value.stderr
 
 
-def test_host_overlap_is_not_checked_when_the_routes_are_not_rendered(render):
-    """Without the CRDs and without force there are no routes, so no host is claimed twice."""
-    docs = render({**_values(), "ingress": {"enabled": True, "host": "rest.example.com"}})
-    assert len(of_kind(docs, "Ingress")) == 1
+def test_host_overlap_is_not_checked_when_the_http_route_is_off(render):
+    """With the HTTPRoute off no route claims the REST host, so the Ingress may have it."""
+    docs = render({**_values(force=True, http={"enabled": False, "hostnames": ["rest.example.com"]}), "ingress": {"enabled": True, "host": "rest.example.com"}})
+    assert len(of_kind(docs, "Ingress")) == 1 and of_kind(docs, "HTTPRoute") == []
 
 
 @pytest.mark.parametrize(

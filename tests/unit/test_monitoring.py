@@ -43,8 +43,16 @@ def test_equal_timeout_and_interval_are_accepted(render):
     assert one(docs, "ServiceMonitor")["spec"]["endpoints"][0]["scrapeTimeout"] == "60s"
 
 
-def test_servicemonitor_is_gated_by_the_crd_or_force(render):
-    assert of_kind(render({"monitoring": {"serviceMonitor": {"enabled": True}}}), "ServiceMonitor") == []
+@pytest.mark.parametrize("kind", ["ServiceMonitor", "PodMonitor", "PrometheusRule"])
+def test_an_enabled_monitoring_object_without_its_crd_fails_instead_of_disappearing(kind):
+    key = kind[0].lower() + kind[1:]
+    assert_refused(
+        {"monitoring": {key: {"enabled": True}}},
+        f"tf-serving: monitoring.{key}.enabled is true but the cluster does not serve monitoring.coreos.com/v1 {kind}; install the prometheus-operator CRDs (e.g. with kube-prometheus-stack), or set monitoring.{key}.force=true",
+    )
+
+
+def test_servicemonitor_renders_with_the_crd_or_force(render):
     assert len(of_kind(render({"monitoring": {"serviceMonitor": {"enabled": True}}}, api_versions=SM_CRD), "ServiceMonitor")) == 1
     assert len(of_kind(render({"monitoring": {"serviceMonitor": {"enabled": True, "force": True}}}), "ServiceMonitor")) == 1
 

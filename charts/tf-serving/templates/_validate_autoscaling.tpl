@@ -6,8 +6,11 @@ Autoscaling: one scaler (HPA or KEDA), and what KEDA needs.
 {{- if and $a.enabled $a.keda.enabled }}
 {{- fail "tf-serving: autoscaling.enabled (HPA) and autoscaling.keda.enabled are both true; KEDA creates its own HPA, so turn one of them off" }}
 {{- end }}
-{{- if and $a.keda.enabled (not (include "tf-serving.apiAvailable" (dict "root" . "api" "keda.sh/v1alpha1/ScaledObject" "force" .Values.autoscaling.keda.force))) }}
-{{- fail "tf-serving: autoscaling.keda.enabled is true but the cluster does not serve keda.sh/v1alpha1 ScaledObject; install KEDA, or set autoscaling.keda.force=true when rendering offline (helm template)" }}
+{{- if $a.keda.enabled }}
+{{- include "tf-serving.requireApi" (dict "root" . "api" "keda.sh/v1alpha1/ScaledObject" "force" $a.keda.force "enabledBy" "autoscaling.keda.enabled" "forcePath" "autoscaling.keda.force" "install" "KEDA") }}
+{{- end }}
+{{- if $a.vpa.enabled }}
+{{- include "tf-serving.requireApi" (dict "root" . "api" "autoscaling.k8s.io/v1/VerticalPodAutoscaler" "force" $a.vpa.force "enabledBy" "autoscaling.vpa.enabled" "forcePath" "autoscaling.vpa.force" "install" "the Vertical Pod Autoscaler (its CRDs)") }}
 {{- end }}
 {{- if and $a.keda.enabled (not $a.keda.serverAddress) }}
 {{- fail "tf-serving: autoscaling.keda.serverAddress is empty; set the Prometheus URL KEDA queries, e.g. http://prometheus-operated.monitoring.svc:9090" }}

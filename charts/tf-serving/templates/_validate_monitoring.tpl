@@ -23,6 +23,14 @@ alert windows.
 {{- end }}
 {{- end }}
 {{- end }}
+{{- if .Values.metrics.enabled }}
+{{- range $kind := list "ServiceMonitor" "PodMonitor" "PrometheusRule" }}
+{{- $key := printf "%s%s" (lower (substr 0 1 $kind)) (substr 1 -1 $kind) }}
+{{- if (index $m $key).enabled }}
+{{- include "tf-serving.requireApi" (dict "root" $ "api" (printf "monitoring.coreos.com/v1/%s" $kind) "force" (index $m $key).force "enabledBy" (printf "monitoring.%s.enabled" $key) "forcePath" (printf "monitoring.%s.force" $key) "install" "the prometheus-operator CRDs (e.g. with kube-prometheus-stack)") }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- if and $m.dashboard.enabled (not $m.prometheusRule.enabled) }}
 {{- fail "tf-serving: monitoring.dashboard.enabled is true but monitoring.prometheusRule.enabled is false; the dashboard reads the PrometheusRule's recording rules, enable both" }}
 {{- end }}

@@ -97,4 +97,11 @@ hostnames, and the deployer Role of whoever moves traffic between tracks.
 {{- fail (printf "tf-serving: rbac.deployer.subjects[%d] is the serving pods' own ServiceAccount %s; the serving pods never call the Kubernetes API, bind the deployer Role to the identity that promotes releases" $i $s.name) }}
 {{- end }}
 {{- end }}
+{{- /* Last, so that a wrong value above is reported before a missing API. */}}
+{{- $g := .Values.gatewayApi }}
+{{- range $kind, $on := dict "HTTPRoute" $g.http.enabled "GRPCRoute" $g.grpc.enabled }}
+{{- if and $g.enabled $on }}
+{{- include "tf-serving.requireApi" (dict "root" $ "api" (printf "gateway.networking.k8s.io/v1/%s" $kind) "force" $g.force "enabledBy" (printf "gatewayApi.enabled with gatewayApi.%s.enabled" (ternary "http" "grpc" (eq $kind "HTTPRoute"))) "forcePath" "gatewayApi.force" "install" "the Gateway API CRDs (standard channel v1.1 or newer, which has GRPCRoute v1) and a Gateway controller") }}
+{{- end }}
+{{- end }}
 {{- end }}

@@ -43,6 +43,8 @@ MISTAKES = [
     pytest.param({"autoscaling": {"metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilisation", "averageUtilization": 70}}}]}},
                  "autoscaling.metrics.0.resource.target.type", "enum", id="hpa-metric-target-type"),
     pytest.param({"autoscaling": {"metrics": [{"type": "Resource", "resources": {"name": "cpu"}}]}}, "autoscaling.metrics.0.resources", "additionalProperties", id="hpa-metric-typo"),
+    pytest.param({"autoscaling": {"enabled": True, "metrics": [{"type": "Pods", "pods": {"metric": {"name": "x"}}}]}},
+                 "autoscaling.metrics.0.pods.target", "required", id="hpa-pods-metric-without-target"),
     pytest.param({"autoscaling": {"behavior": {"scaleUp": {"policies": [{"type": "Percent", "value": "100", "periodSeconds": 60}]}}}},
                  "autoscaling.behavior.scaleUp.policies.0.value", "type", id="hpa-behavior-value-string"),
     # NetworkPolicy

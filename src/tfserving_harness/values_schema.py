@@ -163,7 +163,10 @@ def _lookup(schema: dict, node: dict, key: str) -> list[dict]:
     """The schema nodes of property `key` under `node`, through local refs and allOf/anyOf/oneOf."""
     ref = node.get("$ref")
     if isinstance(ref, str):
-        node = schema["definitions"][_REF.match(ref)["name"]]
+        name = _REF.match(ref)["name"]
+        if _is_generated(name):
+            raise SchemaDriftError(f"values.yaml documents {key!r} inside the generated definition {name}: document the value that refers to it as a whole")
+        node = schema["definitions"][name]
     found = [node["properties"][key]] if key in node.get("properties", {}) else []
     for combinator in ("allOf", "anyOf", "oneOf"):
         for branch in node.get(combinator, []):

@@ -91,8 +91,9 @@ lint: ## ruff on the harness, tests and scripts; helm lint --strict for the defa
 	for f in $(CHART)/ci/*-values.yaml; do $(HELM) lint --strict $(CHART) --values "$$f"; done
 
 .PHONY: docs
-docs: ## Regenerate the chart README's parameter table, examples/prometheus-adapter-values.yaml and the chart's server flag table
+docs: ## Regenerate the chart README's parameter tables, values.schema.json's generated parts, examples/prometheus-adapter-values.yaml and the server flag table
 	$(PY) scripts/gen_values_docs.py
+	$(PY) scripts/gen_values_schema.py
 	$(PY) scripts/gen_adapter_values.py
 	$(PY) scripts/gen_server_flags.py
 

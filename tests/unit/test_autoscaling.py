@@ -96,7 +96,6 @@ def test_raw_metrics_replace_the_shorthands(render):
             "autoscaling.minReplicas (2) is greater than tracks.a.autoscaling.maxReplicas (1) for track a",
         ),
         ({"autoscaling": {"enabled": True, "cpu": {"enabled": False}}}, "autoscaling.enabled is true (track main) but no metric is on"),
-        ({"autoscaling": {"enabled": True, "metrics": [{"type": "Pods", "pods": {"metric": {"name": "x"}}}]}}, "autoscaling.metrics[0] (type Pods) has no pods.target"),
         ({"autoscaling": {"enabled": True, "keda": {"enabled": True, "force": True, "serverAddress": "http://p:9090"}}}, "autoscaling.enabled (HPA) and autoscaling.keda.enabled are both true"),
         ({"autoscaling": {"keda": {"enabled": True, "serverAddress": "http://p:9090"}}}, "autoscaling.keda.enabled is true but the cluster does not serve keda.sh/v1alpha1 ScaledObject"),
         ({"autoscaling": {"keda": {"enabled": True, "force": True}}}, "autoscaling.keda.serverAddress is empty"),

@@ -1,0 +1,107 @@
+"""Values the chart passes through into Kubernetes objects are checked by values.schema.json against
+Kubernetes' own definitions (closed) and formats, so a realistic mistake fails `helm install` with
+the value path instead of at the API server (or, worse, being pruned there). Both renderers."""
+
+from __future__ import annotations
+
+import pytest
+
+from tfserving_harness import helm
+from tfserving_harness.testing import assert_refused, at
+
+PEER = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress"}}}
+
+MISTAKES = [
+    # security contexts
+    pytest.param({"securityContext": {"readOnlyRootFileSystem": True}}, "securityContext.readOnlyRootFileSystem", "additionalProperties", id="securityContext-typo"),
+    pytest.param({"securityContext": {"capabilities": {"drop": "ALL"}}}, "securityContext.capabilities.drop", "type", id="drop-ALL-as-string"),
+    pytest.param({"podSecurityContext": {"runAsUser": "10001"}}, "podSecurityContext.runAsUser", "type", id="podSecurityContext-uid-string"),
+    pytest.param({"podSecurityContext": {"seccompProfile": {"type": "runtime/default"}}}, "podSecurityContext.seccompProfile.type", "enum", id="seccomp-type"),
+    # scheduling
+    pytest.param({"tolerations": [{"key": "gpu", "operator": "Exist"}]}, "tolerations.0.operator", "enum", id="toleration-operator-Exist"),
+    pytest.param({"gpu": {"tolerations": [{"key": "gpu", "effect": "NoSchedul"}]}}, "gpu.tolerations.0.effect", "enum", id="gpu-toleration-effect"),
+    pytest.param(
+        {"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [{"key": "zone", "operator": "in", "values": ["a"]}]}]}}}},
+        "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms.0.matchExpressions.0.operator", "enum", id="affinity-operator",
+    ),
+    pytest.param({"affinity": {"podAntiAfinity": {}}}, "affinity.podAntiAfinity", "additionalProperties", id="affinity-typo"),
+    pytest.param({"nodeSelector": {"pool": "gpu@l4"}}, "nodeSelector.pool", "pattern", id="nodeSelector-value"),
+    pytest.param({"tracks": {"canary": {"tolerations": [{"operator": "Exist"}]}}}, "tracks.canary.tolerations.0.operator", "enum", id="track-toleration"),
+    # env
+    pytest.param({"server": {"extraEnv": [{"name": "TF_CPP_MIN_LOG_LEVEL", "value": 2}]}}, "server.extraEnv.0.value", "type", id="env-value-number"),
+    pytest.param(
+        {"modelStorage": {"initContainer": {"env": [{"name": "KEY", "valueFrom": {"secretKeyRef": {"name": "s", "keys": "k"}}}]}}},
+        "modelStorage.initContainer.env.0.valueFrom.secretKeyRef.keys", "additionalProperties", id="initContainer-env-secretKeyRef",
+    ),
+    # resources and other quantities
+    pytest.param({"resources": {"limits": {"memory": "2GB"}}}, "resources.limits.memory", "pattern", id="memory-2GB"),
+    pytest.param({"resources": {"request": {"cpu": "1"}}}, "resources.request", "additionalProperties", id="resources-request-typo"),
+    pytest.param({"helmTest": {"resources": {"requests": {"cpu": "10 m"}}}}, "helmTest.resources.requests.cpu", "pattern", id="helmTest-cpu"),
+    pytest.param({"modelStorage": {"pvc": {"size": "10GB"}}}, "modelStorage.pvc.size", "pattern", id="pvc-size"),
+    pytest.param({"autoscaling": {"vpa": {"maxAllowed": {"memory": "8 Gi"}}}}, "autoscaling.vpa.maxAllowed.memory", "pattern", id="vpa-maxAllowed"),
+    # HPA
+    pytest.param({"autoscaling": {"metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilisation", "averageUtilization": 70}}}]}},
+                 "autoscaling.metrics.0.resource.target.type", "enum", id="hpa-metric-target-type"),
+    pytest.param({"autoscaling": {"metrics": [{"type": "Resource", "resources": {"name": "cpu"}}]}}, "autoscaling.metrics.0.resources", "additionalProperties", id="hpa-metric-typo"),
+    pytest.param({"autoscaling": {"enabled": True, "metrics": [{"type": "Pods", "pods": {"metric": {"name": "x"}}}]}},
+                 "autoscaling.metrics.0.pods.target", "required", id="hpa-pods-metric-without-target"),
+    pytest.param({"autoscaling": {"behavior": {"scaleUp": {"policies": [{"type": "Percent", "value": "100", "periodSeconds": 60}]}}}},
+                 "autoscaling.behavior.scaleUp.policies.0.value", "type", id="hpa-behavior-value-string"),
+    # NetworkPolicy
+    pytest.param({"networkPolicy": {"enabled": True, "clients": [{"namespaceSelector": {"matchLabel": {"team": "web"}}}]}},
+                 "networkPolicy.clients.0.namespaceSelector.matchLabel", "additionalProperties", id="peer-matchLabel"),
+    pytest.param({"networkPolicy": {"monitoring": [{"podSelector": {"matchExpressions": [{"key": "app", "operator": "Equals"}]}}]}},
+                 "networkPolicy.monitoring.0.podSelector.matchExpressions.0.operator", "enum", id="peer-selector-operator"),
+    pytest.param({"networkPolicy": {"dns": {"podSelector": {"matchLabels": {"k8s-app": "kube dns"}}}}}, "networkPolicy.dns.podSelector.matchLabels.k8s-app", "pattern", id="dns-selector-value"),
+    pytest.param({"networkPolicy": {"modelStorage": [{"cidr": "10.0.0.0/33", "ports": [{"port": 443}]}]}}, "networkPolicy.modelStorage.0.cidr", "pattern", id="cidr-33"),
+    pytest.param({"networkPolicy": {"extraEgress": [{"to": [{"ipBlock": {"cidr": "fd00::/129"}}]}]}}, "networkPolicy.extraEgress.0.to.0.ipBlock.cidr", "pattern", id="ipv6-cidr-129"),
+    pytest.param({"networkPolicy": {"extraIngress": [{"from": [PEER], "ports": [{"port": 8500, "protocol": "tcp"}]}]}}, "networkPolicy.extraIngress.0.ports.0.protocol", "enum", id="port-protocol"),
+    pytest.param({"networkPolicy": {"extraIngress": [{"form": [PEER]}]}}, "networkPolicy.extraIngress.0.form", "additionalProperties", id="ingress-rule-typo"),
+    # labels, annotations, names
+    pytest.param({"podLabels": {"owner": "ml@example.com"}}, "podLabels.owner", "pattern", id="label-value-at"),
+    pytest.param({"service": {"labels": {"team": "x" * 64}}}, "service.labels.team", None, id="label-value-too-long"),
+    pytest.param({"ingress": {"annotations": {"nginx.ingress.kubernetes.io/proxy-body-size": 8}}}, "ingress.annotations.nginx.ingress.kubernetes.io/proxy-body-size", "type", id="annotation-number"),
+    pytest.param({"service": {"annotations": {"bad key": "x"}}}, "service.annotations.bad key", "additionalProperties", id="annotation-key"),
+    pytest.param({"imagePullSecrets": [{"nmae": "regcred"}]}, "imagePullSecrets.0.nmae", "additionalProperties", id="imagePullSecrets-typo"),
+    pytest.param({"serviceAccount": {"name": "Model_Server"}}, "serviceAccount.name", "pattern", id="serviceAccount-name"),
+    pytest.param({"modelStorage": {"existingClaim": {"claimName": "models..v1"}}}, "modelStorage.existingClaim.claimName", "pattern", id="claim-name"),
+    # percentages and durations
+    pytest.param({"podDisruptionBudget": {"enabled": True, "minAvailable": "150%"}}, "podDisruptionBudget.minAvailable", None, id="pdb-150-percent"),
+    pytest.param({"monitoring": {"serviceMonitor": {"interval": "30s30s"}}}, "monitoring.serviceMonitor.interval", "pattern", id="duration-repeated-unit"),
+]
+
+
+@pytest.mark.parametrize("renderer", helm.RENDERERS)
+@pytest.mark.parametrize(("values", "path", "rule"), MISTAKES)
+def test_realistic_mistake_is_refused_at_its_value_path(values, path, rule, renderer):
+    assert_refused(values, at(path, rule), renderer=renderer)
+
+
+#: Valid spellings of the same formats, rendered together: the formats must not refuse them.
+VALID = {
+    "resources": {"requests": {"cpu": "500m", "memory": "2G", "ephemeral-storage": 1e9}, "limits": {"cpu": 2, "memory": "2Gi"}},
+    "modelStorage": {"initContainer": {"sizeLimit": "512Mi"}},
+    "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}, {"key": "a", "operator": "Equal", "value": "b"}],
+    "nodeSelector": {"cloud.google.com/gke-accelerator": "nvidia-l4"},
+    "podLabels": {"team": "ml-platform", "cost.example.com/centre": "A_1.b"},
+    "podAnnotations": {"cluster-autoscaler.kubernetes.io/safe-to-evict": "false"},
+    "server": {"extraEnv": [{"name": "TF_CPP_MIN_LOG_LEVEL", "value": "2"},
+                            {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]},
+    "podDisruptionBudget": {"enabled": True, "maxUnavailable": "100%"},
+    "networkPolicy": {
+        "enabled": True,
+        "clients": [PEER, {"ipBlock": {"cidr": "2001:db8::/64", "except": ["2001:db8::1/128"]}}],
+        "modelStorage": [{"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8", "169.254.169.254/32"], "ports": [{"port": 443}]}],
+        "extraEgress": [{"to": [{"ipBlock": {"cidr": "::/0"}}], "ports": [{"port": 443, "protocol": "TCP"}]}],
+    },
+    "monitoring": {"serviceMonitor": {"interval": "1m30s", "scrapeTimeout": "10s"}},
+    "affinity": {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+        {"weight": 1, "preference": {"matchExpressions": [{"key": "gpu-memory", "operator": "Gt", "values": ["16"]}]}}]}},
+}
+
+
+@pytest.mark.parametrize("renderer", helm.RENDERERS)
+def test_valid_spellings_of_every_format_are_accepted(renderer):
+    docs = helm.render_chart(VALID, renderer=renderer, kube_version=helm.OLDEST_KUBE_VERSION)
+    (deployment,) = (doc for doc in docs if doc["kind"] == "Deployment")
+    assert deployment["spec"]["template"]["spec"]["affinity"] == VALID["affinity"]

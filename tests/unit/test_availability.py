@@ -77,13 +77,45 @@ def test_anti_affinity_preset_keeps_a_tracks_pods_apart(render, preset):
     assert_no_problems(docs)
 
 
+def test_own_affinity_combines_with_the_preset_and_its_pod_anti_affinity_wins(render):
+    node_affinity = {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [{"key": "pool", "operator": "In", "values": ["serving"]}]}]}}
+    combined = _pod_spec(render({"scheduling": {"podAntiAffinity": "hard"}, "affinity": {"nodeAffinity": node_affinity}}))["affinity"]
+    assert combined["nodeAffinity"] == node_affinity
+    (term,) = combined["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert term["topologyKey"] == "kubernetes.io/hostname"
+    own = {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 5, "podAffinityTerm": {"topologyKey": "zone", "labelSelector": {"matchLabels": {"team": "ml"}}}}]}
+    replaced = _pod_spec(render({"scheduling": {"podAntiAffinity": "hard"}, "affinity": {"podAntiAffinity": own}}))["affinity"]
+    assert replaced == {"podAntiAffinity": own}, "the user's podAntiAffinity replaces the preset, not merged into it"
+
+
+def test_own_topology_spread_constraints_follow_the_preset_and_select_the_track_by_default(render):
+    own = {"maxSkew": 2, "topologyKey": "node.example.com/rack", "whenUnsatisfiable": "DoNotSchedule"}
+    selected = {**own, "topologyKey": "node.example.com/row", "labelSelector": {"matchLabels": {"team": "ml"}}}
+    docs = render({**TRACKS, "topologySpreadConstraints": [own, selected]})
+    for deployment in of_kind(docs, "Deployment"):
+        constraints = pod_template(deployment)["spec"]["topologySpreadConstraints"]
+        assert [c["topologyKey"] for c in constraints] == ["topology.kubernetes.io/zone", "kubernetes.io/hostname", "node.example.com/rack", "node.example.com/row"]
+        assert dict(constraints[2]["labelSelector"]["matchLabels"]) == dict(deployment["spec"]["selector"]["matchLabels"]), "no labelSelector: the track's pods"
+        assert constraints[3]["labelSelector"] == {"matchLabels": {"team": "ml"}}, "a labelSelector of the user's own is kept as written"
+    assert_no_problems(docs)
+    off = _pod_spec(render({"scheduling": {"topologySpread": {"enabled": False}}, "topologySpreadConstraints": [{**own, "topologyKey": "kubernetes.io/hostname"}]}))
+    assert [c["topologyKey"] for c in off["topologySpreadConstraints"]] == ["kubernetes.io/hostname"], "with the preset off a key of its own may be reused"
+
+
 @pytest.mark.parametrize(
     ("values", "message"),
     [
         ({"podDisruptionBudget": {"enabled": True, "minAvailable": 1, "maxUnavailable": 1}}, "tf-serving: podDisruptionBudget.minAvailable (1) and podDisruptionBudget.maxUnavailable (1) are both set"),
         ({"podDisruptionBudget": {"minAvailable": "half"}}, at("podDisruptionBudget.minAvailable")),
-        ({"scheduling": {"podAntiAffinity": "soft"}, "affinity": {"nodeAffinity": {}}}, 'tf-serving: scheduling.podAntiAffinity is "soft" but affinity is set too (track main)'),
-        ({**TRACKS, "tracks": {"a": {"affinity": {"nodeAffinity": {}}}}, "primaryTrack": "", "scheduling": {"podAntiAffinity": "hard"}}, "but affinity is set too (track a)"),
+        (
+            {"topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway"}]},
+            "tf-serving: topologySpreadConstraints[0] spreads over kubernetes.io/hostname with whenUnsatisfiable ScheduleAnyway, as scheduling.topologySpread already does",
+        ),
+        (
+            {**TRACKS, "tracks": {"a": {"topologySpreadConstraints": [{"maxSkew": 2, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "ScheduleAnyway"}]}}, "primaryTrack": ""},
+            "tf-serving: tracks.a.topologySpreadConstraints[0] spreads over topology.kubernetes.io/zone",
+        ),
+        ({"topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "ScheduleAnyway", "labelSelectr": {}}]}, at("topologySpreadConstraints.0.labelSelectr", "additionalProperties")),
         ({"scheduling": {"podAntiAffinity": "always"}}, at("scheduling.podAntiAffinity", "enum")),
         ({"scheduling": {"topologySpread": {"whenUnsatisfiable": "Never"}}}, at("scheduling.topologySpread.whenUnsatisfiable", "enum")),
     ],

@@ -183,8 +183,9 @@ the server itself and are not checked here. */}}
 
 {{/*
 Scheduling of one track's pods (pod spec keys): node selector and tolerations (the track's values
-plus the GPU defaults when gpu.enabled), affinity, priorityClassName, topology spread and the
-anti-affinity preset. Spread and anti-affinity select the track's own pods.
+plus the GPU defaults when gpu.enabled), priorityClassName, topology spread (the preset's, then the
+user's own), and affinity (the user's, plus the anti-affinity preset unless the user set
+podAntiAffinity). The presets, and user constraints without a labelSelector, select the track's own pods.
 */}}
 {{- define "tf-serving.scheduling" -}}
 {{- $selector := deepCopy (.Values.nodeSelector | default dict) }}
@@ -193,10 +194,6 @@ anti-affinity preset. Spread and anti-affinity select the track's own pods.
 {{- end }}
 {{- with $selector }}
 nodeSelector:
-  {{- toYaml . | nindent 2 }}
-{{- end }}
-{{- with .Values.affinity }}
-affinity:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- $tolerations := .Values.tolerations | default list }}
@@ -211,37 +208,37 @@ tolerations:
 {{- with $s.priorityClassName }}
 priorityClassName: {{ . }}
 {{- end }}
-{{- if and $s.topologySpread.enabled $s.topologySpread.topologyKeys }}
-topologySpreadConstraints:
-  {{- range $s.topologySpread.topologyKeys }}
-  - maxSkew: {{ $s.topologySpread.maxSkew }}
-    topologyKey: {{ . }}
-    whenUnsatisfiable: {{ $s.topologySpread.whenUnsatisfiable }}
-    labelSelector:
-      matchLabels:
-        {{- include "tf-serving.trackSelectorLabels" $ | nindent 8 }}
-    # Count only the pods of the current ReplicaSet, so a rolling update spreads the new pods too.
-    matchLabelKeys:
-      - pod-template-hash
-  {{- end }}
+{{- $trackLabels := include "tf-serving.trackSelectorLabels" $ | fromYaml }}
+{{- $spread := list }}
+{{- if $s.topologySpread.enabled }}
+{{- range $s.topologySpread.topologyKeys }}
+{{- /* matchLabelKeys: count only the pods of the current ReplicaSet, so a rolling update spreads the new pods too. */}}
+{{- $spread = append $spread (dict "maxSkew" $s.topologySpread.maxSkew "topologyKey" . "whenUnsatisfiable" $s.topologySpread.whenUnsatisfiable "labelSelector" (dict "matchLabels" $trackLabels) "matchLabelKeys" (list "pod-template-hash")) }}
 {{- end }}
-{{- if ne $s.podAntiAffinity "none" }}
+{{- end }}
+{{- range .Values.topologySpreadConstraints }}
+{{- $constraint := deepCopy . }}
+{{- if not (hasKey $constraint "labelSelector") }}
+{{- $_ := set $constraint "labelSelector" (dict "matchLabels" $trackLabels) }}
+{{- end }}
+{{- $spread = append $spread $constraint }}
+{{- end }}
+{{- with $spread }}
+topologySpreadConstraints:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- /* The user's own affinity.podAntiAffinity wins over the preset; its other keys combine with it. */}}
+{{- $affinity := deepCopy (.Values.affinity | default dict) }}
+{{- if and (ne $s.podAntiAffinity "none") (not (hasKey $affinity "podAntiAffinity")) }}
+{{- $term := dict "topologyKey" $s.antiAffinityTopologyKey "labelSelector" (dict "matchLabels" $trackLabels) }}
+{{- if eq $s.podAntiAffinity "hard" }}
+{{- $_ := set $affinity "podAntiAffinity" (dict "requiredDuringSchedulingIgnoredDuringExecution" (list $term)) }}
+{{- else }}
+{{- $_ := set $affinity "podAntiAffinity" (dict "preferredDuringSchedulingIgnoredDuringExecution" (list (dict "weight" 100 "podAffinityTerm" $term))) }}
+{{- end }}
+{{- end }}
+{{- with $affinity }}
 affinity:
-  podAntiAffinity:
-    {{- if eq $s.podAntiAffinity "hard" }}
-    requiredDuringSchedulingIgnoredDuringExecution:
-      - topologyKey: {{ $s.antiAffinityTopologyKey }}
-        labelSelector:
-          matchLabels:
-            {{- include "tf-serving.trackSelectorLabels" $ | nindent 12 }}
-    {{- else }}
-    preferredDuringSchedulingIgnoredDuringExecution:
-      - weight: 100
-        podAffinityTerm:
-          topologyKey: {{ $s.antiAffinityTopologyKey }}
-          labelSelector:
-            matchLabels:
-              {{- include "tf-serving.trackSelectorLabels" $ | nindent 14 }}
-    {{- end }}
+  {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end }}

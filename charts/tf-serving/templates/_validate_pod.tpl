@@ -37,8 +37,12 @@ Pod of one track: scheduling presets, a pinned image, the GPU image. Per track: 
 {{- $root := .root }}
 {{- $track := .track }}
 {{- $ctx := .ctx }}
-{{- if and (ne $ctx.Values.scheduling.podAntiAffinity "none") $ctx.Values.affinity }}
-{{- fail (printf "tf-serving: scheduling.podAntiAffinity is %q but affinity is set too (track %s); put your podAntiAffinity into affinity and set scheduling.podAntiAffinity=none" $ctx.Values.scheduling.podAntiAffinity $track) }}
+{{- $spread := $ctx.Values.scheduling.topologySpread }}
+{{- $constraintsPath := include "tf-serving.trackValuePath" (dict "root" $root "track" $track "key" "topologySpreadConstraints") }}
+{{- range $i, $c := $ctx.Values.topologySpreadConstraints }}
+{{- if and $spread.enabled (has $c.topologyKey $spread.topologyKeys) (eq $c.whenUnsatisfiable $spread.whenUnsatisfiable) }}
+{{- fail (printf "tf-serving: %s[%d] spreads over %s with whenUnsatisfiable %s, as scheduling.topologySpread already does; the API server refuses a duplicate topologyKey and whenUnsatisfiable pair: drop %s from scheduling.topologySpread.topologyKeys (or set scheduling.topologySpread.enabled=false) to use your own" $constraintsPath $i $c.topologyKey $c.whenUnsatisfiable $c.topologyKey) }}
+{{- end }}
 {{- end }}
 {{- /* A moving tag: each pod (re)start may pull another release than its neighbours run. */}}
 {{- if and (has $ctx.Values.image.tag (list "latest" "latest-gpu")) (not $ctx.Values.image.digest) }}

@@ -86,15 +86,22 @@ def _percent_problem(value, field_name: str, *, most: int | None = 100) -> str |
     return None
 
 
+def _network(text) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """A CIDR as the API server parses it (netutils.ParseCIDRSloppy): an address, `/`, a prefix length."""
+    if "/" not in str(text):
+        raise ValueError("no /prefix length")
+    return ipaddress.ip_network(str(text), strict=False)
+
+
 def _cidr_problems(doc: Mapping, block: Mapping, field: str) -> list[Problem]:
     try:
-        network = ipaddress.ip_network(str(block.get("cidr")), strict=False)
+        network = _network(block.get("cidr"))
     except ValueError as error:
         return [Problem(ref(doc), f"{field}.cidr", f"{block.get('cidr')!r} is not a CIDR ({error}); e.g. 10.0.0.0/8", CHECK)]
     problems = []
     for index, excluded in enumerate(block.get("except") or []):
         try:
-            sub = ipaddress.ip_network(str(excluded), strict=False)
+            sub = _network(excluded)
         except ValueError as error:
             problems.append(Problem(ref(doc), f"{field}.except[{index}]", f"{excluded!r} is not a CIDR ({error}); e.g. 169.254.169.254/32", CHECK))
             continue

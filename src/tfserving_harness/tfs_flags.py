@@ -5,7 +5,7 @@ that is not in that list does **not** stop the binary: `tensorflow::Flags::Parse
 main() prints `unknown argument: <first one>` plus the usage text, and starts the server without it
 (main.cc at 2.20.0, after `Flags::Parse`). A known flag with a value it cannot parse (`--port=abc`)
 does make it exit. So the chart refuses flags the image's version does not know
-(templates/_server_flags.tpl is generated from FLAGS by scripts/gen_server_flags.py).
+(the flag table at the end of templates/_container.tpl is generated from FLAGS by scripts/gen_server_flags.py).
 
 FLAGS maps each flag to (first tag, last tag) of the tensorflow/serving release tags whose main.cc
 declares it, read from every release tag 0.5.0 ... 2.20.0 of the tensorflow/serving git history

@@ -14,7 +14,7 @@ from tfserving_harness.manifests import of_kind, one, pod_template, server_conta
 from tfserving_harness.testing import ci_scenarios
 
 #: sha256 of the `readiness.sh` key as chart 0.2.0 (commit a84e28b) rendered it: pods of that version
-#: exec it from the mounted ConfigMap until they are replaced, so it must not change (see _server.tpl).
+#: exec it from the mounted ConfigMap until they are replaced, so it must not change (see _config.tpl).
 READINESS_SH_0_2_0 = "7c6dacf273c30fd609f5da5de49a70af32ea36b9eba0d78011c19695e19754d7"
 
 

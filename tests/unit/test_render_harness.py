@@ -104,8 +104,8 @@ def test_schema_violations_read_helm3_and_helm4_alike():
 
 
 def test_chart_message_drops_each_helms_own_prefix_and_hint():
-    helm3 = "Error: execution error at (tf-serving/templates/configmap.yaml:1:4): tf-serving: x is wrong\n\nUse --debug flag to render out invalid YAML\n"
-    helm4 = "execution error at (tf-serving/templates/configmap.yaml:1:4): tf-serving: x is wrong"
+    helm3 = "Error: execution error at (tf-serving/templates/validate.yaml:8:4): tf-serving: x is wrong\n\nUse --debug flag to render out invalid YAML\n"
+    helm4 = "execution error at (tf-serving/templates/validate.yaml:8:4): tf-serving: x is wrong"
     assert helm.chart_message(helm3) == helm.chart_message(helm4) == "tf-serving: x is wrong"
     assert helm.chart_message(HELM4_SCHEMA_ERROR) == ""
 

@@ -31,3 +31,12 @@ def test_generator_reports_drift_and_undocumented_keys(tmp_path):
     assert undocumented == ["image.pullPolicy"]
     readme = f"# x\n{values_docs.START_MARKER}\nstale\n{values_docs.END_MARKER}\n"
     assert "| `replicas` | int | `1` | Replicas. |" in values_docs.render_readme(readme, parameters)
+
+
+def test_banners_group_the_tables_in_values_order(tmp_path):
+    values = tmp_path / "values.yaml"
+    values.write_text("# ---- Image ----\nimage:\n  # -- Tag.\n  tag: ''\n# ---- Models ----\n# -- Models.\nmodels: []\n")
+    parameters, _ = values_docs.parse(values)
+    assert [(p.key, p.group) for p in parameters] == [("image.tag", "Image"), ("models", "Models")]
+    text = values_docs.tables(parameters)
+    assert text.index("### Image") < text.index("`image.tag`") < text.index("### Models") < text.index("`models`")

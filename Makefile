@@ -8,6 +8,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 HELM := $(VENV)/bin/helm
+CHECKOV_VENV ?= .venv-checkov
 CHART := charts/tf-serving
 # ModelServerConfig protos without the 572 MB tensorflow wheel its metadata asks for, at the chart's
 # appVersion (the config formats the served binary reads; tests/unit/test_tfs_config.py checks it).
@@ -55,6 +56,12 @@ test-cluster: ## Installs on a real API server (KUBECONFIG; ../shared/k8s-local/
 .PHONY: test-publishing
 test-publishing: ## scripts/publish against a real local OCI registry (Debian docker-registry, gnupg, apache2-utils); skipped without them
 	$(PY) -m pytest tests/publishing $(PYTEST_ARGS)
+
+.PHONY: checkov
+checkov: ## Checkov (its own venv .venv-checkov, pinned by requirements-checkov.txt) on the rendered defaults and ci/hardened-values.yaml
+	test -x $(CHECKOV_VENV)/bin/checkov || $(PYTHON) -m venv $(CHECKOV_VENV)
+	test -x $(CHECKOV_VENV)/bin/checkov || $(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	$(PY) scripts/checkov.py --checkov $(CHECKOV_VENV)/bin/checkov
 
 .PHONY: check-version
 check-version: ## Chart changed since BASE_REF (a git ref, or auto) without a version bump? make check-version BASE_REF=origin/main

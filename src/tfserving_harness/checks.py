@@ -8,7 +8,7 @@ from typing import Iterable, Mapping, Sequence
 
 from google.protobuf import text_format
 
-from . import crds, k8s_schema, yamlio
+from . import api_rules, crds, helm, k8s_schema, relationships, yamlio
 from .manifests import containers, identity, of_kind, pod_template, ref, selector_matches, server_container, server_flags
 from .problems import Problem
 from .tfs_config import CONFIG_FILE_FLAGS, batching_load_problems
@@ -275,10 +275,13 @@ def duplicate_problems(docs: Sequence[Mapping]) -> list[Problem]:
     return problems
 
 
-def check_documents(docs: Sequence[Mapping], kube_version: str) -> list[Problem]:
-    """Everything: schemas, TF Serving config files and flags, relationships."""
+def check_documents(docs: Sequence[Mapping], kube_version: str, *, values: Mapping | None = None, release: str = helm.DEFAULT_RELEASE) -> list[Problem]:
+    """Everything: schemas and the API server's own rules, TF Serving config files and flags,
+    relationships; with `values` (as Helm merged them) also the traffic relationships they imply."""
     return [
         *schema_problems(docs, kube_version),
+        *api_rules.api_problems(docs),
+        *(relationships.relationship_problems(docs, values, release) if values is not None else ()),
         *duplicate_problems(docs),
         *server_problems(docs),
         *service_problems(docs),

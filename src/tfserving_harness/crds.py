@@ -11,7 +11,7 @@ import jsonschema
 from . import yamlio
 from .manifests import ref
 from .paths import CRD_DIR
-from .problems import Problem, json_path
+from .problems import Problem, schema_error_problems
 
 
 def close_objects(schema: Any) -> Any:
@@ -71,7 +71,4 @@ def validate(doc: Mapping) -> list[Problem] | None:
     validator = validator_for(doc.get("apiVersion", ""), doc.get("kind", ""))
     if validator is None:
         return None
-    return [
-        Problem(ref(doc), json_path(error.absolute_path), error.message, "crd-schema")
-        for error in validator.iter_errors(doc)
-    ]
+    return schema_error_problems(ref(doc), validator.iter_errors(doc), "crd-schema")

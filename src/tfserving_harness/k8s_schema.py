@@ -13,7 +13,7 @@ import kubernetes_validate
 from referencing import Registry, Resource
 
 from .manifests import ref
-from .problems import Problem, json_path
+from .problems import Problem, schema_error_problems
 
 _SCHEMA_ROOT = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema"
 
@@ -60,7 +60,5 @@ def validate(doc: Mapping, kube_version: str) -> list[Problem] | None:
     validator = validator_for(kube_version, doc.get("apiVersion", ""), doc.get("kind", ""))
     if validator is None:
         return None
-    return [
-        Problem(ref(doc), json_path(error.absolute_path), error.message, f"kubernetes-{kube_version}-schema")
-        for error in sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
-    ]
+    errors = sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
+    return schema_error_problems(ref(doc), errors, f"kubernetes-{kube_version}-schema")

@@ -23,3 +23,23 @@ def json_path(parts) -> str:
     for part in parts:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
+
+
+def schema_error_problems(obj: str, errors, check: str) -> list[Problem]:
+    """jsonschema errors as Problems. An unknown field is reported at its own path (`...securityContext
+    .readOnlyRootFileSystem`, not the object holding it), with the fields that object does have."""
+    import re
+
+    problems = []
+    for error in errors:
+        path = json_path(error.absolute_path)
+        properties = error.schema.get("properties") if isinstance(error.schema, dict) else None
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict) and properties is not None:
+            patterns = list((error.schema.get("patternProperties") or {}))
+            unknown = [k for k in error.instance if k not in properties and not any(re.search(p, k) for p in patterns)]
+            if unknown:
+                known = ", ".join(sorted(properties))
+                problems += [Problem(obj, f"{path}.{key}" if path else key, f"unknown field (the API server would drop it); the fields here are: {known}", check) for key in unknown]
+                continue
+        problems.append(Problem(obj, path, error.message, check))
+    return problems

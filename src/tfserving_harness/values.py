@@ -35,8 +35,8 @@ def _load(path: str | Path) -> Any:
     return copy.deepcopy(_load_file(path, path.stat().st_mtime_ns))
 
 
-def effective_values(values_files: Sequence[str | Path] = (), overrides: dict | None = None) -> dict:
-    values = _load(chart_dir() / "values.yaml")
+def effective_values(values_files: Sequence[str | Path] = (), overrides: dict | None = None, *, chart: str | Path | None = None) -> dict:
+    values = _load(Path(chart or chart_dir()) / "values.yaml")
     for values_file in values_files:
         values = merge(values, _load(values_file))
     return merge(values, overrides or {})

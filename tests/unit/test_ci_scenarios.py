@@ -6,6 +6,7 @@ import pytest
 
 from tfserving_harness import helm
 from tfserving_harness.testing import assert_no_problems, ci_scenarios
+from tfserving_harness.values import effective_values
 
 SCENARIOS = ci_scenarios()
 
@@ -16,7 +17,7 @@ def test_there_are_scenarios():
 
 @pytest.mark.parametrize("values_file", SCENARIOS)
 def test_scenario_passes_every_check(values_file):
-    assert_no_problems(helm.render_chart(values_files=[values_file]))
+    assert_no_problems(helm.render_chart(values_files=[values_file]), values=effective_values([values_file]))
 
 
 @pytest.mark.parametrize("values_file", SCENARIOS)

@@ -68,11 +68,31 @@ def test_helm_test_pod_reaches_the_rest_port_and_is_not_under_the_policy(policy,
 
 
 def test_egress_is_dns_and_model_storage_only(policy):
-    dns, s3, nfs = policy["spec"]["egress"]
+    dns, public, metadata, gke_metadata = policy["spec"]["egress"]
     assert dns["to"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}, "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}]
     assert sorted((p["protocol"], p["port"]) for p in dns["ports"]) == [("TCP", 53), ("UDP", 53)]
-    assert s3 == {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8", "169.254.169.254/32"]}}], "ports": [{"port": 443, "protocol": "TCP"}]}
-    assert nfs == {"to": [{"ipBlock": {"cidr": "10.20.0.15/32"}}], "ports": [{"port": 2049, "protocol": "TCP"}]}
+    assert public["ports"] == [{"port": 443, "protocol": "TCP"}]
+    assert metadata == {"to": [{"ipBlock": {"cidr": "169.254.169.254/32"}}], "ports": [{"port": 80, "protocol": "TCP"}]}
+    assert gke_metadata == {"to": [{"ipBlock": {"cidr": "169.254.169.252/32"}}], "ports": [{"port": 988, "protocol": "TCP"}]}
+
+
+def test_the_storage_rule_reaches_the_public_internet_only(policy):
+    """Every private (RFC 1918), shared (RFC 6598) and link-local range is cut out of 0.0.0.0/0, so
+    port 443 reaches no cluster, VPC or metadata address; the metadata server has its own rules."""
+    import ipaddress
+
+    block = policy["spec"]["egress"][1]["to"][0]["ipBlock"]
+    excluded = [ipaddress.ip_network(c) for c in block["except"]]
+    for address in ("10.1.2.3", "172.20.0.1", "192.168.1.1", "100.64.0.10", "169.254.169.254", "169.254.169.252"):
+        assert any(ipaddress.ip_address(address) in net for net in excluded), f"{address} is reachable on 443"
+    assert block["cidr"] == "0.0.0.0/0" and not any(ipaddress.ip_address("142.250.0.1") in net for net in excluded)
+
+
+def test_the_hardened_scenario_lets_two_peers_in_and_nothing_out():
+    policy = one(helm.render_chart(values_files=[chart_dir() / "ci" / "hardened-values.yaml"]), "NetworkPolicy")
+    assert policy["spec"]["egress"] == [], "models on a node-mounted volume: no DNS, no storage egress"
+    peers = [peer for rule in policy["spec"]["ingress"] for peer in rule["from"]]
+    assert all(peer.get("podSelector", {}).get("matchLabels") for peer in peers), f"every peer names its pods: {peers}"
 
 
 def test_nothing_configured_means_deny_all_and_no_metrics_means_no_scrape_rule(render):

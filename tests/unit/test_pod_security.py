@@ -109,11 +109,13 @@ def test_default_render_is_restricted_without_any_values(default_docs):
     assert not problems, "\n".join(map(str, problems))
     spec = pod_template(one(default_docs, "Deployment"))["spec"]
     assert spec["automountServiceAccountToken"] is False
-    assert spec["securityContext"]["runAsUser"] != 0 and spec["securityContext"]["runAsGroup"] != 0, "the image has no USER"
+    assert spec["securityContext"]["runAsUser"] >= 10000 and spec["securityContext"]["runAsGroup"] >= 10000, "ids no node user or group has"
+    assert spec["enableServiceLinks"] is False
     container = spec["containers"][0]
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     tmp = next(m for m in container["volumeMounts"] if m["mountPath"] == "/tmp")
-    assert next(v for v in spec["volumes"] if v["name"] == tmp["name"])["emptyDir"] == {}
+    assert next(v for v in spec["volumes"] if v["name"] == tmp["name"])["emptyDir"] == {"sizeLimit": "1Gi"}
+    assert "ephemeral-storage" in container["resources"]["requests"]
 
 
 SCENARIOS = ci_scenarios()

@@ -1,109 +1,113 @@
 """Across every ci/ scenario: each Service selects exactly the pods it should, canary Ingresses mirror
-their primary, route weights are what the values say, each PDB targets its own track."""
+their primary, route weights are what the values say, each PDB targets its own track.
+
+The relationships live in tfserving_harness.relationships (check_values runs them on a user's
+values); each is shown here to hold on every scenario and to catch a deliberately broken render."""
 
 from __future__ import annotations
 
 import pytest
 
-from tfserving_harness import helm
+from tfserving_harness import helm, relationships
 from tfserving_harness.frozen import thaw
-from tfserving_harness.manifests import of_kind, pod_template, selector_matches
+from tfserving_harness.manifests import of_kind
 from tfserving_harness.testing import ci_scenarios
 from tfserving_harness.values import effective_values
 
 SCENARIOS = ci_scenarios()
+FILES = [p.values[0] for p in SCENARIOS]
 FULLNAME = "tfs-tf-serving"
 
 
-def _tracks(values):
-    if values["blueGreen"]["enabled"]:
-        return ["blue", "green"], values["blueGreen"]["active"]
-    names = sorted(values["tracks"]) or ["main"]
-    return names, values["primaryTrack"] or names[0]
-
-
-def _deployment_of(track):
-    return FULLNAME if track == "main" else f"{FULLNAME}-{track}"
-
-
-def _expected_services(values):
-    """Service name -> the Deployments it must select, derived from the values alone."""
-    tracks, primary = _tracks(values)
-    expected = {FULLNAME: [_deployment_of(primary)]}
-    if len(tracks) > 1:
-        expected.update({f"{FULLNAME}-{t}": [_deployment_of(t)] for t in tracks})
-    if values["blueGreen"]["enabled"] and values["blueGreen"]["preview"]:
-        expected[f"{FULLNAME}-preview"] = [_deployment_of(next(t for t in tracks if t != primary))]
-    if values["metrics"]["enabled"] and values["monitoring"]["serviceMonitor"]["enabled"]:
-        # The headless metrics Service scrapes every track (and only this release's).
-        expected[f"{FULLNAME}-metrics"] = sorted(_deployment_of(t) for t in tracks)
-    return expected
+def _scenario(values_file):
+    return helm.render_chart(values_files=[values_file]), effective_values([values_file])
 
 
 @pytest.mark.parametrize("values_file", SCENARIOS)
 def test_every_service_selects_exactly_its_tracks_pods(values_file):
-    values = effective_values([values_file])
-    docs = helm.render_chart(values_files=[values_file])
-    deployments = of_kind(docs, "Deployment")
-    selected = {
-        s["metadata"]["name"]: sorted(d["metadata"]["name"] for d in deployments if selector_matches(s["spec"]["selector"], pod_template(d)["metadata"]["labels"]))
-        for s in of_kind(docs, "Service")
-    }
-    assert selected == _expected_services(values)
+    docs, values = _scenario(values_file)
+    assert relationships.service_selection_problems(docs, values, helm.DEFAULT_RELEASE) == []
 
 
 @pytest.mark.parametrize("values_file", SCENARIOS)
 def test_each_pdb_targets_its_own_track(values_file):
-    values = effective_values([values_file])
-    docs = helm.render_chart(values_files=[values_file])
-    pdbs = of_kind(docs, "PodDisruptionBudget")
-    tracks, _ = _tracks(values)
-    assert len(pdbs) == (len(tracks) if values["podDisruptionBudget"]["enabled"] else 0)
-    for pdb in pdbs:
-        selected = [d["metadata"]["name"] for d in of_kind(docs, "Deployment") if selector_matches(pdb["spec"]["selector"]["matchLabels"], pod_template(d)["metadata"]["labels"])]
-        assert selected == [pdb["metadata"]["name"]], f"PodDisruptionBudget/{pdb['metadata']['name']} selects {selected}"
-
-
-def _mirror(ingress):
-    spec = thaw(ingress["spec"])
-    for rule in spec["rules"]:
-        for path in rule["http"]["paths"]:
-            path["backend"]["service"].pop("name")
-    return spec
+    docs, values = _scenario(values_file)
+    assert relationships.pdb_problems(docs, values) == []
 
 
 @pytest.mark.parametrize("values_file", SCENARIOS)
 def test_canary_ingresses_mirror_their_primary_and_reach_the_canary_track(values_file):
-    values = effective_values([values_file])
-    docs = helm.render_chart(values_files=[values_file])
-    ingresses = {i["metadata"]["name"]: i for i in of_kind(docs, "Ingress")}
-    canaries = [name for name, i in ingresses.items() if (i["metadata"].get("annotations") or {}).get("nginx.ingress.kubernetes.io/canary") == "true"]
-    assert len(canaries) == (len(ingresses) // 2 if values["canary"]["enabled"] else 0)
-    services = {s["metadata"]["name"]: s for s in of_kind(docs, "Service")}
-    for name in canaries:
-        canary, primary = ingresses[name], ingresses[name.removesuffix("-canary")]
-        assert _mirror(canary) == _mirror(primary), f"Ingress/{name} does not mirror Ingress/{primary['metadata']['name']}"
-        assert canary["metadata"]["annotations"]["nginx.ingress.kubernetes.io/canary-weight"] == str(values["canary"]["weight"])
-        for rule in canary["spec"]["rules"]:
-            for path in rule["http"]["paths"]:
-                service = services[path["backend"]["service"]["name"]]
-                assert service["spec"]["selector"]["tf-serving.io/track"] == values["canary"]["track"], f"Ingress/{name}"
+    docs, values = _scenario(values_file)
+    assert relationships.canary_ingress_problems(docs, values) == []
 
 
 @pytest.mark.parametrize("values_file", SCENARIOS)
 def test_route_weights_are_what_the_values_say(values_file):
-    values = effective_values([values_file])
-    docs = helm.render_chart(values_files=[values_file])
-    _, primary = _tracks(values)
-    services = {s["metadata"]["name"]: s for s in of_kind(docs, "Service")}
-    canary = values["canary"]
-    for route in [*of_kind(docs, "HTTPRoute"), *of_kind(docs, "GRPCRoute")]:
-        weighted = route["spec"]["rules"][-1]
-        by_track = {services[b["name"]]["spec"]["selector"]["tf-serving.io/track"]: b["weight"] for b in weighted["backendRefs"]}
-        expected = {primary: 100 - canary["weight"], canary["track"]: canary["weight"]} if canary["enabled"] else {primary: 100}
-        assert by_track == expected, f"{route['kind']}/{route['metadata']['name']}"
-        for rule in route["spec"]["rules"][:-1]:
-            assert [services[b["name"]]["spec"]["selector"]["tf-serving.io/track"] for b in rule["backendRefs"]] == [canary["track"]]
+    docs, values = _scenario(values_file)
+    assert relationships.route_weight_problems(docs, values) == []
+
+
+def test_the_scenarios_exercise_every_relationship():
+    """Otherwise the checks above could pass on renders that have nothing to compare."""
+    kinds = {d["kind"] for f in FILES for d in _scenario(f)[0]}
+    canaries = [f for f in FILES if _scenario(f)[1]["canary"]["enabled"]]
+    assert {"PodDisruptionBudget", "Ingress", "HTTPRoute", "GRPCRoute"} <= kinds and canaries
+
+
+def _broken(values_file, kind, change):
+    docs, values = _scenario(values_file)
+    copy = [thaw(d) for d in docs]
+    target = next(d for d in copy if d["kind"] == kind)
+    change(target)
+    return copy, values
+
+
+def _scenario_file(name):
+    return next(p.values[0] for p in SCENARIOS if p.id == name)
+
+
+def test_catches_a_service_that_selects_the_wrong_track():
+    def retarget(service):
+        service["spec"]["selector"]["tf-serving.io/track"] = "stable" if service["spec"]["selector"]["tf-serving.io/track"] != "stable" else "canary"
+
+    docs, values = _broken(_scenario_file("tracks-canary"), "Service", retarget)
+    problems = relationships.service_selection_problems(docs, values, helm.DEFAULT_RELEASE)
+    assert [(p.object, p.field) for p in problems] == [(f"Service/{FULLNAME}", "spec.selector")]
+
+
+def test_catches_a_canary_ingress_with_another_weight_and_path():
+    def change(ingress):
+        if ingress["metadata"]["name"].endswith("-canary"):
+            ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/canary-weight"] = "99"
+
+    docs, values = _scenario(_scenario_file("ingress-canary-weight"))
+    copy = [thaw(d) for d in docs]
+    for ingress in of_kind(copy, "Ingress"):
+        change(ingress)
+    problems = relationships.canary_ingress_problems(copy, values)
+    assert [p.field for p in problems] == ["metadata.annotations.nginx.ingress.kubernetes.io/canary-weight"]
+    canary = next(i for i in of_kind(copy, "Ingress") if i["metadata"]["name"].endswith("-canary"))
+    canary["spec"]["rules"][0]["http"]["paths"][0]["path"] = "/"
+    assert any(p.field == "spec" and "does not mirror" in p.message for p in relationships.canary_ingress_problems(copy, values))
+
+
+def test_catches_route_weights_that_differ_from_canary_weight():
+    def change(route):
+        route["spec"]["rules"][-1]["backendRefs"][0]["weight"] = 1
+
+    docs, values = _broken(_scenario_file("gateway-api"), "HTTPRoute", change)
+    problems = relationships.route_weight_problems(docs, values)
+    assert len(problems) == 1 and problems[0].field.endswith(".backendRefs") and "the values say" in problems[0].message
+
+
+def test_catches_a_pdb_that_selects_every_track():
+    def widen(pdb):
+        pdb["spec"]["selector"]["matchLabels"].pop("tf-serving.io/track")
+
+    scenario = next(f for f in FILES if _scenario(f)[1]["podDisruptionBudget"]["enabled"] and len(relationships.tracks(_scenario(f)[1])[0]) > 1)
+    docs, values = _broken(scenario, "PodDisruptionBudget", widen)
+    problems = relationships.pdb_problems(docs, values)
+    assert problems and all(p.field == "spec.selector" for p in problems)
 
 
 @pytest.mark.parametrize("values_file", SCENARIOS)
@@ -118,3 +122,12 @@ def test_a_track_named_main_next_to_others_gets_its_own_service_name(render):
     docs = render({"tracks": {"main": {}, "canary": {}}, "primaryTrack": "canary"})
     selectors = {s["metadata"]["name"]: s["spec"]["selector"]["tf-serving.io/track"] for s in of_kind(docs, "Service")}
     assert selectors == {FULLNAME: "canary", f"{FULLNAME}-main": "main", f"{FULLNAME}-canary": "canary"}
+    values = effective_values(overrides={"tracks": {"main": {}, "canary": {}}, "primaryTrack": "canary"})
+    assert relationships.relationship_problems(docs, values, helm.DEFAULT_RELEASE) == []
+
+
+def test_fullname_follows_the_chart_helper(render):
+    for overrides, release in (({}, "tfs"), ({"nameOverride": "serve"}, "tfs"), ({"fullnameOverride": "models"}, "x"), ({}, "my-tf-serving")):
+        docs = render(overrides, name=release)
+        deployment = next(d for d in docs if d["kind"] == "Deployment")
+        assert relationships.fullname(effective_values(overrides=overrides), release) == deployment["metadata"]["name"]

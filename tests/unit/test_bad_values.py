@@ -1,0 +1,178 @@
+"""The corpus of realistic bad values (tests/unit/bad_values/): every file is refused by the chart
+(`helm template`, both renderers) and by check_values, and the message names the value path the
+file's `# refused-at:` line gives. Add a file whenever a new way to break the chart is found.
+
+Cases not refused yet are listed at the end (PENDING_*), each with who or what will refuse it.
+They are strict xfails that accept only "not refused yet" (or, for check_values, "problems found
+in the rendered objects, but not named by the value path"): a case the chart refuses for another
+reason fails, and so does a pending case that starts passing, until its entry is removed."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tfserving_harness import helm, values_check
+
+CORPUS = Path(__file__).parent / "bad_values"
+
+
+class NotRefusedYet(AssertionError):
+    """The values were accepted (what a pending case expects until its rule lands)."""
+
+
+class ValuePathNotNamedYet(AssertionError):
+    """check_values found problems in the rendered objects, but none names the value path."""
+
+
+def _header(path: Path) -> dict[str, str]:
+    header = {}
+    for line in path.read_text().splitlines():
+        if not line.startswith("#"):
+            break
+        key, _, value = line.lstrip("# ").partition(":")
+        header[key] = value.strip()
+    return header
+
+
+def _dotted(path: str) -> str:
+    """`server.extraEnv[0].value` -> `server.extraEnv.0.value`, the form schema errors use."""
+    return re.sub(r"\[(\d+)\]", r".\1", path)
+
+
+def names_path(output: str, path: str) -> bool:
+    """The output names the value path: a schema violation at it (or below), or the path itself
+    in a chart message or a problem line (a pass-through field keeps its key path when rendered)."""
+    if any(v.path == _dotted(path) or v.path.startswith(_dotted(path) + ".") for v in helm.schema_violations(output)):
+        return True
+    return re.search(rf"(?<![\w-]){re.escape(path)}(?![\w-])", output) is not None or _dotted(path) in output
+
+
+def _params(pending: dict[str, str]):
+    for path in sorted(CORPUS.glob("*.yaml")):
+        pending_mark = pytest.mark.xfail(strict=True, raises=(NotRefusedYet, ValuePathNotNamedYet), reason=pending.get(path.stem, ""))
+        yield pytest.param(path, id=path.stem, marks=[pending_mark] if path.stem in pending else [])
+
+
+def pytest_generate_tests(metafunc):
+    """Parametrised here, after the module (and its PENDING lists at the end) has loaded."""
+    if "values_file" in metafunc.fixturenames:
+        pending = PENDING_TEMPLATE if metafunc.function.__name__ == "test_the_chart_refuses_it_naming_the_path" else PENDING_CHECK_VALUES
+        metafunc.parametrize("values_file", list(_params(pending)))
+
+
+def test_the_corpus_is_large_and_every_file_says_what_it_breaks():
+    files = sorted(CORPUS.glob("*.yaml"))
+    assert len(files) >= 60
+    for path in files:
+        header = _header(path)
+        assert header.get("refused-at") and header.get("why"), f"{path.name}: needs '# refused-at: <value path>' and '# why: ...' lines"
+    unknown = (set(PENDING_TEMPLATE) | set(PENDING_CHECK_VALUES)) - {p.stem for p in files}
+    assert not unknown, f"pending cases without a file: {sorted(unknown)}"
+    assert set(PENDING_CHECK_VALUES) <= set(PENDING_TEMPLATE), "check_values renders the chart: what the chart refuses, it refuses"
+
+
+@pytest.mark.parametrize("renderer", helm.RENDERERS)
+def test_the_chart_refuses_it_naming_the_path(values_file, renderer):
+    path = _header(values_file)["refused-at"]
+    try:
+        helm.render_chart(values_files=[values_file], renderer=renderer, kube_version=helm.OLDEST_KUBE_VERSION)
+    except helm.RenderError as error:
+        assert names_path(error.stderr, path), f"refused, but the message does not name {path}:\n{error.stderr}"
+    else:
+        raise NotRefusedYet(f"{renderer} rendered {values_file.name}")
+
+
+def test_check_values_refuses_it_naming_the_path(values_file, capsys):
+    path = _header(values_file)["refused-at"]
+    code = values_check.main(["--values", str(values_file)])
+    out = capsys.readouterr()
+    output = out.out + out.err
+    if code == 0:
+        raise NotRefusedYet(f"check_values found nothing in {values_file.name}")
+    if code == 1 and not names_path(output, path):
+        raise ValuePathNotNamedYet(f"found at the rendered objects, not at {path}:\n{output}")
+    assert names_path(output, path), f"exit {code}, but the output does not name {path}:\n{output}"
+
+
+# ---- Pending: not refused yet, and who will refuse them -----------------------------------------
+SCHEMA = "values.schema.json: monitoring relabelings are prometheus-operator types, not Kubernetes ones, and are not yet generated from the CRD"
+RULE = "a cross-field rule in templates/_validate_*.tpl, not written yet"
+SCHEMA_SEEN = SCHEMA + "; check_values already finds it at the rendered field"
+RULE_SEEN = RULE + "; check_values already finds it at the rendered field"
+
+PENDING_TEMPLATE = {
+    "netpol-gateway-without-clients": RULE,
+    "netpol-gcs-storage-egress-wrong-port": RULE,
+    "netpol-gcs-without-dns": RULE,
+    "netpol-gcs-without-storage-egress": RULE,
+    "netpol-gcs-workload-identity-metadata-blocked": RULE,
+    "netpol-ingress-without-clients": RULE,
+    "netpol-init-download-without-egress": RULE,
+    "netpol-loadbalancer-without-clients": RULE,
+    "netpol-s3-without-storage-egress": RULE,
+    "rule-active-colour-zero-replicas": RULE,
+    "rule-basepath-version-folder-gcs": RULE,
+    "rule-basepath-version-folder": RULE,
+    "rule-colour-memory-request-above-limit": RULE,
+    "rule-config-mount-on-tmp": RULE,
+    "rule-cpu-request-above-limit": RULE,
+    "rule-hpa-cpu-track-without-request": RULE,
+    "rule-hpa-memory-without-request": RULE,
+    "rule-hpa-raw-metric-without-request": RULE,
+    "rule-implicit-primary-track-zero-replicas": RULE,
+    "rule-memory-request-above-limit-mixed-units": RULE,
+    "rule-model-mount-inside-config-mount": RULE,
+    "rule-pdb-maxunavailable-zero": RULE,
+    "rule-pdb-minavailable-100-percent": RULE,
+    "rule-pdb-minavailable-equals-replicas": RULE,
+    "rule-pdb-track-with-one-replica": RULE,
+    "rule-primary-track-zero-replicas": RULE,
+    "rule-replicacount-zero": RULE,
+    "rule-secret-literal-aws": RULE,
+    "rule-secret-literal-init-password": RULE,
+    "rule-secret-literal-token": RULE,
+    "rule-service-ports-collide": RULE,
+    "rule-tls-secret-without-tls": RULE,
+    "rule-track-basepath-version-folder": RULE,
+    "rule-track-cpu-request-above-limit": RULE,
+    "schema-servicemonitor-relabeling-snake-case": SCHEMA,
+}
+
+PENDING_CHECK_VALUES = {
+    "netpol-gateway-without-clients": RULE,
+    "netpol-gcs-storage-egress-wrong-port": RULE,
+    "netpol-gcs-without-dns": RULE,
+    "netpol-gcs-without-storage-egress": RULE,
+    "netpol-gcs-workload-identity-metadata-blocked": RULE,
+    "netpol-ingress-without-clients": RULE,
+    "netpol-init-download-without-egress": RULE,
+    "netpol-loadbalancer-without-clients": RULE,
+    "netpol-s3-without-storage-egress": RULE,
+    "rule-active-colour-zero-replicas": RULE,
+    "rule-basepath-version-folder-gcs": RULE,
+    "rule-basepath-version-folder": RULE,
+    "rule-colour-memory-request-above-limit": RULE_SEEN,
+    "rule-config-mount-on-tmp": RULE_SEEN,
+    "rule-hpa-cpu-track-without-request": RULE,
+    "rule-hpa-memory-without-request": RULE,
+    "rule-hpa-raw-metric-without-request": RULE,
+    "rule-implicit-primary-track-zero-replicas": RULE,
+    "rule-model-mount-inside-config-mount": RULE,
+    "rule-pdb-maxunavailable-zero": RULE,
+    "rule-pdb-minavailable-100-percent": RULE,
+    "rule-pdb-minavailable-equals-replicas": RULE,
+    "rule-pdb-track-with-one-replica": RULE,
+    "rule-primary-track-zero-replicas": RULE,
+    "rule-replicacount-zero": RULE,
+    "rule-secret-literal-aws": RULE,
+    "rule-secret-literal-init-password": RULE,
+    "rule-secret-literal-token": RULE,
+    "rule-service-ports-collide": RULE_SEEN,
+    "rule-tls-secret-without-tls": RULE,
+    "rule-track-basepath-version-folder": RULE,
+    "rule-track-cpu-request-above-limit": RULE_SEEN,
+    "schema-servicemonitor-relabeling-snake-case": SCHEMA_SEEN,
+}

@@ -40,9 +40,9 @@ DEPLOYER_RIGHTS = [
     (("patch", "deployments", "apps", f"{FULLNAME}-canary", None), True),
     (("patch", "services", "", FULLNAME, None), True),
     (("patch", "services", "", f"{FULLNAME}-canary", None), True),
-    (("patch", "ingresses", "networking.k8s.io", "any", None), True),
-    (("patch", "httproutes", "gateway.networking.k8s.io", "any", None), True),
-    # ... and nothing more:
+    # ... and nothing more (the scenario renders no Ingress or route, so none may be patched):
+    (("patch", "ingresses", "networking.k8s.io", "any", None), False),
+    (("patch", "httproutes", "gateway.networking.k8s.io", "any", None), False),
     (("patch", "deployments", "apps", "someone-elses", None), False),
     (("delete", "deployments", "apps", f"{FULLNAME}-stable", None), False),
     (("update", "deployments", "apps", f"{FULLNAME}-stable", None), False),

@@ -59,10 +59,7 @@ def test_deployer_role_grants_exactly_its_list_in_the_release_namespace(docs):
         ("", "services", "tfs-tf-serving"): {"patch"},
         ("", "services", "tfs-tf-serving-canary"): {"patch"},
         ("", "services", "tfs-tf-serving-stable"): {"patch"},
-        ("networking.k8s.io", "ingresses", "*"): {"get", "patch"},
-        ("gateway.networking.k8s.io", "httproutes", "*"): {"get", "patch"},
-        ("gateway.networking.k8s.io", "grpcroutes", "*"): {"get", "patch"},
-    }
+    }, "no Ingress or route is rendered, so the Role has no rule for them"
 
 
 DEPLOYER_ON = {"rbac": {"deployer": {"create": True, "subjects": [{"kind": "ServiceAccount", "name": "promoter", "namespace": "ci"}]}}}
@@ -74,9 +71,10 @@ def _patchable(docs):
 
 
 def _promotable(docs):
-    """Every rendered Deployment and every traffic Service (main, per-track, preview). The headless
-    metrics Service selects all tracks and no promotion moves it."""
+    """Every rendered Deployment, traffic Service (main, per-track, preview), Ingress and Gateway API
+    route. The headless metrics Service selects all tracks and no promotion moves it."""
     rendered = {("deployments", d["metadata"]["name"]) for d in of_kind(docs, "Deployment")}
+    rendered |= {(resource, d["metadata"]["name"]) for kind, resource in (("Ingress", "ingresses"), ("HTTPRoute", "httproutes"), ("GRPCRoute", "grpcroutes")) for d in of_kind(docs, kind)}
     rendered |= {
         ("services", s["metadata"]["name"])
         for s in of_kind(docs, "Service")
@@ -108,6 +106,23 @@ def test_track_and_preview_services_are_patchable(values, must_patch):
     services = {n for r, n in _patchable(docs) if r == "services"}
     assert must_patch <= services, services
     assert services == {s["metadata"]["name"] for s in of_kind(docs, "Service")}
+
+
+def test_ingress_and_route_rights_name_the_releases_own_objects():
+    values = {
+        **DEPLOYER_ON,
+        "tracks": {"stable": {}, "canary": {}},
+        "primaryTrack": "stable",
+        "canary": {"enabled": True, "track": "canary", "weight": 10},
+        "ingress": {"enabled": True, "host": "rest.example.com", "tls": {"enabled": True, "secretName": "tls"}, "grpc": {"enabled": True, "host": "grpc.example.com"}},
+        "gatewayApi": {"enabled": True, "force": True, "parentRefs": [{"name": "public"}], "http": {"hostnames": ["rest.gw.example.com"]}, "grpc": {"hostnames": ["grpc.gw.example.com"]}},
+    }
+    docs = helm.render_chart(values)
+    grants = _grants(one(docs, "Role"))
+    ingresses = {n for (g, r, n) in grants if r == "ingresses"}
+    assert ingresses == {"tfs-tf-serving", "tfs-tf-serving-canary", "tfs-tf-serving-grpc", "tfs-tf-serving-grpc-canary"} == {i["metadata"]["name"] for i in of_kind(docs, "Ingress")}
+    assert {(r, n) for (g, r, n) in grants if g == "gateway.networking.k8s.io"} == {("httproutes", "tfs-tf-serving"), ("grpcroutes", "tfs-tf-serving")}
+    assert all(grants[key] == {"get", "patch"} for key in grants if key[1] in {"ingresses", "httproutes", "grpcroutes"})
 
 
 def test_the_metrics_service_is_not_patchable():

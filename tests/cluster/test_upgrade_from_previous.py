@@ -4,12 +4,16 @@ Upgrading section says: on a real API server, so immutable-field changes fail he
 
 from __future__ import annotations
 
+import json
+
+import jsonschema
 import pytest
 import yaml
 from kubernetes import client
 
 from tfserving_harness import helm
 from tfserving_harness.cluster import HelmRelease, export_chart, previous_chart_commit
+from tfserving_harness.paths import chart_dir
 
 RELEASE = "tfs"
 CLAIM = f"{RELEASE}-tf-serving-models"
@@ -47,14 +51,20 @@ def test_upgrade_from_the_previous_version_keeps_the_users_values_and_the_claim(
 
 
 def test_reuse_values_across_versions_fails_as_the_readme_says(cluster, namespace, previous_chart, tmp_path):
-    """The README tells users to prefer --reset-then-reuse-values because this fails; if it stops
-    failing, the Upgrading section is out of date."""
+    """The README tells users to prefer --reset-then-reuse-values because --reuse-values brings
+    back the old chart's defaults. Where those defaults break this version's schema, the upgrade
+    must fail naming the value and leave the release as it was; if it stops failing, the Upgrading
+    section is out of date."""
     chart, version = previous_chart
-    if version != "0.1.0":
-        pytest.skip(f"the README's --reuse-values example is about 0.1.0; the previous version is {version}")
+    old_defaults = yaml.safe_load((chart / "values.yaml").read_text())
+    schema = json.loads((chart_dir() / "values.schema.json").read_text())
+    refused = sorted({".".join(str(p) for p in e.absolute_path) or "(root)" for e in jsonschema.Draft7Validator(schema).iter_errors(old_defaults)})
+    if not refused:
+        pytest.skip(f"every default of {version} satisfies this version's schema, so --reuse-values happens to work from {version}")
     ns = namespace("reuse-values-trap")
     old = HelmRelease(RELEASE, ns, cluster.kubeconfig, chart=chart)
     old.install(wait=False)
     trap = HelmRelease(RELEASE, ns, cluster.kubeconfig).helm("upgrade", extra=["--reuse-values"], check=False)
-    assert trap.returncode != 0 and "activationThreshold" in trap.stderr, trap.stdout + trap.stderr
+    assert trap.returncode != 0, trap.stdout
+    assert any(path.split(".")[-1] in trap.stderr for path in refused), f"expected one of {refused} in:\n{trap.stderr}"
     assert old.status() == (1, "deployed"), "a refused upgrade leaves the release as it was"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tfserving_harness import helm
-from tfserving_harness.frozen import thaw
+from tfserving_harness.frozen import freeze, thaw
 from tfserving_harness.manifests import one
 
 
@@ -25,13 +25,22 @@ def test_cache_separates_every_argument():
 
 def test_rendered_documents_cannot_be_mutated_by_a_test(default_docs):
     deployment = one(default_docs, "Deployment")
-    with pytest.raises(TypeError, match="read-only"):
+    with pytest.raises(TypeError, match="frozendict"):
         deployment["spec"]["replicas"] = 5
     with pytest.raises(TypeError, match="read-only"):
         deployment["spec"]["template"]["spec"]["containers"].append({})
     copy = thaw(deployment)
     copy["spec"]["replicas"] = 5
     assert one(default_docs, "Deployment")["spec"]["replicas"] == 1
+
+
+def test_equal_documents_hash_equal_so_they_can_key_caches():
+    """frozendict hashes by value (the hand-written FrozenDict hashed by identity)."""
+    first = freeze({"kind": "Service", "spec": {"ports": [{"port": 8500}, {"port": 8501}]}})
+    second = freeze({"spec": {"ports": [{"port": 8500}, {"port": 8501}]}, "kind": "Service"})
+    assert first is not second and first == second and hash(first) == hash(second)
+    assert hash(first) != hash(freeze({"kind": "Service", "spec": {"ports": [{"port": 8501}, {"port": 8500}]}}))
+    assert {first: "validated"}[second] == "validated"
 
 
 def test_values_are_passed_on_stdin_and_win_over_values_files(tmp_path):

@@ -34,6 +34,8 @@ setup: ## Create .venv and install everything, pinned (helm included)
 test: ## Every test tier that runs on one machine (cluster tier when KUBECONFIG answers; kind tests skip with the reason); the version check when BASE_REF is set
 	$(VENV)/bin/ruff check src scripts tests loadtests
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory test-harness
+	$(MAKE) --no-print-directory test-model
 	$(MAKE) --no-print-directory test-kind
 	$(MAKE) --no-print-directory test-load
 	$(MAKE) --no-print-directory test-publishing
@@ -67,6 +69,14 @@ publish: ## Release the chart: make publish REGISTRY=oci://ghcr.io/my-org/charts
 .PHONY: test-unit
 test-unit: ## Render-and-assert tests: schemas, TF Serving configs, invariants, helm lint per ci/ scenario
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+.PHONY: test-harness
+test-harness: ## The harness's own tests (render cache, cluster/upgrade helpers, PromQL, load logic, rollout gates and plans)
+	$(PY) -m pytest tests/harness $(PYTEST_ARGS)
+
+.PHONY: test-model
+test-model: ## Tests that build real SavedModels with TensorFlow (demo model, tfs-rollout validate-model)
+	$(PY) -m pytest tests/model $(PYTEST_ARGS)
 
 .PHONY: test-kind
 test-kind: ## End-to-end on kind (real tensorflow/serving, real traffic); without one every test is skipped with the reason

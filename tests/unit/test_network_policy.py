@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tfserving_harness import helm, yamlio
+from tfserving_harness import yamlio
 from tfserving_harness.manifests import of_kind, one, pod_template, selector_matches
 from tfserving_harness.paths import chart_dir
 from tfserving_harness.testing import assert_refused, at
@@ -15,8 +15,8 @@ SCENARIO = chart_dir() / "ci" / "network-policy-values.yaml"
 
 
 @pytest.fixture(scope="module")
-def docs():
-    return helm.render_chart(values_files=[SCENARIO])
+def docs(scenario):
+    return scenario(SCENARIO)
 
 
 @pytest.fixture(scope="module")

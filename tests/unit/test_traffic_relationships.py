@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from tfserving_harness import helm
 from tfserving_harness.frozen import thaw
 from tfserving_harness.manifests import of_kind, pod_template, selector_matches
 from tfserving_harness.testing import ci_scenarios
@@ -41,9 +40,9 @@ def _expected_services(values):
 
 
 @pytest.mark.parametrize("values_file", SCENARIOS)
-def test_every_service_selects_exactly_its_tracks_pods(values_file):
+def test_every_service_selects_exactly_its_tracks_pods(values_file, scenario):
     values = effective_values([values_file])
-    docs = helm.render_chart(values_files=[values_file])
+    docs = scenario(values_file)
     deployments = of_kind(docs, "Deployment")
     selected = {
         s["metadata"]["name"]: sorted(d["metadata"]["name"] for d in deployments if selector_matches(s["spec"]["selector"], pod_template(d)["metadata"]["labels"]))
@@ -53,9 +52,9 @@ def test_every_service_selects_exactly_its_tracks_pods(values_file):
 
 
 @pytest.mark.parametrize("values_file", SCENARIOS)
-def test_each_pdb_targets_its_own_track(values_file):
+def test_each_pdb_targets_its_own_track(values_file, scenario):
     values = effective_values([values_file])
-    docs = helm.render_chart(values_files=[values_file])
+    docs = scenario(values_file)
     pdbs = of_kind(docs, "PodDisruptionBudget")
     tracks, _ = _tracks(values)
     assert len(pdbs) == (len(tracks) if values["podDisruptionBudget"]["enabled"] else 0)
@@ -73,9 +72,9 @@ def _mirror(ingress):
 
 
 @pytest.mark.parametrize("values_file", SCENARIOS)
-def test_canary_ingresses_mirror_their_primary_and_reach_the_canary_track(values_file):
+def test_canary_ingresses_mirror_their_primary_and_reach_the_canary_track(values_file, scenario):
     values = effective_values([values_file])
-    docs = helm.render_chart(values_files=[values_file])
+    docs = scenario(values_file)
     ingresses = {i["metadata"]["name"]: i for i in of_kind(docs, "Ingress")}
     canaries = [name for name, i in ingresses.items() if (i["metadata"].get("annotations") or {}).get("nginx.ingress.kubernetes.io/canary") == "true"]
     assert len(canaries) == (len(ingresses) // 2 if values["canary"]["enabled"] else 0)
@@ -91,9 +90,9 @@ def test_canary_ingresses_mirror_their_primary_and_reach_the_canary_track(values
 
 
 @pytest.mark.parametrize("values_file", SCENARIOS)
-def test_route_weights_are_what_the_values_say(values_file):
+def test_route_weights_are_what_the_values_say(values_file, scenario):
     values = effective_values([values_file])
-    docs = helm.render_chart(values_files=[values_file])
+    docs = scenario(values_file)
     _, primary = _tracks(values)
     services = {s["metadata"]["name"]: s for s in of_kind(docs, "Service")}
     canary = values["canary"]
@@ -107,8 +106,8 @@ def test_route_weights_are_what_the_values_say(values_file):
 
 
 @pytest.mark.parametrize("values_file", SCENARIOS)
-def test_no_two_objects_share_a_kind_and_name(values_file):
-    docs = helm.render_chart(values_files=[values_file])
+def test_no_two_objects_share_a_kind_and_name(values_file, scenario):
+    docs = scenario(values_file)
     names = [(d["kind"], d["metadata"]["name"]) for d in docs]
     assert sorted(n for n in set(names) if names.count(n) > 1) == []
 

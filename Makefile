@@ -14,6 +14,9 @@ CHART := charts/tf-serving
 TFS_API := tensorflow-serving-api==2.20.0
 # Both cores: helm renders are CPU-bound subprocesses. `make test PYTEST_ARGS=` runs serially.
 PYTEST_ARGS ?= -n auto --dist loadfile
+# The unit and harness tiers spread tests one by one: their workers share renders through a folder
+# (tests/conftest.py), so no file's scenarios are rendered twice and no worker idles on a long file.
+UNIT_PYTEST_ARGS ?= $(if $(filter command line environment,$(origin PYTEST_ARGS)),$(PYTEST_ARGS),-n auto --dist load)
 # Go's collector inside the in-process Helm 4 (the default renderer) runs every few MB at GOGC=100;
 # at 400 a render measured ~20% less CPU for ~20 MB more memory. Go reads GOGC once, from the
 # environment the process starts with, so it is set here; a GOGC you set wins.
@@ -37,7 +40,7 @@ setup: ## Create .venv and install everything, pinned (helm included)
 .PHONY: test
 test: ## Every test tier that runs on one machine (cluster tier when KUBECONFIG answers; kind tests skip with the reason); the version check when BASE_REF is set
 	$(VENV)/bin/ruff check src scripts tests loadtests
-	$(PYTEST) tests/unit $(PYTEST_ARGS)
+	$(PYTEST) tests/unit $(UNIT_PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-harness
 	$(MAKE) --no-print-directory test-model
 	$(MAKE) --no-print-directory test-kind
@@ -72,11 +75,11 @@ publish: ## Release the chart: make publish REGISTRY=oci://ghcr.io/my-org/charts
 
 .PHONY: test-unit
 test-unit: ## Render-and-assert tests: schemas, TF Serving configs, invariants, helm lint per ci/ scenario
-	$(PYTEST) tests/unit $(PYTEST_ARGS)
+	$(PYTEST) tests/unit $(UNIT_PYTEST_ARGS)
 
 .PHONY: test-harness
 test-harness: ## The harness's own tests (render cache, cluster/upgrade helpers, PromQL, load logic, rollout gates and plans)
-	$(PYTEST) tests/harness $(PYTEST_ARGS)
+	$(PYTEST) tests/harness $(UNIT_PYTEST_ARGS)
 
 .PHONY: test-model
 test-model: ## Tests that build real SavedModels with TensorFlow (demo model, tfs-rollout validate-model)
@@ -119,8 +122,8 @@ validate-model: ## Check a model folder before deploying it: make validate-model
 	$(PY) scripts/tfs-rollout validate-model $(MODEL) $(foreach f,$(VALUES),--values $(f))
 
 .PHONY: bench
-bench: ## Render speed with/without cache, cache hit ratio and wall time of the unit tier
-	GOGC=$${GOGC:-400} $(PY) scripts/bench_render.py
+bench: ## Renders/s in-process vs subprocess, cache hit ratio, unit tier wall+CPU serial and -n 2, test count (BENCH_ARGS=--other-tiers: with tests/harness and tests/model too)
+	GOGC=$${GOGC:-400} $(PY) scripts/bench_render.py $(BENCH_ARGS)
 
 .PHONY: bench-publish
 bench-publish: ## Time scripts/publish (dry run, two signed publishes to a local registry), digest reproducibility, the publishing tier

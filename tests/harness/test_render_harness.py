@@ -63,6 +63,24 @@ def test_render_error_carries_helms_stderr_and_is_cached():
     assert helm.cache_stats.hits == hits + 1
 
 
+def test_renders_are_shared_between_the_processes_of_a_run(tmp_path, monkeypatch):
+    """An xdist worker finds what another one rendered (documents and refusals) instead of rendering it."""
+    monkeypatch.setenv(helm.SHARE_DIR_ENV, str(tmp_path))
+    good, refused = {"fullnameOverride": "shared-render"}, {"replicaCount": "shared"}
+    first = helm.render_chart(good)
+    with pytest.raises(helm.RenderError) as first_error:
+        helm.render_chart(refused)
+    assert len(list(tmp_path.glob("*.pickle"))) == 2
+    monkeypatch.setattr(helm, "_cache", {})  # what another process starts with
+    misses, shared = helm.cache_stats.misses, helm.cache_stats.shared_hits
+    second = helm.render_chart(good)
+    with pytest.raises(helm.RenderError) as second_error:
+        helm.render_chart(refused)
+    assert second == first and second is not first and hash(second) == hash(first)
+    assert second_error.value.stderr == first_error.value.stderr
+    assert (helm.cache_stats.misses, helm.cache_stats.shared_hits) == (misses, shared + 2)
+
+
 def test_fail_messages_from_any_template_surface():
     """The whole chart is rendered, so a `fail` in _validate.tpl reaches the caller."""
     with pytest.raises(helm.RenderError, match="server.grpcPort and server.restPort are both 8500"):

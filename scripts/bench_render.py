@@ -5,7 +5,7 @@ test count (serially and with pytest-xdist). The machine's load average is print
 figure: wall times on a shared machine say little without it, CPU seconds (user+sys of pytest and
 everything it started) much more.
 
-    .venv/bin/python scripts/bench_render.py [--renders 20] [--skip-tier] [--other-tiers]
+    .venv/bin/python scripts/bench_render.py [--renders 20] [--skip-tier] [--other-tiers] [--template-costs SCENARIO]
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -22,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tfserving_harness import helm
-from tfserving_harness.paths import REPO_ROOT
+from tfserving_harness.paths import REPO_ROOT, chart_dir
+from tfserving_harness.testing import scenario_file
 
 
 def renders_per_second(count: int, *, cached: bool, renderer: str | None = None) -> float:
@@ -71,13 +73,50 @@ def load_average() -> str:
     return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def template_costs(values_file: Path, renders: int) -> None:
+    """CPU per render saved by deleting each kind template from a copy of the chart (its helpers
+    stay): where render time goes. Min of 3 batches; on a shared machine differences of 2-3 ms
+    are noise (a template that renders nothing here shows that floor)."""
+
+    def cost(chart: Path) -> float | None:
+        try:
+            helm.render_chart(chart=chart, values_files=[values_file], use_cache=False)
+        except helm.RenderError:
+            return None  # the chart needs this template (e.g. one that runs the validation)
+        batches = []
+        for _ in range(3):
+            start = time.process_time()
+            for index in range(renders):
+                helm.render_chart({"fullnameOverride": f"bench{index}"}, chart=chart, values_files=[values_file], use_cache=False)
+            batches.append((time.process_time() - start) / renders * 1000)
+        return min(batches)
+
+    source = chart_dir()
+    full = cost(source)
+    print(f"template costs, {values_file.name}: whole chart {full:.1f} ms CPU per render (Helm 4 in-process)")
+    savings = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for template in sorted((source / "templates").glob("*.yaml")):
+            copy = Path(scratch, template.stem, source.name)
+            shutil.copytree(source, copy)
+            (copy / "templates" / template.name).unlink()
+            without = cost(copy)
+            savings.append((full - without if without is not None else float("nan"), template.name))
+    for saved, name in sorted(savings, key=lambda item: -item[0]):
+        print(f"  without {name:36s} {saved:5.1f} ms less")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--renders", type=int, default=20, help="renders per timing (default 20)")
     parser.add_argument("--skip-tier", action="store_true", help="only time render_chart")
     parser.add_argument("--other-tiers", action="store_true",
                         help="also time tests/unit + tests/harness + tests/model in one run (the unit tier's scope before they moved out)")
+    parser.add_argument("--template-costs", metavar="SCENARIO", help="only print each template's share of a render of ci/SCENARIO-values.yaml")
     args = parser.parse_args(argv)
+    if args.template_costs:
+        template_costs(scenario_file(args.template_costs), args.renders)
+        return 0
 
     print(f"helm binary: {helm.find_helm()}; default renderer: {helm.default_renderer()}")
     for renderer, label in (("sdk", "Helm 4 in-process"), ("binary", "helm 3.17 subprocess")):

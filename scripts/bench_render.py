@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Render benchmark: renders per second in-process (Helm 4 SDK) and as a helm 3.17 subprocess,
-with the cache, the cache hit ratio over the unit tier, and the unit tier's wall time and test
-count (serially and with pytest-xdist).
+with the cache, the cache hit ratio over the unit tier, and the unit tier's wall and CPU time and
+test count (serially and with pytest-xdist). The machine's load average is printed with each
+figure: wall times on a shared machine say little without it, CPU seconds (user+sys of pytest and
+everything it started) much more.
 
-    .venv/bin/python scripts/bench_render.py [--renders 20] [--skip-tier]
+    .venv/bin/python scripts/bench_render.py [--renders 20] [--skip-tier] [--other-tiers] [--template-costs SCENARIO]
 """
 
 from __future__ import annotations
@@ -11,14 +13,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from tfserving_harness import helm
-from tfserving_harness.paths import REPO_ROOT
+from tfserving_harness.paths import REPO_ROOT, chart_dir
+from tfserving_harness.testing import scenario_file
 
 
 def renders_per_second(count: int, *, cached: bool, renderer: str | None = None) -> float:
@@ -31,31 +37,86 @@ def renders_per_second(count: int, *, cached: bool, renderer: str | None = None)
     return count / (time.perf_counter() - start)
 
 
-def unit_tier(extra_args: list[str]) -> tuple[float, int, int, str]:
-    """(wall seconds, cache hits, cache misses, pytest's summary line) for one run of tests/unit."""
+@dataclass
+class TierRun:
+    wall: float
+    cpu: float  # user+sys of pytest, its xdist workers and every helm process they ran
+    hits: int  # from a process's own memory
+    shared_hits: int  # rendered by another xdist worker of the same run
+    misses: int  # rendered
+    summary: str  # pytest's last line: "1029 passed, 2 skipped in 40.1s"
+
+
+def run_tier(paths: list[str], extra_args: list[str]) -> TierRun:
+    """One pytest run of `paths`, with the render cache statistics every worker leaves behind."""
     with tempfile.TemporaryDirectory() as stats_dir:
         env = dict(os.environ, TFS_RENDER_STATS_DIR=stats_dir)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         result = subprocess.run(
-            [sys.executable, "-m", "pytest", "tests/unit", "-q", "-p", "no:cacheprovider", *extra_args],
+            [sys.executable, "-m", "pytest", *paths, "-q", "-p", "no:cacheprovider", *extra_args],
             cwd=REPO_ROOT, env=env, capture_output=True, text=True,
         )
         wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if result.returncode != 0:
-            sys.exit(f"the unit tier failed; fix it before benchmarking:\n{result.stdout[-3000:]}")
-        hits = misses = 0
+            sys.exit(f"{' '.join(paths)} failed; fix it before benchmarking:\n{result.stdout[-3000:]}")
+        hits = shared_hits = misses = 0
         for stats_file in Path(stats_dir).glob("*.json"):
             stats = json.loads(stats_file.read_text())
-            hits, misses = hits + stats["hits"], misses + stats["misses"]
-        summary = result.stdout.strip().splitlines()[-1]
-        return wall, hits, misses, summary
+            hits, shared_hits, misses = hits + stats["hits"], shared_hits + stats["shared_hits"], misses + stats["misses"]
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        return TierRun(wall, cpu, hits, shared_hits, misses, result.stdout.strip().splitlines()[-1])
+
+
+def load_average() -> str:
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def template_costs(values_file: Path, renders: int) -> None:
+    """CPU per render saved by deleting each kind template from a copy of the chart (its helpers
+    stay): where render time goes. Min of 3 batches; on a shared machine differences of 2-3 ms
+    are noise (a template that renders nothing here shows that floor)."""
+
+    def cost(chart: Path) -> float | None:
+        try:
+            helm.render_chart(chart=chart, values_files=[values_file], use_cache=False)
+        except helm.RenderError:
+            return None  # the chart needs this template (e.g. one that runs the validation)
+        batches = []
+        for _ in range(3):
+            start = time.process_time()
+            for index in range(renders):
+                helm.render_chart({"fullnameOverride": f"bench{index}"}, chart=chart, values_files=[values_file], use_cache=False)
+            batches.append((time.process_time() - start) / renders * 1000)
+        return min(batches)
+
+    source = chart_dir()
+    full = cost(source)
+    print(f"template costs, {values_file.name}: whole chart {full:.1f} ms CPU per render (Helm 4 in-process)")
+    savings = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for template in sorted((source / "templates").glob("*.yaml")):
+            copy = Path(scratch, template.stem, source.name)
+            shutil.copytree(source, copy)
+            (copy / "templates" / template.name).unlink()
+            without = cost(copy)
+            savings.append((full - without if without is not None else float("nan"), template.name))
+    for saved, name in sorted(savings, key=lambda item: -item[0]):
+        print(f"  without {name:36s} {saved:5.1f} ms less")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--renders", type=int, default=20, help="renders per timing (default 20)")
     parser.add_argument("--skip-tier", action="store_true", help="only time render_chart")
+    parser.add_argument("--other-tiers", action="store_true",
+                        help="also time tests/unit + tests/harness + tests/model in one run (the unit tier's scope before they moved out)")
+    parser.add_argument("--template-costs", metavar="SCENARIO", help="only print each template's share of a render of ci/SCENARIO-values.yaml")
     args = parser.parse_args(argv)
+    if args.template_costs:
+        template_costs(scenario_file(args.template_costs), args.renders)
+        return 0
 
     print(f"helm binary: {helm.find_helm()}; default renderer: {helm.default_renderer()}")
     for renderer, label in (("sdk", "Helm 4 in-process"), ("binary", "helm 3.17 subprocess")):
@@ -65,11 +126,19 @@ def main(argv: list[str] | None = None) -> int:
     print(f"render_chart with cache:    {cached:8.0f} renders/s ({args.renders * 50} hits)")
     if args.skip_tier:
         return 0
-    for label, extra in (("serial", []), ("xdist -n 2", ["-n", "2", "--dist", "loadfile"])):
-        print(f"running the unit tier ({label}) ...", flush=True)
-        wall, hits, misses, summary = unit_tier(extra)
-        ratio = hits / (hits + misses) if hits + misses else 0.0
-        print(f"unit tier {label:10s}: {wall:5.1f} s wall, {summary}; render cache {hits} hits / {misses} misses = {ratio:.0%} hit ratio")
+    runs = [("tests/unit", ["tests/unit"], "serial", ["-p", "no:xdist"]),
+            ("tests/unit", ["tests/unit"], "xdist -n 2 --dist load", ["-n", "2", "--dist", "load"])]
+    if args.other_tiers:
+        # What the unit tier held before the harness's own tests and the TensorFlow tests moved out.
+        runs.append(("unit+harness+model", ["tests/unit", "tests/harness", "tests/model"], "xdist -n 2 --dist loadfile", ["-n", "2", "--dist", "loadfile"]))
+    for label, paths, mode, extra in runs:
+        print(f"running {label} ({mode}, {load_average()}) ...", flush=True)
+        run = run_tier(paths, extra)
+        total = run.hits + run.shared_hits + run.misses
+        ratio = (run.hits + run.shared_hits) / total if total else 0.0
+        print(f"{label} {mode:10s}: {run.wall:5.1f} s wall, {run.cpu:5.1f} s CPU (user+sys), {run.summary}; "
+              f"render cache {run.hits} hits + {run.shared_hits} from another worker / {run.misses} renders = "
+              f"{ratio:.0%} hit ratio; after: {load_average()}")
     print("(the unit tier renders every scenario with both renderers in test_renderers_agree.py; the rest use the default)")
     return 0
 

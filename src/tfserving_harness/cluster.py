@@ -2,7 +2,7 @@
 helm command lines, the objects a ci/ scenario needs before it installs, the vendored CRDs its
 custom resources need, waits with progress, and the report (events, helm status) a failure prints.
 
-Everything here that needs no API server is unit-tested (tests/unit/test_cluster_harness.py); the
+Everything here that needs no API server is unit-tested (tests/harness/test_cluster_harness.py); the
 cluster tier (tests/cluster) and the kind tier (tests/kind) use it against real clusters.
 """
 

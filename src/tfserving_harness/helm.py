@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import atexit
 import functools
+import hashlib
 import json
 import os
+import pickle
 import re
 import shutil
 import subprocess
@@ -157,18 +159,52 @@ def run_helm(args: Sequence[str], *, stdin: str | None = None, check: bool = Tru
 
 @dataclass
 class CacheStats:
-    hits: int = 0
-    misses: int = 0
+    hits: int = 0  # from this process's memory
+    misses: int = 0  # rendered by this process
+    shared_hits: int = 0  # rendered by another process of the same test run (TFS_RENDER_SHARE_DIR)
 
     @property
     def ratio(self) -> float:
-        total = self.hits + self.misses
-        return self.hits / total if total else 0.0
+        total = self.hits + self.shared_hits + self.misses
+        return (self.hits + self.shared_hits) / total if total else 0.0
 
 
 _cache: dict[str, Any] = {}
 _cache_lock = threading.Lock()
 cache_stats = CacheStats()
+
+#: A folder that the processes of one test run (pytest-xdist's workers) share renders through, one
+#: pickle per cache key, so a scenario two workers need is rendered once. Set by tests/conftest.py
+#: for the run and removed after it; unset, the cache is per process.
+SHARE_DIR_ENV = "TFS_RENDER_SHARE_DIR"
+
+
+def _share_path(key: str) -> Path | None:
+    directory = os.environ.get(SHARE_DIR_ENV)
+    return Path(directory, hashlib.sha256(key.encode()).hexdigest() + ".pickle") if directory else None
+
+
+def _share_load(key: str) -> Any:
+    """What another process rendered for `key` (documents or a RenderError), else None."""
+    path = _share_path(key)
+    if path is None:
+        return None
+    try:
+        kind, payload = pickle.loads(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    if kind == "error":
+        message, stderr, command = payload
+        return RenderError(message, stderr, command)
+    return tuple(freeze(doc) for doc in payload)
+
+
+def _share_store(key: str, outcome: tuple[str, Any]) -> None:
+    path = _share_path(key)
+    if path is not None:
+        partial = path.with_suffix(f".{os.getpid()}.partial")
+        partial.write_bytes(pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL))
+        os.replace(partial, path)  # atomic: a reader sees the whole file or none
 
 
 #: The two renderers. `sdk` is Helm 4 in-process (helm-python-sdk, the chart loaded once per
@@ -228,7 +264,7 @@ class _SdkCharts:
         self._lock = threading.Lock()
 
     def get(self, chart: Path):
-        fingerprint = tuple(sorted((str(p), p.stat().st_mtime_ns) for p in chart.rglob("*") if p.is_file()))
+        fingerprint = _tree_fingerprint(chart)
         with self._lock:
             loaded = self._loaded.get(chart)
             if loaded is None or loaded[0] != fingerprint:
@@ -237,6 +273,17 @@ class _SdkCharts:
                 loaded = (fingerprint, _sdk_module().Chart.load(str(chart)))
                 self._loaded[chart] = loaded
             return loaded[1]
+
+
+def _tree_fingerprint(root: Path) -> tuple:
+    """(path, mtime, size) of every file under root: os.walk, since Path.rglob + stat measured a
+    third of a render's Python-side time."""
+    found = []
+    for directory, _, files in os.walk(root):
+        for name in files:
+            stat = os.stat(os.path.join(directory, name))
+            found.append((directory, name, stat.st_mtime_ns, stat.st_size))
+    return tuple(sorted(found))
 
 
 _sdk_charts = _SdkCharts()
@@ -339,12 +386,19 @@ def render_chart(
     )
     if use_cache:
         with _cache_lock:
-            if key in _cache:
+            cached = _cache.get(key)
+            if cached is not None:
                 cache_stats.hits += 1
-                cached = _cache[key]
-                if isinstance(cached, RenderError):
-                    raise cached
-                return cached
+            else:
+                cached = _share_load(key)
+                if cached is not None:
+                    cache_stats.shared_hits += 1
+                    _cache[key] = cached
+        if cached is not None:
+            if isinstance(cached, RenderError):
+                raise cached
+            return cached
+        with _cache_lock:
             cache_stats.misses += 1
     try:
         if renderer == "sdk":
@@ -359,10 +413,12 @@ def render_chart(
         if use_cache:
             with _cache_lock:
                 _cache[key] = error
+            _share_store(key, ("error", (error.args[0], error.stderr, error.command)))
         raise
     if use_cache:
         with _cache_lock:
             _cache[key] = documents
+        _share_store(key, ("documents", raw))
     return documents
 
 
@@ -417,9 +473,10 @@ def template_text(chart: str | Path, values_files: Sequence[str | Path] = (), *,
 
 
 def clear_cache() -> None:
+    """Forget this process's renders (the shared folder, owned by the test run, stays)."""
     with _cache_lock:
         _cache.clear()
-    cache_stats.hits = cache_stats.misses = 0
+    cache_stats.hits = cache_stats.misses = cache_stats.shared_hits = 0
 
 
 def lint(values_files: Sequence[str | Path] = (), *, kube_version: str = NEWEST_KUBE_VERSION, chart: str | Path | None = None) -> subprocess.CompletedProcess:

@@ -3,9 +3,49 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Mapping, Sequence
 
 from . import checks, helm
+from .paths import chart_dir
+
+#: Renders already checked against the schemas, by id (the entry keeps the documents alive, so the
+#: id is never reused): a cache hit costs a dict lookup, not another pass over its objects.
+_checked: dict[tuple[int, str], tuple] = {}
+
+
+def render(values: dict | None = None, *, validate: bool = True, **kwargs) -> tuple:
+    """The tests' one way to render (the `render` fixture): helm.render_chart (cached, frozen), then
+    every object against the strict Kubernetes schemas and the closed CRD schemas for the render's
+    Kubernetes version. values.schema.json is checked by the renderer itself on every render (Helm 3
+    and Helm 4 alike), so values it refuses raise helm.RenderError before any object exists.
+    `validate=False` returns the documents unchecked, for a test about what the schemas report."""
+    docs = helm.render_chart(values, **kwargs)
+    kube_version = kwargs.get("kube_version", helm.NEWEST_KUBE_VERSION)
+    if validate and (id(docs), kube_version) not in _checked:
+        problems = checks.schema_problems(docs, kube_version)
+        assert not problems, (
+            f"{len(problems)} schema problem(s) in the render of values={values} {kwargs} "
+            "(render(..., validate=False) returns the documents unchecked):\n" + "\n".join(map(str, problems))
+        )
+        _checked[(id(docs), kube_version)] = docs
+    return docs
+
+
+def scenario_file(name: str | Path) -> Path:
+    """charts/tf-serving/ci/<name>-values.yaml; a path (a `ci_scenarios()` param) is taken as it is."""
+    if isinstance(name, Path):
+        return name
+    path = chart_dir() / "ci" / f"{name}-values.yaml"
+    if not path.is_file():
+        known = sorted(p.name.removesuffix("-values.yaml") for p in (chart_dir() / "ci").glob("*-values.yaml"))
+        raise LookupError(f"no ci/ scenario {name!r} ({path}); the chart has: {', '.join(known)}")
+    return path
+
+
+def scenario(name: str | Path, values: dict | None = None, **kwargs) -> tuple:
+    """A ci/ scenario rendered like `render` (the `scenario` fixture), with optional values on top."""
+    return render(values, values_files=[scenario_file(name), *kwargs.pop("values_files", ())], **kwargs)
 
 
 def assert_no_problems(docs: Sequence[Mapping], kube_version: str = helm.NEWEST_KUBE_VERSION, **kwargs) -> None:

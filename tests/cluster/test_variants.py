@@ -10,14 +10,10 @@ import yaml
 from kubernetes import client, watch
 
 from tfserving_harness.cluster import HelmRelease, replica_sets_never_below, wait_until
-from tfserving_harness.paths import ci_values_files
+from tfserving_harness.testing import scenario_file
 
 RELEASE = "tfs"
 FULLNAME = f"{RELEASE}-tf-serving"
-
-
-def scenario(name):
-    return next(p for p in ci_values_files() if p.name == f"{name}-values.yaml")
 
 
 def deployments(apps, namespace):
@@ -41,7 +37,7 @@ def test_blue_green_switch_and_back_flips_only_the_services(cluster, kube_api, n
 
     core, apps = client.CoreV1Api(kube_api), client.AppsV1Api(kube_api)
     ns = namespace("blue-green-switch")
-    blue_green = scenario("blue-green")
+    blue_green = scenario_file("blue-green")
     install_prerequisites(blue_green, ns, helm.render_chart(values_files=[blue_green], name=RELEASE, namespace=ns))
     release = HelmRelease(RELEASE, ns, cluster.kubeconfig)
     release.install([blue_green])

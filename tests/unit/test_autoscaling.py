@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tfserving_harness import adapter_values, helm, promql, yamlio
+from tfserving_harness import adapter_values, promql, yamlio
 from tfserving_harness.manifests import of_kind, one, pod_template, ref, selector_matches
 from tfserving_harness.paths import chart_dir
 from tfserving_harness.testing import assert_refused, at, render_error
@@ -14,10 +14,6 @@ CI = chart_dir() / "ci"
 TWO_TRACKS = {"tracks": {"stable": {}, "canary": {}}, "primaryTrack": "stable"}
 KEDA = {"autoscaling": {"keda": {"enabled": True, "force": True, "serverAddress": "http://prometheus:9090"}}}
 ADAPTER_CONFIGMAP = "tfs-tf-serving-prometheus-adapter"
-
-
-def _scenario(name):
-    return helm.render_chart(values_files=[CI / f"{name}-values.yaml"])
 
 
 def test_off_by_default_the_deployment_owns_its_replicas(default_docs):
@@ -42,16 +38,16 @@ def test_each_hpa_targets_its_own_tracks_deployment(render):
     assert sorted(h["spec"]["scaleTargetRef"]["name"] for h in hpas) == sorted(deployments)
 
 
-def test_a_track_can_opt_out_and_keep_a_fixed_replica_count():
-    docs = _scenario("hpa-cpu-memory")
+def test_a_track_can_opt_out_and_keep_a_fixed_replica_count(scenario):
+    docs = scenario("hpa-cpu-memory")
     [hpa] = of_kind(docs, "HorizontalPodAutoscaler")
     assert hpa["spec"]["scaleTargetRef"]["name"] == "tfs-tf-serving-stable"
     assert "replicas" not in one(docs, "Deployment", "tfs-tf-serving-stable")["spec"]
     assert one(docs, "Deployment", "tfs-tf-serving-canary")["spec"]["replicas"] == 1
 
 
-def test_cpu_and_memory_shorthands_build_resource_metrics():
-    hpa = one(_scenario("hpa-cpu-memory"), "HorizontalPodAutoscaler")
+def test_cpu_and_memory_shorthands_build_resource_metrics(scenario):
+    hpa = one(scenario("hpa-cpu-memory"), "HorizontalPodAutoscaler")
     assert [(m["resource"]["name"], m["resource"]["target"]) for m in hpa["spec"]["metrics"]] == [
         ("cpu", {"type": "Utilization", "averageUtilization": 60}),
         ("memory", {"type": "Utilization", "averageUtilization": 85}),
@@ -59,8 +55,8 @@ def test_cpu_and_memory_shorthands_build_resource_metrics():
     assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 8)
 
 
-def test_per_track_bounds_and_external_latency_metric_scoped_to_the_track():
-    docs = _scenario("hpa-external-metric")
+def test_per_track_bounds_and_external_latency_metric_scoped_to_the_track(scenario):
+    docs = scenario("hpa-external-metric")
     bounds = {h["spec"]["scaleTargetRef"]["name"]: (h["spec"]["minReplicas"], h["spec"]["maxReplicas"]) for h in of_kind(docs, "HorizontalPodAutoscaler")}
     assert bounds == {"tfs-tf-serving-stable": (3, 30), "tfs-tf-serving-canary": (1, 3)}
     for hpa in of_kind(docs, "HorizontalPodAutoscaler"):
@@ -72,11 +68,11 @@ def test_per_track_bounds_and_external_latency_metric_scoped_to_the_track():
         assert external["target"] == {"type": "Value", "value": "150"}
 
 
-def test_default_behavior_scales_up_fast_and_down_slowly_and_raw_behavior_passes_through(render):
+def test_default_behavior_scales_up_fast_and_down_slowly_and_raw_behavior_passes_through(render, scenario):
     behavior = one(render({"autoscaling": {"enabled": True}}), "HorizontalPodAutoscaler")["spec"]["behavior"]
     assert behavior["scaleDown"]["stabilizationWindowSeconds"] >= 300 > behavior["scaleUp"]["stabilizationWindowSeconds"]
     assert behavior["scaleUp"]["selectPolicy"] == "Max"
-    custom = one(_scenario("hpa-external-metric"), "HorizontalPodAutoscaler", "tfs-tf-serving-stable")["spec"]["behavior"]
+    custom = one(scenario("hpa-external-metric"), "HorizontalPodAutoscaler", "tfs-tf-serving-stable")["spec"]["behavior"]
     assert custom["scaleDown"]["stabilizationWindowSeconds"] == 900
     assert custom["scaleDown"]["policies"] == [{"type": "Pods", "value": 1, "periodSeconds": 300}]
 
@@ -120,8 +116,8 @@ def test_schema_rejects_bad_autoscaling_values(values, path):
     assert_refused(values, at(path))
 
 
-def test_keda_scaledobject_per_track_on_the_real_request_counter_and_no_hpa():
-    docs = _scenario("keda")
+def test_keda_scaledobject_per_track_on_the_real_request_counter_and_no_hpa(scenario):
+    docs = scenario("keda")
     assert of_kind(docs, "HorizontalPodAutoscaler") == []
     scaled = one(docs, "ScaledObject")
     deployment = one(docs, "Deployment")
@@ -165,8 +161,8 @@ def _adapter_config(docs):
     return promql.adapter_config_from_configmap(one(docs, "ConfigMap", ADAPTER_CONFIGMAP))
 
 
-def test_adapter_rules_read_only_tf_serving_metrics_and_parse():
-    config = _adapter_config(_scenario("hpa-custom-metric"))
+def test_adapter_rules_read_only_tf_serving_metrics_and_parse(scenario):
+    config = _adapter_config(scenario("hpa-custom-metric"))
     expressions = dict(promql.adapter_expressions(config))
     assert len(expressions) == 4
     for path, expr in expressions.items():
@@ -203,7 +199,7 @@ def _returns_bool(binary):
     return binary.modifier is not None and binary.modifier.return_bool
 
 
-def test_latency_rule_answers_zero_for_an_idle_track_that_prometheus_sees():
+def test_latency_rule_answers_zero_for_an_idle_track_that_prometheus_sees(scenario):
     """A track without traffic (canary at weight 0, idle blue/green colour) has no latency sample
     (no buckets, or buckets whose rate is 0 so histogram_quantile is NaN), and the HPA reports
     FailedGetExternalMetric and never scales it down. The rule: the quantile with NaN dropped
@@ -211,7 +207,7 @@ def test_latency_rule_answers_zero_for_an_idle_track_that_prometheus_sees():
     keeps the real quantile when there is one), and both read only series the adapter scopes with
     the HPA's own matchers: a bare `vector(0)` would also answer 0 for a track Prometheus does not
     scrape at all, or for a selector that matches nothing."""
-    [rule] = _adapter_config(_scenario("hpa-custom-metric"))["externalRules"]
+    [rule] = _adapter_config(scenario("hpa-custom-metric"))["externalRules"]
     query = rule["metricsQuery"]
     assert "vector(" not in query
     expr = query.replace("<<.Series>>", promql.series_name(rule["seriesQuery"])).replace("<<.LabelMatchers>>", _HPA_LABEL_MATCHERS)
@@ -234,11 +230,11 @@ def test_latency_rule_answers_zero_for_an_idle_track_that_prometheus_sees():
     assert str(up_filter.op) == "==" and not _returns_bool(up_filter) and up_filter.rhs.val == 1, "only a target that is scraped successfully"
 
 
-def test_hpa_metric_names_equal_the_names_the_adapter_rules_expose():
-    docs = _scenario("hpa-custom-metric")
+def test_hpa_metric_names_equal_the_names_the_adapter_rules_expose(scenario):
+    docs = scenario("hpa-custom-metric")
     exposed = {rule["name"]["as"] for _, rule in promql.adapter_rules(_adapter_config(docs))}
     [pods_metric] = [m["pods"]["metric"]["name"] for m in one(docs, "HorizontalPodAutoscaler")["spec"]["metrics"] if m["type"] == "Pods"]
-    [external] = [m["external"]["metric"]["name"] for h in of_kind(_scenario("hpa-external-metric"), "HorizontalPodAutoscaler") for m in h["spec"]["metrics"] if m["type"] == "External"][:1]
+    [external] = [m["external"]["metric"]["name"] for h in of_kind(scenario("hpa-external-metric"), "HorizontalPodAutoscaler") for m in h["spec"]["metrics"] if m["type"] == "External"][:1]
     assert {pods_metric, external} == exposed
 
 
@@ -259,9 +255,9 @@ def test_renamed_metrics_move_the_hpa_and_the_rules_together(render):
     assert config["externalRules"][0]["metricsQuery"].startswith("(histogram_quantile(0.9,")
 
 
-def test_adapter_rules_expose_series_that_carry_pod_and_namespace():
+def test_adapter_rules_expose_series_that_carry_pod_and_namespace(scenario):
     """The custom rule maps namespace/pod onto Kubernetes resources: the HPA asks per pod of its target."""
-    config = _adapter_config(_scenario("hpa-custom-metric"))
+    config = _adapter_config(scenario("hpa-custom-metric"))
     overrides = config["rules"][0]["resources"]["overrides"]
     assert overrides == {"namespace": {"resource": "namespace"}, "pod": {"resource": "pod"}}
     [series] = promql.selectors(config["rules"][0]["seriesQuery"])
@@ -280,17 +276,17 @@ def test_examples_values_file_is_the_rendered_rules():
     assert names == {defaults["requestsPerSecond"]["metricName"], defaults["latency"]["metricName"]}
 
 
-def test_adapter_configmap_goes_to_the_adapters_namespace(render):
-    assert one(_scenario("hpa-custom-metric"), "ConfigMap", ADAPTER_CONFIGMAP)["metadata"]["namespace"] == "default"
+def test_adapter_configmap_goes_to_the_adapters_namespace(render, scenario):
+    assert one(scenario("hpa-custom-metric"), "ConfigMap", ADAPTER_CONFIGMAP)["metadata"]["namespace"] == "default"
     values = {"autoscaling": {"prometheusAdapter": {"configMap": {"enabled": True, "namespace": "monitoring", "name": "adapter-rules"}}}}
     configmap = one(render(values), "ConfigMap", "adapter-rules")
     assert configmap["metadata"]["namespace"] == "monitoring"
     assert set(configmap["data"]) == {"config.yaml"}
 
 
-def test_pods_metric_hpa_scales_pods_the_rules_can_see():
+def test_pods_metric_hpa_scales_pods_the_rules_can_see(scenario):
     """The Pods metric is asked for the HPA target's pods; their labels are what podTargetLabels copies."""
-    docs = _scenario("hpa-custom-metric")
+    docs = scenario("hpa-custom-metric")
     hpa = one(docs, "HorizontalPodAutoscaler")
     deployment = one(docs, "Deployment", hpa["spec"]["scaleTargetRef"]["name"])
     monitor = one(docs, "ServiceMonitor")
@@ -334,10 +330,10 @@ def test_check_catches_a_scaler_whose_deployment_is_not_rendered(render):
     assert [(p.object, p.message) for p in problems] == [("HorizontalPodAutoscaler/tfs-tf-serving", "targets Deployment/tfs-tf-serving-main, which the chart does not render")]
 
 
-def test_keda_never_scales_to_zero_and_has_no_activation_threshold():
+def test_keda_never_scales_to_zero_and_has_no_activation_threshold(render):
     """A pod woken by a request would load its models first, failing the request: minReplicaCount
     stays >= 1 and activationThreshold (only meaningful with 0) is not a value any more."""
-    [trigger] = one(helm.render_chart(KEDA), "ScaledObject")["spec"]["triggers"]
+    [trigger] = one(render(KEDA), "ScaledObject")["spec"]["triggers"]
     assert "activationThreshold" not in trigger["metadata"]
     assert_refused({"autoscaling": {"keda": {**KEDA["autoscaling"]["keda"], "activationThreshold": "1"}}}, at("autoscaling.keda.activationThreshold", "additionalProperties"))
     assert_refused({**KEDA, "autoscaling": {**KEDA["autoscaling"], "minReplicas": 0}}, at("autoscaling.minReplicas", "minimum"))

@@ -29,9 +29,9 @@ def test_batching_is_off_by_default(default_docs):
     assert "batching.config" not in one(default_docs, "ConfigMap")["data"]
 
 
-def test_scenario_file_has_every_field_as_given():
+def test_scenario_file_has_every_field_as_given(scenario):
     """Wrapper fields parse as `{ value: N }`, allowed_batch_sizes/pad_variable_length_inputs as plain fields."""
-    docs = helm.render_chart(values_files=[SCENARIO])
+    docs = scenario(SCENARIO)
     flags, params = batching_file(docs)
     assert flags["enable_batching"] == "true"
     assert params.max_batch_size.value == 128

@@ -10,11 +10,11 @@ from tfserving_harness.paths import chart_dir
 CHART = yamlio.load((chart_dir() / "Chart.yaml").read_text())
 
 
-def test_kube_version_admits_every_supported_version_and_refuses_older():
+def test_kube_version_admits_every_supported_version_and_refuses_older(render):
     for version in helm.SUPPORTED_KUBE_VERSIONS:
-        helm.render_chart(kube_version=version)
+        render(kube_version=version)
     with pytest.raises(helm.RenderError, match="incompatible with Kubernetes"):
-        helm.render_chart(kube_version="1.28.0")
+        render(kube_version="1.28.0")
 
 
 def test_artifact_hub_images_are_the_default_images():

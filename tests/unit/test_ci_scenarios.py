@@ -16,8 +16,8 @@ def test_there_are_scenarios():
 
 
 @pytest.mark.parametrize("values_file", SCENARIOS)
-def test_scenario_passes_every_check(values_file):
-    assert_no_problems(helm.render_chart(values_files=[values_file]), values=effective_values([values_file]))
+def test_scenario_passes_every_check(values_file, scenario):
+    assert_no_problems(scenario(values_file), values=effective_values([values_file]))
 
 
 @pytest.mark.parametrize("values_file", SCENARIOS)

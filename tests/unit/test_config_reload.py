@@ -7,7 +7,7 @@ import shutil
 
 import yaml
 
-from tfserving_harness import helm, yamlio
+from tfserving_harness import yamlio
 from tfserving_harness.manifests import one, pod_template, server_container, server_flags
 from tfserving_harness.paths import chart_dir
 
@@ -66,13 +66,13 @@ def test_config_is_mounted_as_a_directory_so_updates_reach_the_pod(default_docs)
     assert flags["model_config_file"].startswith(mount["mountPath"].rstrip("/") + "/")
 
 
-def test_chart_version_bump_alone_does_not_roll_the_pods(tmp_path):
+def test_chart_version_bump_alone_does_not_roll_the_pods(tmp_path, render):
     """Neither the checksum nor the pod labels carry the chart version (helm.sh/chart stays on the objects)."""
     copy = tmp_path / "tf-serving"
     shutil.copytree(chart_dir(), copy)
     chart_yaml = yamlio.load((copy / "Chart.yaml").read_text())
     chart_yaml["version"] = chart_yaml["version"] + "-bumped"
     (copy / "Chart.yaml").write_text(yaml.safe_dump(chart_yaml))
-    before, after = helm.render_chart(), helm.render_chart(chart=copy)
+    before, after = render(), render(chart=copy)
     assert one(before, "Deployment")["metadata"]["labels"]["helm.sh/chart"] != one(after, "Deployment")["metadata"]["labels"]["helm.sh/chart"]
     assert pod_template(one(before, "Deployment")) == pod_template(one(after, "Deployment"))

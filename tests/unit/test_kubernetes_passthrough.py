@@ -101,7 +101,7 @@ VALID = {
 
 
 @pytest.mark.parametrize("renderer", helm.RENDERERS)
-def test_valid_spellings_of_every_format_are_accepted(renderer):
-    docs = helm.render_chart(VALID, renderer=renderer, kube_version=helm.OLDEST_KUBE_VERSION)
+def test_valid_spellings_of_every_format_are_accepted(renderer, render):
+    docs = render(VALID, renderer=renderer, kube_version=helm.OLDEST_KUBE_VERSION)
     (deployment,) = (doc for doc in docs if doc["kind"] == "Deployment")
     assert deployment["spec"]["template"]["spec"]["affinity"] == VALID["affinity"]

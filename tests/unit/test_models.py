@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tfserving_harness import helm, tfs_config
+from tfserving_harness import tfs_config
 from tfserving_harness.manifests import one, server_container, server_flags
 from tfserving_harness.paths import chart_dir
 from tfserving_harness.testing import assert_no_problems, assert_refused, at, render_error
@@ -26,9 +26,9 @@ def test_default_model_has_no_policy_nor_labels(default_docs):
     assert "allow_version_labels_for_unavailable_models" not in server_flags(server_container(one(default_docs, "Deployment")))
 
 
-def test_scenario_models_config_says_what_the_values_say():
+def test_scenario_models_config_says_what_the_values_say(scenario):
     """Every model, policy and label of the multi-model scenario arrives in the parsed ModelServerConfig."""
-    docs = helm.render_chart(values_files=[LABELS_SCENARIO])
+    docs = scenario(LABELS_SCENARIO)
     values = effective_values([LABELS_SCENARIO])
     parsed = {m.name: m for m in models_config(docs).model_config_list.config}
     assert list(parsed) == [m["name"] for m in values["models"]]

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tfserving_harness import helm, promql
+from tfserving_harness import promql
 from tfserving_harness.manifests import of_kind, one, pod_template, ref, selector_matches
 from tfserving_harness.paths import chart_dir
 from tfserving_harness.testing import assert_no_problems, assert_refused, at, render_error
@@ -18,9 +18,9 @@ SM_CRD = ("monitoring.coreos.com/v1/ServiceMonitor",)
 
 
 @pytest.fixture(scope="module")
-def stack():
+def stack(scenario):
     """Two tracks, ServiceMonitor + PrometheusRule + dashboard, HPAs on."""
-    return helm.render_chart(values_files=[CI / "monitoring-stack-values.yaml"])
+    return scenario("monitoring-stack")
 
 
 def _rule(docs, name):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tfserving_harness import helm, yamlio
+from tfserving_harness import yamlio
 from tfserving_harness.manifests import of_kind, one, pod_template, selector_matches
 from tfserving_harness.paths import chart_dir
 from tfserving_harness.testing import assert_refused, at
@@ -15,8 +15,8 @@ SCENARIO = chart_dir() / "ci" / "network-policy-values.yaml"
 
 
 @pytest.fixture(scope="module")
-def docs():
-    return helm.render_chart(values_files=[SCENARIO])
+def docs(scenario):
+    return scenario(SCENARIO)
 
 
 @pytest.fixture(scope="module")
@@ -88,8 +88,8 @@ def test_the_storage_rule_reaches_the_public_internet_only(policy):
     assert block["cidr"] == "0.0.0.0/0" and not any(ipaddress.ip_address("142.250.0.1") in net for net in excluded)
 
 
-def test_the_hardened_scenario_lets_two_peers_in_and_nothing_out():
-    policy = one(helm.render_chart(values_files=[chart_dir() / "ci" / "hardened-values.yaml"]), "NetworkPolicy")
+def test_the_hardened_scenario_lets_two_peers_in_and_nothing_out(scenario):
+    policy = one(scenario("hardened"), "NetworkPolicy")
     assert policy["spec"]["egress"] == [], "models on a node-mounted volume: no DNS, no storage egress"
     peers = [peer for rule in policy["spec"]["ingress"] for peer in rule["from"]]
     assert all(peer.get("podSelector", {}).get("matchLabels") for peer in peers), f"every peer names its pods: {peers}"

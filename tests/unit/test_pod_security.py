@@ -122,9 +122,9 @@ SCENARIOS = ci_scenarios()
 
 
 @pytest.mark.parametrize("values_file", SCENARIOS)
-def test_scenario_is_restricted_unless_it_declares_why_not(values_file):
+def test_scenario_is_restricted_unless_it_declares_why_not(values_file, scenario):
     directives = scenario_directives(values_file)
-    docs = helm.render_chart(values_files=[values_file])
+    docs = scenario(values_file)
     problems = pod_security.restricted_problems(docs)
     if "pod-security-exception" in directives:
         assert problems, f"{values_file.name} declares an exception ({directives['pod-security-exception']}) but is restricted: drop it"

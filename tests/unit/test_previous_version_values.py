@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from tfserving_harness import helm
 from tfserving_harness.cluster import export_chart, previous_chart_commit
 from tfserving_harness.paths import chart_dir
 from tfserving_harness.testing import render_error
@@ -20,9 +19,9 @@ def previous_chart(tmp_path_factory):
 
 
 @pytest.mark.parametrize("base_path", ["s3://ml-models/resnet", "gs://ml-models/resnet"])
-def test_object_store_paths_without_their_source_were_accepted_and_now_point_to_the_upgrade_note(previous_chart, base_path):
+def test_object_store_paths_without_their_source_were_accepted_and_now_point_to_the_upgrade_note(previous_chart, base_path, render):
     values = {"models": [{"name": "resnet", "basePath": base_path}]}
-    assert helm.render_chart(values, chart=previous_chart, kube_version="1.29.0")
+    assert render(values, chart=previous_chart, kube_version="1.29.0")
     assert "see Upgrading in the chart README" in render_error(values)
 
 

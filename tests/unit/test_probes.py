@@ -9,7 +9,7 @@ import hashlib
 
 import pytest
 
-from tfserving_harness import checks, helm
+from tfserving_harness import checks
 from tfserving_harness.manifests import of_kind, one, pod_template, server_container, server_flags
 from tfserving_harness.testing import ci_scenarios
 
@@ -84,16 +84,16 @@ def test_each_track_gets_the_probe_its_image_supports(render):
     assert "grpc" in _container(docs, "tfs-tf-serving-canary")["readinessProbe"]
 
 
-@pytest.mark.parametrize("scenario", ci_scenarios())
-def test_no_probe_sends_http_requests_in_any_scenario(scenario):
+@pytest.mark.parametrize("values_file", ci_scenarios())
+def test_no_probe_sends_http_requests_in_any_scenario(values_file, scenario):
     """Every /v1/ request is counted in :tensorflow:serving:request_count and request_latency
     (model_servers/http_server.cc): a probe that sent one would give the no-traffic alert, the latency
     quantiles and the HPA's per-pod request rate a floor. Only TCP and gRPC handlers, in every
     container of every workload, and no exec (no script that could send one)."""
     from tfserving_harness.testing import scenario_directives
 
-    kube = scenario_directives(scenario).get("min-kube-version")
-    docs = helm.render_chart(values_files=[scenario], **({"kube_version": kube} if kube else {}))
+    kube = scenario_directives(values_file).get("min-kube-version")
+    docs = scenario(values_file, **({"kube_version": kube} if kube else {}))
     pod_specs = [(d, d["spec"] if d["kind"] == "Pod" else d["spec"]["template"]["spec"]) for d in docs if d.get("kind") in ("Deployment", "StatefulSet", "Job", "Pod")]
     assert pod_specs
     for workload, spec in pod_specs:
@@ -116,7 +116,7 @@ def test_readiness_sh_is_kept_frozen_for_pods_of_chart_0_2_0(render, default_doc
                 assert hashlib.sha256(script.encode()).hexdigest() == READINESS_SH_0_2_0, f"ConfigMap/{configmap['metadata']['name']}"
 
 
-def test_no_new_pod_runs_readiness_sh_and_it_is_not_in_the_checksum(tmp_path, default_docs):
+def test_no_new_pod_runs_readiness_sh_and_it_is_not_in_the_checksum(tmp_path, default_docs, render):
     """Only old pods run it: editing it must change neither the checksum nor the pod template."""
     import shutil
 
@@ -127,7 +127,7 @@ def test_no_new_pod_runs_readiness_sh_and_it_is_not_in_the_checksum(tmp_path, de
     shutil.copytree(chart_dir(), chart)
     script = chart / "files" / "readiness-0.2.0.sh"
     script.write_text(script.read_text() + "echo edited\n")
-    edited = helm.render_chart(chart=chart)
+    edited = render(chart=chart)
     assert one(edited, "ConfigMap")["data"]["readiness.sh"] != one(default_docs, "ConfigMap")["data"]["readiness.sh"]
     assert pod_template(one(edited, "Deployment")) == pod_template(one(default_docs, "Deployment"))
     assert checksum(edited) == checksum(default_docs)

@@ -14,8 +14,8 @@ SCENARIO = chart_dir() / "ci" / "deployer-rbac-values.yaml"
 
 
 @pytest.fixture(scope="module")
-def docs():
-    return helm.render_chart(values_files=[SCENARIO])
+def docs(scenario):
+    return scenario(SCENARIO)
 
 
 def _grants(role):
@@ -84,10 +84,10 @@ def _promotable(docs):
 
 
 @pytest.mark.parametrize("values_file", ci_scenarios())
-def test_names_it_can_patch_are_exactly_the_rendered_deployments_and_services(values_file):
+def test_names_it_can_patch_are_exactly_the_rendered_deployments_and_services(values_file, scenario):
     """Every ci scenario, with the deployer Role turned on: the resourceNames it may patch are the
     Deployments and traffic Services that scenario renders, no more, no fewer."""
-    docs = helm.render_chart(DEPLOYER_ON, values_files=[values_file])
+    docs = scenario(values_file, DEPLOYER_ON)
     assert _patchable(docs) == _promotable(docs), f"Role/{one(docs, 'Role')['metadata']['name']}"
 
 
@@ -99,16 +99,16 @@ def test_names_it_can_patch_are_exactly_the_rendered_deployments_and_services(va
     ],
     ids=["track-named-main", "blue-green-preview"],
 )
-def test_track_and_preview_services_are_patchable(values, must_patch):
+def test_track_and_preview_services_are_patchable(values, must_patch, render):
     """A track named `main` has Deployment `<fullname>` but Service `<fullname>-main`; blue/green
     has a preview Service that no Deployment is named after."""
-    docs = helm.render_chart({**values, **DEPLOYER_ON})
+    docs = render({**values, **DEPLOYER_ON})
     services = {n for r, n in _patchable(docs) if r == "services"}
     assert must_patch <= services, services
     assert services == {s["metadata"]["name"] for s in of_kind(docs, "Service")}
 
 
-def test_ingress_and_route_rights_name_the_releases_own_objects():
+def test_ingress_and_route_rights_name_the_releases_own_objects(render):
     values = {
         **DEPLOYER_ON,
         "tracks": {"stable": {}, "canary": {}},
@@ -117,7 +117,7 @@ def test_ingress_and_route_rights_name_the_releases_own_objects():
         "ingress": {"enabled": True, "host": "rest.example.com", "tls": {"enabled": True, "secretName": "tls"}, "grpc": {"enabled": True, "host": "grpc.example.com"}},
         "gatewayApi": {"enabled": True, "force": True, "parentRefs": [{"name": "public"}], "http": {"hostnames": ["rest.gw.example.com"]}, "grpc": {"hostnames": ["grpc.gw.example.com"]}},
     }
-    docs = helm.render_chart(values)
+    docs = render(values)
     grants = _grants(one(docs, "Role"))
     ingresses = {n for (g, r, n) in grants if r == "ingresses"}
     assert ingresses == {"tfs-tf-serving", "tfs-tf-serving-canary", "tfs-tf-serving-grpc", "tfs-tf-serving-grpc-canary"} == {i["metadata"]["name"] for i in of_kind(docs, "Ingress")}
@@ -125,8 +125,8 @@ def test_ingress_and_route_rights_name_the_releases_own_objects():
     assert all(grants[key] == {"get", "patch"} for key in grants if key[1] in {"ingresses", "httproutes", "grpcroutes"})
 
 
-def test_the_metrics_service_is_not_patchable():
-    docs = helm.render_chart({**DEPLOYER_ON, "monitoring": {"serviceMonitor": {"enabled": True, "force": True}}})
+def test_the_metrics_service_is_not_patchable(render):
+    docs = render({**DEPLOYER_ON, "monitoring": {"serviceMonitor": {"enabled": True, "force": True}}})
     metrics = [s["metadata"]["name"] for s in of_kind(docs, "Service") if s["metadata"]["labels"]["tf-serving.io/service"] == "metrics"]
     assert metrics and not {("services", n) for n in metrics} & _patchable(docs)
 
@@ -150,9 +150,9 @@ def test_binding_binds_the_role_to_the_configured_subjects(docs):
         ),
     ],
 )
-def test_deployer_checks_name_the_value_path(values, message):
+def test_deployer_checks_name_the_value_path(values, message, render):
     with pytest.raises(helm.RenderError) as error:
-        helm.render_chart(values)
+        render(values)
     assert f"tf-serving: {message}" in error.value.stderr
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from tfserving_harness import helm
 from tfserving_harness.manifests import identity
-from tfserving_harness.testing import ci_scenarios
+from tfserving_harness.testing import ci_scenarios, render
 
 pytest.importorskip("helm_python", reason="helm-python-sdk (Helm 4) is installed by `make setup`")
 
@@ -18,7 +18,7 @@ SCENARIOS = [pytest.param(None, id="defaults"), *ci_scenarios()]
 def _outcome(renderer: str, **kwargs):
     """{identity: object} when the chart renders, else ("refused", value paths, chart message)."""
     try:
-        docs = helm.render_chart(renderer=renderer, **kwargs)
+        docs = render(renderer=renderer, **kwargs)
     except helm.RenderError as error:
         return "refused", helm.deepest_paths(helm.schema_violations(error.stderr)), helm.chart_message(error.stderr)
     by_identity = {identity(doc): doc for doc in docs}
@@ -75,7 +75,7 @@ def test_refusals_name_the_same_value_paths_and_message(values):
 def test_kube_version_below_chart_yaml_is_refused_by_both():
     for renderer in helm.RENDERERS:
         with pytest.raises(helm.RenderError, match="incompatible with Kubernetes v1.28.0"):
-            helm.render_chart(kube_version="1.28.0", renderer=renderer)
+            render(kube_version="1.28.0", renderer=renderer)
 
 
 @pytest.mark.parametrize("values_file", [pytest.param(None, id="defaults"), *ci_scenarios()[:6]])

@@ -25,16 +25,16 @@ def test_grpc_port_defaults_to_the_standard_h2c_app_protocol(default_docs, rende
 
 
 @pytest.mark.parametrize(("value", "expected"), [("grpc", "grpc"), ("", None), ("kubernetes.io/h2c", "kubernetes.io/h2c")])
-def test_grpc_app_protocol_is_a_value_and_empty_omits_it(value, expected):
+def test_grpc_app_protocol_is_a_value_and_empty_omits_it(value, expected, render):
     """Every variant passes the strict Kubernetes 1.29 Service schema (appProtocol is a free string)."""
-    docs = helm.render_chart({**TRACKS_AND_PREVIEW, "service": {"grpcAppProtocol": value}}, kube_version=helm.OLDEST_KUBE_VERSION)
+    docs = render({**TRACKS_AND_PREVIEW, "service": {"grpcAppProtocol": value}}, kube_version=helm.OLDEST_KUBE_VERSION)
     for port in _ports(docs, "grpc"):
         assert port.get("appProtocol") == expected and (expected is not None or "appProtocol" not in port)
     for service in of_kind(docs, "Service"):
         assert k8s_schema.validate(service, helm.OLDEST_KUBE_VERSION) == [], ref(service)
 
 
-def test_schema_rejects_an_unknown_app_protocol():
+def test_schema_rejects_an_unknown_app_protocol(render):
     with pytest.raises(helm.RenderError) as error:
-        helm.render_chart({"service": {"grpcAppProtocol": "h2c"}})
+        render({"service": {"grpcAppProtocol": "h2c"}})
     assert "grpcAppProtocol" in error.value.stderr

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from tfserving_harness import helm
 from tfserving_harness.manifests import of_kind, one, pod_template, selector_matches, server_container
 from tfserving_harness.testing import assert_no_problems, assert_refused, at
 
@@ -52,20 +51,19 @@ def test_each_track_reads_its_own_config(render):
     assert '"other"' in one(docs, "ConfigMap", "tfs-tf-serving-b-config")["data"]["models.config"]
 
 
-def test_track_names_of_the_metrics_and_preview_services_are_reserved():
+def test_track_names_of_the_metrics_and_preview_services_are_reserved(render):
     """`<fullname>-metrics` (headless metrics Service) and `<fullname>-preview` (blue/green preview
     Service) would collide with a track Service of that name."""
     for name in ("metrics", "preview"):
         assert_refused({"tracks": {"stable": {}, name: {}}}, at(f"tracks.{name}", "not"))
-    assert len(of_kind(helm.render_chart({"tracks": {"stable": {}, "metrics-v2": {}}}), "Deployment")) == 2
+    assert len(of_kind(render({"tracks": {"stable": {}, "metrics-v2": {}}}), "Deployment")) == 2
 
 
-def test_multi_version_scenario_pins_one_version_per_track_from_one_folder():
+def test_multi_version_scenario_pins_one_version_per_track_from_one_folder(scenario):
     """The usual way to run versions side by side: the same basePath, versionPolicy.specific per track."""
     from tfserving_harness import tfs_config
-    from tfserving_harness.paths import chart_dir
 
-    docs = helm.render_chart(values_files=[chart_dir() / "ci" / "multi-version-values.yaml"])
+    docs = scenario("multi-version")
     served = {}
     for track in ("v1", "v2"):
         (model,) = tfs_config.parse_model_server_config(one(docs, "ConfigMap", f"tfs-tf-serving-{track}-config")["data"]["models.config"]).model_config_list.config

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tfserving_harness import helm, relationships
+from tfserving_harness import helm, relationships, testing
 from tfserving_harness.frozen import thaw
 from tfserving_harness.manifests import of_kind
 from tfserving_harness.testing import ci_scenarios
@@ -20,7 +20,7 @@ FULLNAME = "tfs-tf-serving"
 
 
 def _scenario(values_file):
-    return helm.render_chart(values_files=[values_file]), effective_values([values_file])
+    return testing.scenario(values_file), effective_values([values_file])
 
 
 @pytest.mark.parametrize("values_file", SCENARIOS)
@@ -111,8 +111,8 @@ def test_catches_a_pdb_that_selects_every_track():
 
 
 @pytest.mark.parametrize("values_file", SCENARIOS)
-def test_no_two_objects_share_a_kind_and_name(values_file):
-    docs = helm.render_chart(values_files=[values_file])
+def test_no_two_objects_share_a_kind_and_name(values_file, scenario):
+    docs = scenario(values_file)
     names = [(d["kind"], d["metadata"]["name"]) for d in docs]
     assert sorted(n for n in set(names) if names.count(n) > 1) == []
 

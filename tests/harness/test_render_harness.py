@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tfserving_harness import helm
-from tfserving_harness.frozen import thaw
+from tfserving_harness.frozen import freeze, thaw
 from tfserving_harness.manifests import one
 
 
@@ -25,13 +25,22 @@ def test_cache_separates_every_argument():
 
 def test_rendered_documents_cannot_be_mutated_by_a_test(default_docs):
     deployment = one(default_docs, "Deployment")
-    with pytest.raises(TypeError, match="read-only"):
+    with pytest.raises(TypeError, match="frozendict"):
         deployment["spec"]["replicas"] = 5
     with pytest.raises(TypeError, match="read-only"):
         deployment["spec"]["template"]["spec"]["containers"].append({})
     copy = thaw(deployment)
     copy["spec"]["replicas"] = 5
     assert one(default_docs, "Deployment")["spec"]["replicas"] == 1
+
+
+def test_equal_documents_hash_equal_so_they_can_key_caches():
+    """frozendict hashes by value (the hand-written FrozenDict hashed by identity)."""
+    first = freeze({"kind": "Service", "spec": {"ports": [{"port": 8500}, {"port": 8501}]}})
+    second = freeze({"spec": {"ports": [{"port": 8500}, {"port": 8501}]}, "kind": "Service"})
+    assert first is not second and first == second and hash(first) == hash(second)
+    assert hash(first) != hash(freeze({"kind": "Service", "spec": {"ports": [{"port": 8501}, {"port": 8500}]}}))
+    assert {first: "validated"}[second] == "validated"
 
 
 def test_values_are_passed_on_stdin_and_win_over_values_files(tmp_path):
@@ -52,6 +61,24 @@ def test_render_error_carries_helms_stderr_and_is_cached():
     with pytest.raises(helm.RenderError):
         helm.render_chart({"replicaCount": "two"})
     assert helm.cache_stats.hits == hits + 1
+
+
+def test_renders_are_shared_between_the_processes_of_a_run(tmp_path, monkeypatch):
+    """An xdist worker finds what another one rendered (documents and refusals) instead of rendering it."""
+    monkeypatch.setenv(helm.SHARE_DIR_ENV, str(tmp_path))
+    good, refused = {"fullnameOverride": "shared-render"}, {"replicaCount": "shared"}
+    first = helm.render_chart(good)
+    with pytest.raises(helm.RenderError) as first_error:
+        helm.render_chart(refused)
+    assert len(list(tmp_path.glob("*.pickle"))) == 2
+    monkeypatch.setattr(helm, "_cache", {})  # what another process starts with
+    misses, shared = helm.cache_stats.misses, helm.cache_stats.shared_hits
+    second = helm.render_chart(good)
+    with pytest.raises(helm.RenderError) as second_error:
+        helm.render_chart(refused)
+    assert second == first and second is not first and hash(second) == hash(first)
+    assert second_error.value.stderr == first_error.value.stderr
+    assert (helm.cache_stats.misses, helm.cache_stats.shared_hits) == (misses, shared + 2)
 
 
 def test_fail_messages_from_any_template_surface():

@@ -52,7 +52,7 @@ def token_registry():
             self.wfile.write(body)
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()  # shutdown() waits one poll
     yield f"127.0.0.1:{server.server_address[1]}", seen
     server.shutdown()
 

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from tfserving_harness import cluster, helm
+from tfserving_harness import cluster
 from tfserving_harness.paths import chart_dir, ci_values_files
 from tfserving_harness.testing import scenario_directives
 
@@ -79,8 +79,8 @@ def test_gpu_node_patch_labels_and_adds_capacity():
         cluster.gpu_node_patch(cluster.Prerequisite("GPUNode", "no-value"))
 
 
-def test_chart_created_claims_get_a_volume_of_their_class_size_and_modes():
-    docs = helm.render_chart(values_files=[next(p for p in ci_values_files() if p.name == "storage-pvc-values.yaml")], namespace="ns1")
+def test_chart_created_claims_get_a_volume_of_their_class_size_and_modes(scenario):
+    docs = scenario("storage-pvc", namespace="ns1")
     (volume,) = cluster.volumes_for_claims(docs, "ns1")
     assert volume["spec"]["storageClassName"] == "filestore-standard"
     assert volume["spec"]["capacity"] == {"storage": "50Gi"} and volume["spec"]["accessModes"] == ["ReadWriteMany"]
@@ -182,7 +182,7 @@ def test_demo_answers_identify_their_version():
     assert kind.rest_predict_path("m", version=2) == "/v1/models/m/versions/2:predict"
 
 
-def test_kind_overlay_runs_what_kind_can_and_says_why_not_otherwise():
+def test_kind_overlay_runs_what_kind_can_and_says_why_not_otherwise(scenario):
     from tfserving_harness import kind
     from tfserving_harness.yamlio import load
 
@@ -199,7 +199,7 @@ def test_kind_overlay_runs_what_kind_can_and_says_why_not_otherwise():
 
     for name in ("tracks-canary", "blue-green", "ingress-canary-header"):
         overlay_values = kind.kind_overlay(scenarios[name])[0]
-        docs = helm.render_chart(yaml.safe_load(yaml.safe_dump(overlay_values)), values_files=[chart_dir() / "ci" / f"{name}-values.yaml"])
+        docs = scenario(name, yaml.safe_load(yaml.safe_dump(overlay_values)))
         assert {d["spec"]["template"]["spec"]["containers"][0]["image"] for d in docs if d["kind"] == "Deployment"} == {kind.TFS_IMAGE}
 
 

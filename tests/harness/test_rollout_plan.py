@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from tfserving_harness import manifests
-from tfserving_harness.paths import chart_dir
 from tfserving_harness.rollout import plan
 from tfserving_harness.rollout.release import Release
+from tfserving_harness.values import effective_values
 
 PINNED = [{"name": "half_plus_two", "basePath": "/models/half_plus_two", "versionPolicy": {"specific": {"versions": [1]}}}]
 SINGLE = {"ingress": {"enabled": True}, "models": PINNED}
@@ -31,7 +31,7 @@ def _coalesce(defaults, user):
 
 
 def release_values(user: dict) -> plan.ReleaseValues:
-    defaults = yaml.safe_load((chart_dir() / "values.yaml").read_text())
+    defaults = effective_values()  # the chart's values.yaml, parsed once per session (libyaml)
     return plan.ReleaseValues(user, _coalesce(defaults, user))
 
 

@@ -56,6 +56,11 @@ def _crd_schemas() -> dict[tuple[str, str], dict]:
     return schemas
 
 
+def closed_schema(api_version: str, kind: str) -> dict:
+    """The closed openAPIV3Schema of a vendored CRD's kind (a copy: callers may change it)."""
+    return copy.deepcopy(_crd_schemas()[(api_version, kind)])
+
+
 def known_kinds() -> list[tuple[str, str]]:
     return sorted(_crd_schemas())
 

@@ -12,6 +12,9 @@ three kinds, which `scripts/gen_values_schema.py` rewrites (and `--check` compar
   `RULES` adds what Kubernetes validates but its schema does not state (enums its own
   descriptions list, label keys and values, CIDRs).
 - `definitions` named in `FORMATS`: value formats the hand-written part and the copies share.
+- `definitions` named in `CRD_DEFINITIONS`: types of a custom resource the chart renders (e.g. the
+  prometheus-operator RelabelConfig), copied closed from the vendored CRD (`crds/`) when the
+  hand-written part `$ref`s them; descriptions, defaults and `x-kubernetes-*` are dropped.
 - `description` and `default` of every value path values.yaml documents with a `# --` comment
   (parsed by `values_docs`, the README table's parser). `default` is only ever generated.
 
@@ -27,7 +30,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from . import helm, k8s_schema, values_docs, yamlio
+from . import crds, helm, k8s_schema, values_docs, yamlio
 
 K8S_PREFIX = "io.k8s."
 QUANTITY_NAME = "io.k8s.apimachinery.pkg.api.resource.Quantity"
@@ -91,6 +94,13 @@ _REPLACED = {
     INT_OR_STRING_NAME: {"type": ["string", "integer", "null"]},
 }
 
+#: Definitions copied from a vendored CRD's openAPIV3Schema: name -> (apiVersion, kind, path),
+#: the path through `properties` (a name) and array `items` (`[]`). PodMonitor's relabelings have
+#: the same type as the ServiceMonitor's (tests/unit/test_values_schema_generated.py checks it).
+CRD_DEFINITIONS: dict[str, tuple[str, str, str]] = {
+    "com.coreos.monitoring.v1.RelabelConfig": ("monitoring.coreos.com/v1", "ServiceMonitor", "spec.endpoints[].relabelings[]"),
+}
+
 _DROPPED = ("description", "format")
 _REF = re.compile(r"^#/(?:\$defs|definitions)/(?P<name>.+)$")
 
@@ -100,7 +110,18 @@ class SchemaDriftError(ValueError):
 
 
 def _is_generated(name: str) -> bool:
-    return name.startswith(K8S_PREFIX) or name in FORMATS
+    return name.startswith(K8S_PREFIX) or name in FORMATS or name in CRD_DEFINITIONS
+
+
+def crd_node(api_version: str, kind: str, path: str) -> dict:
+    """The closed schema node at `path` (`spec.endpoints[].relabelings[]`) of a vendored CRD."""
+    node = crds.closed_schema(api_version, kind)
+    for step in path.split("."):
+        name = step.removesuffix("[]")
+        node = node["properties"][name]
+        if step.endswith("[]"):
+            node = node["items"]
+    return node
 
 
 def _copy(node: Any) -> Any:
@@ -159,6 +180,18 @@ def kubernetes_definitions(schema: dict, kube_version: str = helm.OLDEST_KUBE_VE
     return dict(sorted(copied.items()))
 
 
+def crd_definitions(schema: dict) -> dict[str, dict]:
+    """The `CRD_DEFINITIONS` the hand-written part of `schema` refers to, copied closed."""
+    hand = {key: value for key, value in schema.items() if key != "definitions"}
+    hand["definitions"] = {name: value for name, value in schema.get("definitions", {}).items() if not _is_generated(name)}
+    copied = {}
+    for name in sorted(_refs(hand) & set(CRD_DEFINITIONS)):
+        definition = _copy(crd_node(*CRD_DEFINITIONS[name]))
+        _strip_defaults(definition)
+        copied[name] = definition
+    return copied
+
+
 def _lookup(schema: dict, node: dict, key: str) -> list[dict]:
     """The schema nodes of property `key` under `node`, through local refs and allOf/anyOf/oneOf."""
     ref = node.get("$ref")
@@ -213,7 +246,7 @@ def generate(schema: dict, values_path: Path, kube_version: str = helm.OLDEST_KU
             node["description"] = parameter.description
             node["default"] = value
     hand = {name: value for name, value in result.get("definitions", {}).items() if not _is_generated(name)}
-    result["definitions"] = {**hand, **copy.deepcopy(FORMATS), **kubernetes_definitions(result, kube_version)}
+    result["definitions"] = {**hand, **copy.deepcopy(FORMATS), **crd_definitions(result), **kubernetes_definitions(result, kube_version)}
     return result
 
 

@@ -119,6 +119,8 @@ def test_readme_says_ingress_nginx_is_unmaintained_and_recommends_gateway_api():
         ({"canary": {"header": {"value": "1"}}}, "tf-serving: canary.header.value/pattern is set without canary.header.name"),
         ({**TRACKS, "canary": {"enabled": True, "cookie": "c"}, "gatewayApi": {"enabled": True, "force": True, "parentRefs": [{"name": "gw"}], "grpc": {"enabled": False}}}, 'tf-serving: canary.cookie "c" only works with ingress-nginx'),
         ({"ingress": {"enabled": True, "tls": {"enabled": True}}}, "tf-serving: ingress.tls.enabled needs ingress.tls.secretName"),
+        ({"ingress": {"enabled": True, "tls": {"secretName": "models-tls"}}}, 'tf-serving: ingress.tls.secretName is "models-tls" but ingress.tls.enabled is false'),
+        ({"service": {"grpcPort": 8501}}, "tf-serving: service.grpcPort and service.httpPort are both 8501"),
         ({"ingress": {"enabled": True, "grpc": {"enabled": True}}}, "tf-serving: ingress.grpc.enabled needs ingress.grpc.host"),
         ({"ingress": {"enabled": True, "host": "a.example.com", "grpc": {"enabled": True, "host": "a.example.com"}}}, 'tf-serving: ingress.grpc.host and ingress.host are both "a.example.com"'),
         (

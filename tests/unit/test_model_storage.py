@@ -267,6 +267,26 @@ BAD = [
         "tf-serving: modelStorage.mountPath and server.configMountPath are both /etc/tf-serving",
         id="mount-over-config",
     ),
+    pytest.param(
+        {"server": {"configMountPath": "/tmp"}},
+        "tf-serving: server.configMountPath /tmp mounts the models.config ConfigMap where the server's /tmp scratch emptyDir is mounted",
+        id="config-over-tmp",
+    ),
+    pytest.param(
+        {"server": {"configMountPath": "/"}},
+        "tf-serving: the fixed mount /tmp (the server's /tmp scratch emptyDir) is inside server.configMountPath / (the models.config ConfigMap)",
+        id="tmp-inside-config",
+    ),
+    pytest.param(
+        {"modelStorage": {"source": "pvc", "mountPath": "/etc/tf-serving/models"}, "models": [{"name": "m", "basePath": "/etc/tf-serving/models/m"}]},
+        "tf-serving: modelStorage.mountPath /etc/tf-serving/models (the models (modelStorage.source pvc)) is inside server.configMountPath /etc/tf-serving",
+        id="models-inside-config",
+    ),
+    pytest.param(
+        {"modelStorage": {"source": "gcs", "gcs": {"existingSecret": "key"}}, "models": [{"name": "m", "basePath": "gs://b/m"}], "server": {"configMountPath": "/var/run/secrets/tf-serving/gcs/config"}},
+        "tf-serving: server.configMountPath /var/run/secrets/tf-serving/gcs/config (the models.config ConfigMap) is inside the fixed mount /var/run/secrets/tf-serving/gcs",
+        id="config-inside-the-key-secret",
+    ),
     pytest.param({"modelStorage": {"s3": {"endpoint": "minio:9000/bucket"}}}, at("modelStorage.s3.endpoint", "pattern"), id="s3-endpoint-with-path"),
     pytest.param(
         {"modelStorage": {"source": "s3"}, "models": [{"name": "m", "basePath": "s3://b/m"}]},
@@ -281,3 +301,11 @@ BAD = [
 @pytest.mark.parametrize(("values", "message"), BAD)
 def test_bad_storage_values_fail_with_the_value_path(values, message):
     assert_refused(values, message)
+
+
+def test_mounts_nested_in_a_writable_volume_render(render):
+    """Only ConfigMap and Secret volumes (keys only, read-only) cannot hold another mount: the
+    config inside /tmp, or next to the models, is fine."""
+    docs = render({"server": {"configMountPath": "/tmp/tf-serving"}, "modelStorage": {"source": "pvc", "mountPath": "/etc/tf-serving-models"}, "models": [{"name": "m", "basePath": "/etc/tf-serving-models/m"}]})
+    mounts = {m["mountPath"] for m in server_container(one(docs, "Deployment"))["volumeMounts"]}
+    assert {"/tmp", "/tmp/tf-serving", "/etc/tf-serving-models"} <= mounts

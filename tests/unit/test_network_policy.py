@@ -106,3 +106,63 @@ def test_schema_rejects_a_peer_typo_and_a_storage_entry_without_ports():
         ({"networkPolicy": {"modelStorage": [{"cidr": "0.0.0.0/0"}]}}, "networkPolicy.modelStorage.0"),
     ):
         assert_refused(values, at(path))
+
+
+# ---- What the policy must let through: the chart's own traffic and the model source ----------
+ON = {"enabled": True}
+CLIENT = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}]
+PUBLIC_443 = {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8", "169.254.0.0/16"], "ports": [{"port": 443}]}
+GCS = {"modelStorage": {"source": "gcs"}, "models": [{"name": "m", "basePath": "gs://b/m"}]}
+WORKLOAD_IDENTITY = {**GCS, "serviceAccount": {"annotations": {"iam.gke.io/gcp-service-account": "tfs@p.iam.gserviceaccount.com"}}}
+S3_MINIO = {
+    "modelStorage": {"source": "s3", "s3": {"serverSupportsS3": True, "endpoint": "10.1.2.3:9000", "useHttps": False}},
+    "models": [{"name": "m", "basePath": "s3://b/m"}],
+}
+INIT = {
+    "modelStorage": {"source": "initContainer", "initContainer": {"image": {"repository": "amazon/aws-cli"}, "command": ["sh", "-c", "true"]}},
+    "models": [{"name": "m", "basePath": "/models/m"}],
+}
+NO_CLIENTS = "tf-serving: networkPolicy.clients is empty, so with networkPolicy.enabled no peer may reach the gRPC and REST ports, yet traffic comes through "
+NO_STORAGE = "tf-serving: networkPolicy.modelStorage has no egress rule on TCP port "
+NO_METADATA = "tf-serving: networkPolicy.modelStorage does not allow the GKE metadata server 169.254.169.254 on port 80"
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        pytest.param({"ingress": ON, "networkPolicy": {**ON, "clients": CLIENT}}, id="ingress-with-a-client-peer"),
+        pytest.param({"ingress": ON, "networkPolicy": {**ON, "extraIngress": [{"from": CLIENT, "ports": [{"port": "http"}]}]}}, id="ingress-admitted-by-extra-ingress"),
+        pytest.param({"service": {"type": "NodePort"}, "networkPolicy": {**ON, "extraIngress": [{"from": CLIENT}]}}, id="extra-ingress-on-every-port"),
+        pytest.param({"networkPolicy": ON}, id="cluster-ip-alone-sends-nothing"),
+        pytest.param({**GCS, "networkPolicy": {**ON, "modelStorage": [{"cidr": "0.0.0.0/0", "ports": [{"port": 443}]}]}}, id="gcs-public-443"),
+        pytest.param({**GCS, "networkPolicy": {**ON, "extraEgress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]}]}}, id="gcs-extra-egress-every-port"),
+        pytest.param({**GCS, "networkPolicy": {**ON, "modelStorage": [{"cidr": "0.0.0.0/0", "ports": [{"port": 400}]}], "extraEgress": [{"ports": [{"port": 400, "endPort": 500}]}]}}, id="gcs-port-range"),
+        pytest.param({**GCS, "networkPolicy": {**ON, "modelStorage": [PUBLIC_443]}}, id="gcs-anonymous-needs-no-metadata"),
+        pytest.param({**WORKLOAD_IDENTITY, "networkPolicy": {**ON, "modelStorage": [PUBLIC_443, {"cidr": "169.254.169.254/32", "ports": [{"port": 80}]}]}}, id="workload-identity-metadata-32"),
+        pytest.param({**WORKLOAD_IDENTITY, "networkPolicy": {**ON, "modelStorage": [{"cidr": "0.0.0.0/0", "ports": [{"port": 443}, {"port": 80}]}]}}, id="workload-identity-nothing-excluded"),
+        pytest.param({**WORKLOAD_IDENTITY, "networkPolicy": {**ON, "modelStorage": [PUBLIC_443], "extraEgress": [{"to": [{"ipBlock": {"cidr": "169.254.0.0/16", "except": ["169.254.170.0/24"]}}], "ports": [{"port": 80}]}]}}, id="workload-identity-by-extra-egress"),
+        pytest.param({**GCS, "modelStorage": {"source": "gcs", "gcs": {"existingSecret": "key"}}, "serviceAccount": WORKLOAD_IDENTITY["serviceAccount"], "networkPolicy": {**ON, "modelStorage": [PUBLIC_443]}}, id="gcs-key-secret-needs-no-metadata"),
+        pytest.param({**S3_MINIO, "networkPolicy": {**ON, "dns": {"enabled": False}, "modelStorage": [{"cidr": "10.1.2.3/32", "ports": [{"port": 9000}]}]}}, id="s3-endpoint-ip-port-no-dns"),
+        pytest.param({**INIT, "networkPolicy": {**ON, "extraEgress": [{"to": [{"podSelector": {"matchLabels": {"app": "minio"}}}]}]}}, id="init-download-by-extra-egress"),
+    ],
+)
+def test_a_policy_that_lets_the_traffic_through_renders(render, values):
+    assert one(render(values), "NetworkPolicy")
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        pytest.param({"ingress": ON, "networkPolicy": {**ON, "extraIngress": [{"from": CLIENT, "ports": [{"port": 9090}]}]}}, NO_CLIENTS + "ingress.enabled", id="extra-ingress-on-another-port"),
+        pytest.param({"service": {"type": "NodePort"}, "networkPolicy": ON}, NO_CLIENTS + "service.type NodePort", id="nodeport"),
+        pytest.param({**GCS, "networkPolicy": {**ON, "modelStorage": [{"cidr": "0.0.0.0/0", "ports": [{"port": 443, "protocol": "UDP"}]}]}}, NO_STORAGE + "443, but modelStorage.source is gcs", id="gcs-udp-only"),
+        pytest.param({**S3_MINIO, "networkPolicy": {**ON, "modelStorage": [PUBLIC_443]}}, NO_STORAGE + "9000, but modelStorage.source is s3: the server reads its models from 10.1.2.3", id="s3-endpoint-port"),
+        pytest.param({**GCS, "networkPolicy": {**ON, "dns": {"enabled": False}, "modelStorage": [PUBLIC_443], "extraEgress": [{"ports": [{"port": 443}]}]}}, "tf-serving: networkPolicy.dns.enabled is false and no networkPolicy.extraEgress rule admits port 53", id="gcs-no-dns"),
+        pytest.param({**WORKLOAD_IDENTITY, "networkPolicy": {**ON, "modelStorage": [PUBLIC_443, {"cidr": "169.254.169.254/32", "ports": [{"port": 443}]}]}}, NO_METADATA, id="workload-identity-metadata-wrong-port"),
+        pytest.param({**WORKLOAD_IDENTITY, "networkPolicy": {**ON, "modelStorage": [{"cidr": "0.0.0.0/0", "except": ["169.254.169.254/32"], "ports": [{"port": 443}, {"port": 80}]}]}}, NO_METADATA, id="workload-identity-metadata-excluded"),
+        pytest.param({**WORKLOAD_IDENTITY, "networkPolicy": {**ON, "modelStorage": [PUBLIC_443], "extraEgress": [{"to": [{"ipBlock": {"cidr": "169.254.170.0/24"}}], "ports": [{"port": 80}]}]}}, NO_METADATA, id="workload-identity-extra-egress-elsewhere"),
+        pytest.param({**INIT, "networkPolicy": {**ON, "clients": CLIENT}}, "tf-serving: networkPolicy.modelStorage and networkPolicy.extraEgress are empty, but modelStorage.source is initContainer", id="init-download"),
+    ],
+)
+def test_a_policy_that_blocks_the_charts_own_traffic_is_refused(values, message):
+    assert_refused(values, message)

@@ -50,10 +50,36 @@ def test_kubernetes_copies_are_closed_and_come_from_the_oldest_version(schema):
     assert "#/$defs/" not in text and "x-kubernetes-" not in text and '"format"' not in text
 
 
+def test_crd_copies_are_the_vendored_crds_types_closed(schema):
+    """RelabelConfig comes from the ServiceMonitor CRD; the PodMonitor's relabelings (which the
+    chart's podMonitor values also refer to) have the very same type there."""
+    def plain(node):
+        if isinstance(node, dict):
+            return {k: plain(v) for k, v in node.items() if k not in ("description", "default", "format")}
+        return [plain(item) for item in node] if isinstance(node, list) else node
+
+    for name, (api_version, kind, path) in values_schema.CRD_DEFINITIONS.items():
+        copied = schema["definitions"][name]
+        assert copied == plain(values_schema.crd_node(api_version, kind, path)) and copied["additionalProperties"] is False, name
+    relabel = values_schema.crd_node("monitoring.coreos.com/v1", "ServiceMonitor", "spec.endpoints[].relabelings[]")
+    for path in ("spec.podMetricsEndpoints[].relabelings[]", "spec.podMetricsEndpoints[].metricRelabelings[]"):
+        assert values_schema.crd_node("monitoring.coreos.com/v1", "PodMonitor", path) == relabel, path
+    monitoring = schema["properties"]["monitoring"]["properties"]
+    refs = {monitoring[kind]["properties"][key]["items"]["$ref"] for kind in ("serviceMonitor", "podMonitor") for key in ("relabelings", "metricRelabelings")}
+    assert refs == {"#/definitions/com.coreos.monitoring.v1.RelabelConfig"}
+
+
+def test_a_prometheus_operator_relabeling_renders():
+    relabeling = {"sourceLabels": ["__meta_kubernetes_pod_node_name"], "targetLabel": "node", "action": "replace"}
+    docs = helm.render_chart({"monitoring": {"serviceMonitor": {"enabled": True, "force": True, "relabelings": [relabeling], "metricRelabelings": [{"action": "drop", "regex": "x"}]}}})
+    [monitor] = [d for d in docs if d["kind"] == "ServiceMonitor"]
+    assert monitor["spec"]["endpoints"][0]["relabelings"] == [relabeling]
+
+
 def test_only_definitions_the_schema_reaches_are_copied(schema):
     """The closure, not the whole API: each copy is referred to by the schema outside itself."""
     text_without = {name: json.dumps({k: v for k, v in schema["definitions"].items() if k != name}) + json.dumps(schema["properties"])
-                    for name in schema["definitions"] if name.startswith(values_schema.K8S_PREFIX)}
+                    for name in schema["definitions"] if name.startswith(values_schema.K8S_PREFIX) or name in values_schema.CRD_DEFINITIONS}
     unreached = [name for name, text in text_without.items() if f'"#/definitions/{name}"' not in text]
     assert unreached == []
 

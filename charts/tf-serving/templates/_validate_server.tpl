@@ -1,9 +1,12 @@
 {{/*
-Server: the ports.
+Server and Service: the ports.
 */}}
 {{- define "tf-serving.validate.server" -}}
 {{- if eq (int .Values.server.grpcPort) (int .Values.server.restPort) }}
 {{- fail (printf "tf-serving: server.grpcPort and server.restPort are both %d; gRPC and REST need different ports" (int .Values.server.grpcPort)) }}
+{{- end }}
+{{- if eq (int .Values.service.grpcPort) (int .Values.service.httpPort) }}
+{{- fail (printf "tf-serving: service.grpcPort and service.httpPort are both %d; the API server refuses a Service with two ports on one number: give service.httpPort another one (default 8501)" (int .Values.service.httpPort)) }}
 {{- end }}
 {{- end }}
 

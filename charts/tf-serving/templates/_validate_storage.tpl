@@ -44,6 +44,30 @@ claim access modes.
 {{- if eq (trimSuffix "/" $ms.mountPath) (trimSuffix "/" .Values.server.configMountPath) }}
 {{- fail (printf "tf-serving: modelStorage.mountPath and server.configMountPath are both %s; mount the models elsewhere" $ms.mountPath) }}
 {{- end }}
+{{- /* The server container's mounts: two on one path are refused by the API server, and a mount
+inside a ConfigMap or Secret volume cannot be created (that read-only directory holds only the
+keys). `value` is the value that moves the mount; /tmp and the key Secret's path are fixed. */}}
+{{- $mounts := list (dict "path" .Values.server.configMountPath "value" "server.configMountPath" "what" "the models.config ConfigMap" "keysOnly" true) (dict "path" "/tmp" "value" "" "what" "the server's /tmp scratch emptyDir") }}
+{{- if include "tf-serving.modelStorageIsLocal" . }}
+{{- $mounts = append $mounts (dict "path" $ms.mountPath "value" "modelStorage.mountPath" "what" (printf "the models (modelStorage.source %s)" $src)) }}
+{{- end }}
+{{- if and (eq $src "gcs") $ms.gcs.existingSecret }}
+{{- $mounts = append $mounts (dict "path" "/var/run/secrets/tf-serving/gcs" "value" "" "what" "the modelStorage.gcs.existingSecret key file" "keysOnly" true) }}
+{{- end }}
+{{- range $i, $a := $mounts }}
+{{- range $j, $b := $mounts }}
+{{- $pa := trimSuffix "/" $a.path }}
+{{- $pb := trimSuffix "/" $b.path }}
+{{- if and (lt $i $j) (eq $pa $pb) }}
+{{- $value := $a.value | default $b.value }}
+{{- fail (printf "tf-serving: %s %s mounts %s where %s is mounted; the API server refuses two volumes on one mount path: set %s to another directory" $value $a.path (ternary $a.what $b.what (eq $value $a.value)) (ternary $b.what $a.what (eq $value $a.value)) $value) }}
+{{- end }}
+{{- if and $b.keysOnly (ne $i $j) (hasPrefix (printf "%s/" $pb) $pa) }}
+{{- $value := $a.value | default $b.value }}
+{{- fail (printf "tf-serving: %s %s (%s) is inside %s %s (%s), a read-only volume that holds only its keys, so the mount point cannot be created and the pod never starts: set %s to a directory outside it" ($a.value | default "the fixed mount") $a.path $a.what ($b.value | default "the fixed mount") $b.path $b.what $value) }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- $ms := .Values.modelStorage }}
 {{- $modes := $ms.pvc.accessModes | default list }}
 {{- if and (eq $ms.source "pvc") (has "ReadWriteOncePod" $modes) }}

@@ -44,6 +44,9 @@ hostnames, and the deployer Role of whoever moves traffic between tracks.
 {{- if and $ing.tls.enabled (not $ing.tls.secretName) }}
 {{- fail "tf-serving: ingress.tls.enabled needs ingress.tls.secretName (a kubernetes.io/tls Secret for the Ingress hosts)" }}
 {{- end }}
+{{- if and $ing.tls.secretName (not $ing.tls.enabled) }}
+{{- fail (printf "tf-serving: ingress.tls.secretName is %q but ingress.tls.enabled is false, so the Ingress serves plain HTTP and the certificate is unused; set ingress.tls.enabled=true, or remove ingress.tls.secretName" $ing.tls.secretName) }}
+{{- end }}
 {{- with $ing.host }}{{ $ingressHosts = append $ingressHosts . }}{{ end }}
 {{- if $ing.grpc.enabled }}
 {{- if not $ing.grpc.host }}

@@ -31,7 +31,8 @@ from tfserving_harness.values import effective_values
 METRIC = effective_values()["autoscaling"]["requestsPerSecond"]["metricName"]
 TARGET = 10  # requests/s per pod
 GROUP_VERSION = "custom.metrics.k8s.io/v1beta2"
-LOW_SECONDS, HOLD_SECONDS, OBSERVE_SECONDS = 30, 45, 45  # two HPA syncs at least in each
+LOW_SECONDS, HOLD_SECONDS, OBSERVE_SECONDS = 30, 65, 60  # two HPA syncs at least in each; hold and observe past the model's bounds
+SAMPLE_SECONDS = 3
 
 
 class CustomMetrics(ThreadingHTTPServer):
@@ -122,7 +123,7 @@ def test_verifier_judges_the_real_hpa_controller(cluster, tmp_path):
         recorder = verifier.Recorder(namespace=namespace, release=release, kubeconfig=cluster.kubeconfig)
         min_replicas, recorded_behavior = recorder.hpa_spec()
         model = verifier.TimingModel(min_replicas=min_replicas, expect_replicas=3, scrape_interval=0, rate_window=0,
-                                     adapter_interval=0, pod_start=15, behavior=recorded_behavior)
+                                     adapter_interval=0, pod_start=15, behavior=recorded_behavior, sample_interval=SAMPLE_SECONDS)
         print(model.describe())
         phases = {"low": 0.0, "high": LOW_SECONDS, "drop": LOW_SECONDS + HOLD_SECONDS, "end": LOW_SECONDS + HOLD_SECONDS + OBSERVE_SECONDS}
         recorder.start = time.monotonic()
@@ -131,7 +132,7 @@ def test_verifier_judges_the_real_hpa_controller(cluster, tmp_path):
             sample = recorder.sample()
             print(f"+{sample.t:5.1f} s  rate {server.total:4.1f}  desired {sample.hpa_desired}  ready {sample.ready_replicas}  "
                   f"{sample.hpa_metrics}  {sample.hpa_conditions}", flush=True)
-            time.sleep(3)
+            time.sleep(SAMPLE_SECONDS)
         recorder.write(tmp_path / "record")
         verdicts = verifier.judge(recorder.samples, model, phases)
         for verdict in verdicts:

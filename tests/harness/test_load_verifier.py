@@ -33,22 +33,30 @@ def verdicts(samples):
 
 def test_timing_model_bounds():
     assert MODEL.metric_delay == 15
-    # 1 -> 2 -> 3 needs two +100 % periods: the second one 15 s after the first.
-    assert MODEL.scale_out_desired_by == 15 + 15 + 0 + 15
+    # 1 -> 2 -> 3 needs two +100 % periods; the controller allows the second at the first sync after
+    # the 15 s period has fully passed (timestamp.After(now - period)): a 15 s sync later, 30 s.
+    assert MODEL.scale_out_desired_by == 15 + 15 + 0 + 30
     assert MODEL.scale_out_ready_by == MODEL.scale_out_desired_by + 5
     assert MODEL.scale_in_not_before == 30
-    assert MODEL.scale_in_by == 15 + 15 + 30  # 3 -> 1 in one -100 % period
-    assert "scale-out to >= 3: desired by +45 s" in MODEL.describe()
+    assert MODEL.scale_in_by == 15 + 15 + 45  # the 30 s window ends at the sync after it (45 s); 3 -> 1 in one -100 % period
+    assert "scale-out to >= 3: desired by +60 s" in MODEL.describe()
+
+
+def test_the_sampling_interval_widens_the_upper_bounds_only():
+    sampled = TimingModel(**{**MODEL.__dict__, "sample_interval": 3})
+    assert sampled.scale_out_desired_by == MODEL.scale_out_desired_by + 3 and sampled.scale_in_by == MODEL.scale_in_by + 3
+    assert sampled.scale_in_not_before == MODEL.scale_in_not_before
 
 
 def test_timing_model_with_the_chart_defaults():
     chart = values.effective_values()["autoscaling"]
     model = TimingModel(min_replicas=chart["minReplicas"], expect_replicas=5, behavior=chart["behavior"])
-    # 2 -> 5 in one step (max(+100 %, +4 pods) = +4), after the 60 s scaleUp window.
-    assert model.scale_out_desired_by == 180 + 15 + 60
-    # 5 -> 4 -> 3 -> 2 at -20 %/120 s (at least one pod per period): three periods after the 600 s window.
+    # 2 -> 5 in one step (max(+100 %, +4 pods) = +4), at the sync after the 60 s scaleUp window (75 s).
+    assert model.scale_out_desired_by == 180 + 15 + 75
+    # 5 -> 4 -> 3 -> 2 at -20 %/120 s (at least one pod per period): three periods after the 600 s
+    # window, each ending at the sync after it (615 s, 135 s).
     assert model.scale_in_not_before == 600
-    assert model.scale_in_by == 180 + 15 + 600 + 2 * 120
+    assert model.scale_in_by == 180 + 15 + 615 + 2 * 135
 
 
 def test_on_time_scale_out_and_scale_in_pass():
@@ -58,11 +66,11 @@ def test_on_time_scale_out_and_scale_in_pass():
 
 
 def test_late_scale_out_fails_and_says_when():
-    result = verdicts(timeline((0, 1), (60, 2), (95, 3), (150, 1)))
+    result = verdicts(timeline((0, 1), (60, 2), (105, 3), (160, 1)))
     late = result["scale-out (desired)"]
     assert not late.ok
-    assert late.by == "+85 s" and "desired 3 at +95 s" in late.observed
-    assert late.line() == "FAIL  scale-out (desired): expected desired >= 3 by +85 s; observed desired 3 at +95 s (55 s after the step)"
+    assert late.by == "+100 s" and "desired 3 at +105 s" in late.observed
+    assert late.line() == "FAIL  scale-out (desired): expected desired >= 3 by +100 s; observed desired 3 at +105 s (65 s after the step)"
 
 
 def test_scale_out_during_the_low_phase_fails():

@@ -469,7 +469,7 @@ class Run:
         min_replicas, behavior = self.recorder.hpa_spec()
         return verifier.TimingModel(min_replicas=o.min_replicas or min_replicas, expect_replicas=o.expect_replicas,
                                     scrape_interval=o.scrape_interval, rate_window=o.rate_window, adapter_interval=o.adapter_interval,
-                                    pod_start=o.pod_start_seconds, behavior=behavior)
+                                    pod_start=o.pod_start_seconds, behavior=behavior, sample_interval=o.kube_interval)
 
     def write(self, summary: dict) -> None:
         directory = self.report_dir

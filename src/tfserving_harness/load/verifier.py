@@ -12,6 +12,13 @@ Timing model (all seconds, from the moment the load steps up or drops):
   scale-in      not before the scaleDown stabilization window has passed (the HPA keeps the
                 highest recommendation of the window); back to minReplicas by metric delay +
                 HPA sync + the window + the scaleDown policy periods needed from N to minReplicas.
+
+The upper bounds count a window or policy period as the first HPA sync *after* it has fully passed:
+the controller keeps a scale event or recommendation while `timestamp.After(now - period)`
+(`getReplicasChangePerPeriod` and the stabilization in kube-controller-manager's
+pkg/controller/podautoscaler/horizontal.go), and its syncs drift by their own processing time, so a
+15 s period on a 15 s sync may cost two syncs. They also add the recorder's sampling interval, since
+a change is seen only at the next sample. The lower bound (scale-in not before) is exact.
 """
 
 from __future__ import annotations
@@ -61,6 +68,11 @@ class TimingModel:
     hpa_sync: float = HPA_SYNC_SECONDS
     pod_start: float = 120.0
     behavior: Mapping[str, Any] = field(default_factory=dict)
+    sample_interval: float = 0.0
+
+    def _synced(self, seconds: float) -> float:
+        """When an HPA sync first finds `seconds` fully passed: the next multiple of the sync period above it."""
+        return (math.floor(seconds / self.hpa_sync) + 1) * self.hpa_sync if seconds > 0 else 0.0
 
     @property
     def metric_delay(self) -> float:
@@ -73,7 +85,8 @@ class TimingModel:
     def scale_out_desired_by(self) -> float:
         up = self._side("scaleUp")
         periods, period = _policy_periods(self.min_replicas, self.expect_replicas, up.get("policies") or [], up.get("selectPolicy", "Max"), True)
-        return self.metric_delay + self.hpa_sync + float(up.get("stabilizationWindowSeconds", 0)) + max(periods - 1, 0) * period
+        window = float(up.get("stabilizationWindowSeconds", 0))
+        return self.metric_delay + self.hpa_sync + self._synced(window) + max(periods - 1, 0) * self._synced(period) + self.sample_interval
 
     @property
     def scale_out_ready_by(self) -> float:
@@ -87,12 +100,12 @@ class TimingModel:
     def scale_in_by(self) -> float:
         down = self._side("scaleDown")
         periods, period = _policy_periods(self.expect_replicas, self.min_replicas, down.get("policies") or [], down.get("selectPolicy", "Max"), False)
-        return self.metric_delay + self.hpa_sync + self.scale_in_not_before + max(periods - 1, 0) * period
+        return self.metric_delay + self.hpa_sync + self._synced(self.scale_in_not_before) + max(periods - 1, 0) * self._synced(period) + self.sample_interval
 
     def describe(self) -> str:
         return (
             f"timing model: metric delay {self.metric_delay:g} s (scrape {self.scrape_interval:g} + rate window {self.rate_window:g} "
-            f"+ adapter {self.adapter_interval:g}); HPA sync {self.hpa_sync:g} s; pod start {self.pod_start:g} s\n"
+            f"+ adapter {self.adapter_interval:g}); HPA sync {self.hpa_sync:g} s; pod start {self.pod_start:g} s; sampling {self.sample_interval:g} s\n"
             f"  scale-out to >= {self.expect_replicas}: desired by +{self.scale_out_desired_by:g} s, ready by +{self.scale_out_ready_by:g} s after the step\n"
             f"  scale-in to {self.min_replicas}: not before +{self.scale_in_not_before:g} s, by +{self.scale_in_by:g} s after the drop"
         )

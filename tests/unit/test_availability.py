@@ -32,7 +32,7 @@ def test_each_pdb_targets_its_own_track_and_no_other(render):
 
 @pytest.mark.parametrize(("budget", "expected"), [({"minAvailable": 0}, {"minAvailable": 0}), ({"minAvailable": "50%"}, {"minAvailable": "50%"}), ({"maxUnavailable": "25%"}, {"maxUnavailable": "25%"})])
 def test_pdb_takes_min_available_or_max_unavailable(render, budget, expected):
-    pdb = one(render({"podDisruptionBudget": {"enabled": True, **budget}}), "PodDisruptionBudget")
+    pdb = one(render({"replicaCount": 3, "podDisruptionBudget": {"enabled": True, **budget}}), "PodDisruptionBudget")
     assert {k: v for k, v in pdb["spec"].items() if k != "selector"} == expected
 
 

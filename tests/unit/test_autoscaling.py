@@ -350,3 +350,44 @@ def test_adapter_metric_names_cannot_pass_for_tf_serving_series():
     for name in (autoscaling["requestsPerSecond"]["metricName"], autoscaling["latency"]["metricName"]):
         assert name.startswith("tf_serving_chart_"), name
         assert not name.startswith(("tensorflow_serving", "tfserving", ":tensorflow")), name
+
+
+# ---- Utilization targets need a request (or a limit, which the API server copies into it) ----
+NO_MEMORY = {"resources": {"requests": {"memory": None}, "limits": {"memory": None}}}
+
+
+def test_a_track_whose_request_comes_from_the_top_level_passes(render):
+    docs = render({**TWO_TRACKS, "autoscaling": {"enabled": True, "memory": {"enabled": True}}})
+    assert len(of_kind(docs, "HorizontalPodAutoscaler")) == 2
+
+
+def test_a_limit_alone_passes_as_the_pods_request(render):
+    docs = render({"autoscaling": {"enabled": True, "memory": {"enabled": True}}, "resources": {"requests": {"memory": None}}})
+    assert one(docs, "HorizontalPodAutoscaler")["spec"]["metrics"][1]["resource"]["name"] == "memory"
+
+
+def test_a_track_without_the_request_is_refused_at_its_own_path():
+    values = {**TWO_TRACKS, "tracks": {"stable": {}, "canary": {"resources": {"requests": {"memory": "1Gi"}}}}, "autoscaling": {"enabled": True}}
+    assert_refused(values, "tracks.canary.resources.requests.cpu is not set (nor a limit) for track canary, but autoscaling.cpu.enabled asks the HPA for cpu Utilization")
+
+
+def test_a_track_the_hpa_does_not_cover_needs_no_request(render):
+    values = {"tracks": {"stable": {}, "canary": {"resources": {"requests": {"memory": "1Gi"}}, "autoscaling": {"enabled": False}}}, "primaryTrack": "stable", "autoscaling": {"enabled": True}}
+    assert [h["metadata"]["name"] for h in of_kind(render(values), "HorizontalPodAutoscaler")] == ["tfs-tf-serving-stable"]
+
+
+@pytest.mark.parametrize(
+    ("metric", "refused"),
+    [
+        ({"type": "Resource", "resource": {"name": "memory", "target": {"type": "Utilization", "averageUtilization": 80}}}, True),
+        ({"type": "ContainerResource", "containerResource": {"name": "memory", "container": "tf-serving", "target": {"type": "Utilization", "averageUtilization": 80}}}, True),
+        ({"type": "Resource", "resource": {"name": "memory", "target": {"type": "AverageValue", "averageValue": "1Gi"}}}, False),
+    ],
+    ids=["resource-utilization", "container-resource-utilization", "average-value-needs-no-request"],
+)
+def test_raw_metrics_on_utilization_need_the_request(render, metric, refused):
+    values = {**NO_MEMORY, "autoscaling": {"enabled": True, "metrics": [metric]}}
+    if refused:
+        assert_refused(values, "resources.requests.memory is not set (nor a limit) for track main, but autoscaling.metrics[0] asks the HPA for memory Utilization")
+    else:
+        assert one(render(values), "HorizontalPodAutoscaler")["spec"]["metrics"] == [metric]

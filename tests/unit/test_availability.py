@@ -32,8 +32,42 @@ def test_each_pdb_targets_its_own_track_and_no_other(render):
 
 @pytest.mark.parametrize(("budget", "expected"), [({"minAvailable": 0}, {"minAvailable": 0}), ({"minAvailable": "50%"}, {"minAvailable": "50%"}), ({"maxUnavailable": "25%"}, {"maxUnavailable": "25%"})])
 def test_pdb_takes_min_available_or_max_unavailable(render, budget, expected):
-    pdb = one(render({"podDisruptionBudget": {"enabled": True, **budget}}), "PodDisruptionBudget")
+    pdb = one(render({"replicaCount": 3, "podDisruptionBudget": {"enabled": True, **budget}}), "PodDisruptionBudget")
     assert {k: v for k, v in pdb["spec"].items() if k != "selector"} == expected
+
+
+
+@pytest.mark.parametrize(
+    ("values", "budget"),
+    [
+        ({"replicaCount": 3}, {"minAvailable": "50%"}),
+        ({"replicaCount": 2}, {"minAvailable": "50%"}),
+        ({"replicaCount": 3}, {"minAvailable": 2}),
+        ({"replicaCount": 2}, {"maxUnavailable": "1%"}),
+        ({"replicaCount": 1}, {}),
+        ({"autoscaling": {"enabled": True, "minReplicas": 3}}, {"minAvailable": 2}),
+        ({"tracks": {"stable": {"replicaCount": 2}, "canary": {"replicaCount": 0}}, "primaryTrack": "stable"}, {"minAvailable": 1}),
+    ],
+    ids=["half-of-3", "half-of-2", "2-of-3", "max-1-percent-rounds-up", "default-max-1-of-1", "autoscaled-minimum-3", "track-at-zero-has-nothing-to-protect"],
+)
+def test_a_pdb_that_allows_an_eviction_renders(render, values, budget):
+    docs = render({**values, "podDisruptionBudget": {"enabled": True, **budget}})
+    assert len(of_kind(docs, "PodDisruptionBudget")) == len(of_kind(docs, "Deployment"))
+
+
+@pytest.mark.parametrize(
+    ("values", "budget", "expected"),
+    [
+        ({"replicaCount": 2}, {"maxUnavailable": "0%"}, "podDisruptionBudget.maxUnavailable (0%) never allows an eviction of track main's pods"),
+        ({"replicaCount": 1}, {"minAvailable": "50%"}, "podDisruptionBudget.minAvailable (50%) protects the only pod of track main (replicaCount is 1)"),
+        ({"replicaCount": 3}, {"minAvailable": "67%"}, "podDisruptionBudget.minAvailable (67%) of the 3 pods of track main (replicaCount) leaves none to evict"),
+        ({"replicaCount": 3}, {"minAvailable": 5}, "set it to 2 or less"),
+        ({"autoscaling": {"enabled": True, "minReplicas": 2}}, {"minAvailable": 2}, "of the 2 pods of track main (autoscaling.minReplicas)"),
+    ],
+    ids=["max-0-percent", "half-of-1-rounds-up", "67-percent-of-3-rounds-up", "more-than-replicas", "autoscaled-counts-the-minimum"],
+)
+def test_a_pdb_that_never_allows_an_eviction_is_refused(values, budget, expected):
+    assert_refused({**values, "podDisruptionBudget": {"enabled": True, **budget}}, expected)
 
 
 def test_topology_spread_is_soft_over_zones_and_nodes_per_track(render):

@@ -99,51 +99,7 @@ def test_check_values_refuses_it_naming_the_path(values_file, capsys):
 
 
 # ---- Pending: not refused yet, and who will refuse them -----------------------------------------
-RULE = "a cross-field rule in templates/_validate_*.tpl, not written yet"
-RULE_SEEN = RULE + "; check_values already finds it at the rendered field"
-
-PENDING_TEMPLATE = {
-    "rule-active-colour-zero-replicas": RULE,
-    "rule-basepath-version-folder-gcs": RULE,
-    "rule-basepath-version-folder": RULE,
-    "rule-colour-memory-request-above-limit": RULE,
-    "rule-cpu-request-above-limit": RULE,
-    "rule-hpa-cpu-track-without-request": RULE,
-    "rule-hpa-memory-without-request": RULE,
-    "rule-hpa-raw-metric-without-request": RULE,
-    "rule-implicit-primary-track-zero-replicas": RULE,
-    "rule-memory-request-above-limit-mixed-units": RULE,
-    "rule-pdb-maxunavailable-zero": RULE,
-    "rule-pdb-minavailable-100-percent": RULE,
-    "rule-pdb-minavailable-equals-replicas": RULE,
-    "rule-pdb-track-with-one-replica": RULE,
-    "rule-primary-track-zero-replicas": RULE,
-    "rule-replicacount-zero": RULE,
-    "rule-secret-literal-aws": RULE,
-    "rule-secret-literal-init-password": RULE,
-    "rule-secret-literal-token": RULE,
-    "rule-track-basepath-version-folder": RULE,
-    "rule-track-cpu-request-above-limit": RULE,
-}
-
-PENDING_CHECK_VALUES = {
-    "rule-active-colour-zero-replicas": RULE,
-    "rule-basepath-version-folder-gcs": RULE,
-    "rule-basepath-version-folder": RULE,
-    "rule-colour-memory-request-above-limit": RULE_SEEN,
-    "rule-hpa-cpu-track-without-request": RULE,
-    "rule-hpa-memory-without-request": RULE,
-    "rule-hpa-raw-metric-without-request": RULE,
-    "rule-implicit-primary-track-zero-replicas": RULE,
-    "rule-pdb-maxunavailable-zero": RULE,
-    "rule-pdb-minavailable-100-percent": RULE,
-    "rule-pdb-minavailable-equals-replicas": RULE,
-    "rule-pdb-track-with-one-replica": RULE,
-    "rule-primary-track-zero-replicas": RULE,
-    "rule-replicacount-zero": RULE,
-    "rule-secret-literal-aws": RULE,
-    "rule-secret-literal-init-password": RULE,
-    "rule-secret-literal-token": RULE,
-    "rule-track-basepath-version-folder": RULE,
-    "rule-track-cpu-request-above-limit": RULE_SEEN,
-}
+# Empty: every case in the corpus is refused. A new case the chart does not refuse yet goes here,
+# `"<file stem>": "<what will refuse it>"`, until its rule lands.
+PENDING_TEMPLATE: dict[str, str] = {}
+PENDING_CHECK_VALUES: dict[str, str] = {}

@@ -53,11 +53,13 @@ def test_scenario_file_has_every_field_as_given(scenario):
         ({"limits": {"cpu": "2"}}, 2),
         ({"limits": {"cpu": 3}}, 3),
         ({"limits": {"cpu": "1500m"}}, 2),
-        ({"limits": {"cpu": "250m"}}, 1),
-        ({"limits": {"cpu": 0.5}}, 1),
+        ({"limits": {"cpu": "250m"}, "requests": {"cpu": "100m"}}, 1),
+        ({"limits": {"cpu": 0.5}, "requests": {"cpu": "100m"}}, 1),
+        ({"limits": {"cpu": "2.5"}}, 3),
+        ({"limits": {"cpu": "1e1"}}, 10),
         ({"limits": None, "requests": {"cpu": "6"}}, 6),
     ],
-    ids=["string", "int", "millis-round-up", "millis-min-1", "fraction", "request-when-no-limit"],
+    ids=["string", "int", "millis-round-up", "millis-min-1", "fraction", "decimal-round-up", "exponent", "request-when-no-limit"],
 )
 def test_num_batch_threads_follows_the_cpu_limit(render, resources, threads):
     flags, params = batching_file(render({"batching": {"enabled": True}, "resources": resources}))

@@ -123,3 +123,24 @@ def test_every_policy_renders_as_its_proto_oneof(render):
     assert {name: policy.WhichOneof("policy_choice") for name, policy in parsed.items()} == {"latest": "latest", "all": "all", "specific": "specific"}
     assert parsed["latest"].latest.num_versions == 3
     assert list(parsed["specific"].specific.versions) == [10, 12]
+
+
+def _storage(source: str) -> dict:
+    return {"source": source, "existingClaim": {"claimName": "models"}} if source == "existingClaim" else {"source": source}
+
+
+@pytest.mark.parametrize(
+    ("base_path", "source", "parent"),
+    [("/models/resnet/3", "existingClaim", "/models/resnet"), ("/models/resnet/3/", "existingClaim", "/models/resnet"), ("gs://ml/resnet/0001", "gcs", "gs://ml/resnet")],
+)
+def test_a_base_path_at_a_version_folder_is_refused_with_its_parent(base_path, source, parent):
+    values = {"modelStorage": _storage(source), "models": [{"name": "resnet", "basePath": base_path}]}
+    assert_refused(values, f"models[0].basePath {base_path!r}".replace("'", '"') + " ends in a version folder")
+    assert_refused(values, f'point basePath at the parent, "{parent}"')
+
+
+@pytest.mark.parametrize("base_path", ["/models/resnet-2", "/models/v3", "/models/resnet50", "gs://ml/3d/resnet"])
+def test_a_base_path_that_only_contains_digits_passes(render, base_path):
+    source = "gcs" if base_path.startswith("gs://") else "existingClaim"
+    docs = render({"modelStorage": _storage(source), "models": [{"name": "m", "basePath": base_path}]})
+    assert_no_problems(docs)

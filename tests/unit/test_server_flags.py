@@ -229,6 +229,34 @@ def test_real_env_vars_pass(render):
     assert {"name": "TF_CPP_MIN_LOG_LEVEL", "value": "1"} in env
 
 
+@pytest.mark.parametrize("name", ["AWS_SECRET_ACCESS_KEY", "HF_TOKEN", "MINIO_ROOT_PASSWORD", "API_KEY", "db_password", "GOOGLE_CREDENTIALS", "CLIENT_SECRET"])
+def test_a_secret_looking_literal_is_refused_with_the_secret_key_ref_to_use(name):
+    values = {"server": {"extraEnv": [{"name": "TF_CPP_MIN_LOG_LEVEL", "value": "1"}, {"name": name, "value": "s3cr3t"}]}}
+    assert_refused(values, f"server.extraEnv[1].value is a literal for {name}, which looks like a secret")
+    assert_refused(values, f"valueFrom: {{secretKeyRef: {{name: NAME, key: {name}}}}}")
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        {"name": "AWS_SECRET_ACCESS_KEY", "valueFrom": {"secretKeyRef": {"name": "s3", "key": "secret"}}},
+        {"name": "AWS_WEB_IDENTITY_TOKEN_FILE", "value": "/var/run/secrets/eks.amazonaws.com/serviceaccount/token"},
+        {"name": "AWS_ACCESS_KEY_ID", "value": "AKIAIOSFODNN7EXAMPLE"},
+        {"name": "TOKENIZERS_PARALLELISM", "value": "false"},
+        {"name": "HF_TOKEN", "value": ""},
+    ],
+    ids=["secret-key-ref", "path-to-a-token", "key-id", "word-containing-token", "empty"],
+)
+def test_references_locations_and_look_alikes_pass(render, item):
+    env = server_container(one(render({"server": {"extraEnv": [item]}}), "Deployment"))["env"]
+    assert item in env
+
+
+def test_the_download_container_env_is_checked_too():
+    init = {"source": "initContainer", "initContainer": {"image": {"repository": "amazon/aws-cli", "tag": "2.17.0"}, "command": ["true"], "env": [{"name": "AWS_SECRET_ACCESS_KEY", "value": "x"}]}}
+    assert_refused({"modelStorage": init}, "modelStorage.initContainer.env[0].value is a literal for AWS_SECRET_ACCESS_KEY")
+
+
 def test_flag_table_is_read_from_main_cc():
     from tfserving_harness import tfs_flags
 

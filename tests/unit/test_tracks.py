@@ -69,3 +69,28 @@ def test_multi_version_scenario_pins_one_version_per_track_from_one_folder(scena
         (model,) = tfs_config.parse_model_server_config(one(docs, "ConfigMap", f"tfs-tf-serving-{track}-config")["data"]["models.config"]).model_config_list.config
         served[track] = (model.name, model.base_path, list(model.model_version_policy.specific.versions))
     assert served == {"v1": ("resnet", "/models/resnet", [1]), "v2": ("resnet", "/models/resnet", [2])}
+
+
+def test_a_non_primary_track_or_the_idle_colour_may_be_scaled_to_zero(render):
+    tracks = render({"tracks": {"stable": {}, "canary": {"replicaCount": 0}}, "primaryTrack": "stable"})
+    assert {d["metadata"]["name"]: d["spec"]["replicas"] for d in of_kind(tracks, "Deployment")} == {"tfs-tf-serving-canary": 0, "tfs-tf-serving-stable": 1}
+    colours = render({"blueGreen": {"enabled": True, "active": "blue", "green": {"replicaCount": 0}}})
+    assert {d["metadata"]["name"]: d["spec"]["replicas"] for d in of_kind(colours, "Deployment")} == {"tfs-tf-serving-blue": 1, "tfs-tf-serving-green": 0}
+
+
+def test_a_top_level_zero_is_the_default_of_the_tracks_not_of_the_primary_that_sets_its_own(render):
+    """replicaCount: 0 is allowed by the schema at both levels: what is refused is the primary track's effective count."""
+    docs = render({"replicaCount": 0, "tracks": {"stable": {"replicaCount": 2}, "canary": {}}, "primaryTrack": "stable"})
+    assert {d["metadata"]["name"]: d["spec"]["replicas"] for d in of_kind(docs, "Deployment")} == {"tfs-tf-serving-canary": 0, "tfs-tf-serving-stable": 2}
+    assert_refused({"replicaCount": 0, "tracks": {"stable": {}, "canary": {"replicaCount": 2}}, "primaryTrack": "stable"}, "replicaCount is 0 for track stable, which the main Service routes every request to (primaryTrack is stable)")
+
+
+def test_a_primary_track_at_zero_is_refused_by_its_own_path():
+    assert_refused({"replicaCount": 0}, "replicaCount is 0 for track main, which the main Service routes every request to (it is the only track)")
+    assert_refused({"blueGreen": {"enabled": True, "active": "green", "green": {"replicaCount": 0}}}, "blueGreen.green.replicaCount is 0 for track green")
+
+
+def test_an_autoscaled_primary_track_ignores_replica_count(render):
+    """The HPA owns the count (spec.replicas is omitted), so a 0 left in replicaCount does nothing."""
+    deployment = one(render({"replicaCount": 0, "autoscaling": {"enabled": True}}), "Deployment")
+    assert "replicas" not in deployment["spec"]

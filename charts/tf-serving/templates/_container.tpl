@@ -34,20 +34,86 @@ thread counts are then left to the binary (which sizes them to the node, not the
 */}}
 {{- define "tf-serving.cpuCores" -}}
 {{- $resources := .Values.resources | default dict }}
-{{- $cpu := get ($resources.limits | default dict) "cpu" }}
-{{- if not $cpu }}
-{{- $cpu = get ($resources.requests | default dict) "cpu" }}
+{{- $key := "limits" }}
+{{- $cpu := index ($resources.limits | default dict) "cpu" }}
+{{- if kindIs "invalid" $cpu }}
+{{- $key = "requests" }}
+{{- $cpu = index ($resources.requests | default dict) "cpu" }}
 {{- end }}
-{{- if not $cpu }}
+{{- if kindIs "invalid" $cpu }}
 {{- 0 }}
 {{- else }}
-{{- $quantity := toString $cpu }}
-{{- if hasSuffix "m" $quantity }}
-{{- max 1 (div (add (trimSuffix "m" $quantity | int64) 999) 1000) }}
+{{- $path := printf "%s.%s.cpu" (include "tf-serving.trackValuePath" (dict "root" .Root "track" .Track "key" "resources")) $key }}
+{{- $milli := include "tf-serving.quantityMilli" (dict "quantity" $cpu "path" $path) | float64 }}
+{{- max 1 (ceil (divf $milli 1000) | int64) }}
+{{- end }}
+{{- end }}
+
+{{/*
+A Kubernetes quantity in thousandths of its unit, as a number in text (read it with `float64`):
+(dict "quantity" "1500m" "path" "resources.limits.cpu") -> 1500; "2" -> 2000, "2Gi" ->
+2147483648000, "1e3" -> 1000000, 0.5 -> 500. The grammar is resource.Quantity's: a decimal
+number, then a binary (Ki..Ei), decimal (n u m k M G T P E) or integer-exponent (e3) suffix. The
+digits are read as one integer and scaled by one division at most, so the order of two quantities
+is kept (3000Mi > 2Gi, 1Gi = 1024Mi) up to float64's 15 significant digits. Other text fails the
+render naming `path`: the API server would refuse it.
+*/}}
+{{- define "tf-serving.quantityMilli" -}}
+{{- $text := toString .quantity | trim }}
+{{- $grammar := "^([+-]?)([0-9]*)[.]?([0-9]*)(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?[0-9]+)?$" }}
+{{- if or (not (regexMatch $grammar $text)) (not (regexMatch "^[+-]?[.]?[0-9]" $text)) }}
+{{- fail (printf "tf-serving: %s %q is not a Kubernetes quantity; write a number with an optional suffix, e.g. 500m or 2 for CPU, 512Mi or 2Gi for memory (binary Ki Mi Gi Ti Pi Ei, decimal k M G T P E, or an exponent such as 1e3)" .path $text) }}
+{{- end }}
+{{- $whole := regexReplaceAll $grammar $text "${2}" }}
+{{- $fraction := regexReplaceAll $grammar $text "${3}" }}
+{{- $suffix := regexReplaceAll $grammar $text "${4}" }}
+{{- $binary := dict "Ki" 10 "Mi" 20 "Gi" 30 "Ti" 40 "Pi" 50 "Ei" 60 }}
+{{- $decimal := dict "" 0 "n" -9 "u" -6 "m" -3 "k" 3 "M" 6 "G" 9 "T" 12 "P" 15 "E" 18 }}
+{{- $twos := 0 }}
+{{- $tens := 0 }}
+{{- if hasKey $binary $suffix }}
+{{- $twos = get $binary $suffix }}
+{{- else if hasKey $decimal $suffix }}
+{{- $tens = get $decimal $suffix }}
 {{- else }}
-{{- max 1 (ceil (float64 $quantity) | int64) }}
+{{- /* Without leading zeros: `int` would read "e010" as octal. */}}
+{{- $tens = regexReplaceAll "^[eE][+-]?0*([0-9])" $suffix "${1}" | int }}
+{{- if regexMatch "^[eE]-" $suffix }}
+{{- $tens = mul -1 $tens }}
 {{- end }}
 {{- end }}
+{{- /* value = digits x 2^twos x 10^(tens + 3 - fraction digits), in thousandths */}}
+{{- $tens = sub (add $tens 3) (len $fraction) | int }}
+{{- $value := float64 (printf "%s%s" $whole $fraction) }}
+{{- range until $twos }}
+{{- $value = mulf $value 2 }}
+{{- end }}
+{{- range until (max $tens 0 | int) }}
+{{- $value = mulf $value 10 }}
+{{- end }}
+{{- $divisor := 1.0 }}
+{{- range until (max (mul -1 $tens) 0 | int) }}
+{{- $divisor = mulf $divisor 10 }}
+{{- end }}
+{{- $value = divf $value $divisor }}
+{{- if eq (regexReplaceAll $grammar $text "${1}") "-" }}
+{{- $value = mulf $value -1 }}
+{{- end }}
+{{- $value | toString }}
+{{- end }}
+
+{{/*
+Resources of the server container, as JSON: resources, plus the GPU limit when gpu.enabled
+(extended resources are requested through limits; requests default to them).
+*/}}
+{{- define "tf-serving.containerResources" -}}
+{{- $resources := deepCopy (.Values.resources | default dict) }}
+{{- if .Values.gpu.enabled }}
+{{- $limits := get $resources "limits" | default dict }}
+{{- $_ := set $limits .Values.gpu.resourceName (int .Values.gpu.count) }}
+{{- $_ := set $resources "limits" $limits }}
+{{- end }}
+{{- toJson $resources }}
 {{- end }}
 
 {{/*
@@ -163,8 +229,7 @@ later by hot reload is not gated (README, Probes).
 The preStop pause: the Pod is removed from Service endpoints while it sleeps, then the grace period
 runs out (TF Serving ignores SIGTERM as PID 1). The `sleep` lifecycle action needs no binary in the
 image; it is on by default from Kubernetes 1.30 (alpha, off, in 1.29), so 1.29 gets an exec sleep.
-Resources: the GPU limit is added when gpu.enabled (extended resources are requested through
-limits; requests default to them).
+Resources: tf-serving.containerResources (the GPU limit is added when gpu.enabled).
 */}}
 {{- define "tf-serving.container" -}}
 {{- $s := .Values.modelStorage -}}
@@ -261,13 +326,7 @@ limits; requests default to them).
   securityContext:
     {{- toYaml . | nindent 4 }}
   {{- end }}
-  {{- $resources := deepCopy (.Values.resources | default dict) }}
-  {{- if .Values.gpu.enabled }}
-  {{- $limits := get $resources "limits" | default dict }}
-  {{- $_ := set $limits .Values.gpu.resourceName (int .Values.gpu.count) }}
-  {{- $_ := set $resources "limits" $limits }}
-  {{- end }}
-  {{- with $resources }}
+  {{- with include "tf-serving.containerResources" . | fromJson }}
   resources:
     {{- toYaml . | nindent 4 }}
   {{- end }}

@@ -49,5 +49,32 @@ Autoscaling of one track: replica bounds and metrics of its effective values. Pe
 {{- else if not (or $ta.cpu.enabled $ta.memory.enabled $ta.requestsPerSecond.enabled $ta.latency.enabled) }}
 {{- fail (printf "tf-serving: autoscaling.enabled is true (track %s) but no metric is on; enable autoscaling.cpu, .memory, .requestsPerSecond or .latency, or give autoscaling.metrics" $track) }}
 {{- end }}
+{{- /* A Utilization target is a percentage of the pods' request (defaulted from the limit when
+only a limit is set): without either the HPA reports FailedGetResourceMetric and never scales. */}}
+{{- $utilization := list }}
+{{- if $ta.metrics }}
+{{- $metricsPath := include "tf-serving.trackValuePath" (dict "root" $root "track" $track "key" "autoscaling.metrics") }}
+{{- range $i, $m := $ta.metrics }}
+{{- $source := ternary $m.resource $m.containerResource (eq (toString $m.type) "Resource") }}
+{{- $ours := or (eq (toString $m.type) "Resource") (and (eq (toString $m.type) "ContainerResource") (eq (toString ($source | default dict).container) "tf-serving")) }}
+{{- if and $ours (eq (toString $source.target.type) "Utilization") }}
+{{- $utilization = append $utilization (list (toString $source.name) (printf "%s[%d]" $metricsPath $i)) }}
+{{- end }}
+{{- end }}
+{{- else }}
+{{- range $name := list "cpu" "memory" }}
+{{- if (index $ta $name).enabled }}
+{{- $utilization = append $utilization (list $name (include "tf-serving.trackValuePath" (dict "root" $root "track" $track "key" (printf "autoscaling.%s.enabled" $name)))) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- $resources := include "tf-serving.containerResources" $ctx | fromJson }}
+{{- $resourcesPath := include "tf-serving.trackValuePath" (dict "root" $root "track" $track "key" "resources") }}
+{{- range $metric := $utilization }}
+{{- $name := index $metric 0 }}
+{{- if not (or (index ($resources.requests | default dict) $name) (index ($resources.limits | default dict) $name)) }}
+{{- fail (printf "tf-serving: %s.requests.%s is not set (nor a limit) for track %s, but %s asks the HPA for %s Utilization, a percentage of that request, so it cannot compute it and never scales; set %s.requests.%s, or scale on an AverageValue target instead" $resourcesPath $name $track (index $metric 1) $name $resourcesPath $name) }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- end }}

@@ -50,6 +50,7 @@ and labels of every model it serves. Per track: called from validate.yaml with (
 
 {{/*
 One model list with its value path, (dict "root" $ "path" "models" "models" $list): unique names,
+base paths that are not a version folder (the server lists the numbered folders inside basePath),
 and `s3://` / `gs://` base paths only with the storage source that reads them (credentials,
 egress, and for S3 an image that can).
 */}}
@@ -62,6 +63,11 @@ egress, and for S3 an image that can).
 {{- fail (printf "tf-serving: %s[%d].name %q is already used by %s[%d]; model names must be unique within a list: rename one or remove the duplicate" $path $i $m.name $path (get $names $m.name)) }}
 {{- end }}
 {{- $_ := set $names $m.name $i }}
+{{- $version := base (toString $m.basePath) }}
+{{- if regexMatch "^[0-9]+$" $version }}
+{{- $parent := regexReplaceAll "/+[0-9]+/*$" (toString $m.basePath) "" | default "/" }}
+{{- fail (printf "tf-serving: %s[%d].basePath %q ends in a version folder (%s); TF Serving serves the numbered version folders inside basePath, finds none inside this one, logs \"No versions of servable %s found under base path\" and never serves the model: point basePath at the parent, %q, and pick versions with %s[%d].versionPolicy (e.g. {specific: {versions: [%s]}})" $path $i $m.basePath $version $m.name $parent $path $i (regexReplaceAll "^0+([0-9])" $version "${1}")) }}
+{{- end }}
 {{- if and (hasPrefix "s3://" $m.basePath) (ne $src "s3") }}
 {{- fail (printf "tf-serving: %s[%d].basePath %q is an s3:// URL but modelStorage.source is %q; the server can only read it with modelStorage.source=s3 (credentials, and modelStorage.s3.serverSupportsS3=true with an image built with TensorFlow's S3 file system: the stock images cannot), or download it with modelStorage.source=initContainer and use a path under modelStorage.mountPath (chart 0.1.0 rendered this and the server failed at load time: see Upgrading in the chart README)" $path $i $m.basePath $src) }}
 {{- end }}

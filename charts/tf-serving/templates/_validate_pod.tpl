@@ -1,5 +1,6 @@
 {{/*
-Pod: shutdown timing, rollout deadline, non-root identity, the PodDisruptionBudget, GPU flags.
+Pod: shutdown timing, rollout deadline, non-root identity, the PodDisruptionBudget, GPU flags, the
+download container's requests within its limits.
 */}}
 {{- define "tf-serving.validate.pod" -}}
 {{- $sd := .Values.shutdown }}
@@ -25,13 +26,17 @@ Pod: shutdown timing, rollout deadline, non-root identity, the PodDisruptionBudg
 {{- if and $pdb.enabled (not (kindIs "invalid" $pdb.minAvailable)) (not (kindIs "invalid" $pdb.maxUnavailable)) }}
 {{- fail (printf "tf-serving: podDisruptionBudget.minAvailable (%v) and podDisruptionBudget.maxUnavailable (%v) are both set; a PodDisruptionBudget takes one: set the other to null" $pdb.minAvailable $pdb.maxUnavailable) }}
 {{- end }}
+{{- if eq .Values.modelStorage.source "initContainer" }}
+{{- include "tf-serving.validate.requestsWithinLimits" (dict "resources" (.Values.modelStorage.initContainer.resources | default dict) "path" "modelStorage.initContainer.resources" "limitPaths" dict "container" "the download container") }}
+{{- end }}
 {{- if and (not .Values.gpu.enabled) (ne (toString .Values.gpu.perProcessGpuMemoryFraction) "<nil>") }}
 {{- fail "tf-serving: gpu.perProcessGpuMemoryFraction is set but gpu.enabled is false; the flag only applies to GPU memory: enable gpu or remove it" }}
 {{- end }}
 {{- end }}
 
 {{/*
-Pod of one track: scheduling presets, a pinned image, the GPU image. Per track: called from validate.yaml with (dict "root" $ "track" $track "ctx" $ctx).
+Pod of one track: scheduling presets, a pinned image, the GPU image, requests within limits, a
+PodDisruptionBudget that allows an eviction. Per track: called from validate.yaml with (dict "root" $ "track" $track "ctx" $ctx).
 */}}
 {{- define "tf-serving.validate.pod.track" -}}
 {{- $root := .root }}
@@ -53,5 +58,70 @@ Pod of one track: scheduling presets, a pinned image, the GPU image. Per track: 
 {{- if and $ctx.Values.gpu.enabled $image.tag (not $image.digest) (not (hasSuffix "-gpu" $image.tag)) }}
 {{- $path := include "tf-serving.trackValuePath" (dict "root" $root "track" $track "key" "image.tag") }}
 {{- fail (printf "tf-serving: %s %q is a CPU image but gpu.enabled is true; use the %q tag (or leave image.tag empty to get %s-gpu)" $path $image.tag (printf "%s-gpu" $image.tag) $root.Chart.AppVersion) }}
+{{- end }}
+{{- /* Requests within limits, as the container gets them (the track's resources, the GPU limit):
+the API server refuses the pods otherwise, and only when the ReplicaSet creates them. */}}
+{{- $resources := include "tf-serving.containerResources" $ctx | fromJson }}
+{{- $resourcesPath := include "tf-serving.trackValuePath" (dict "root" $root "track" $track "key" "resources") }}
+{{- $limitPaths := dict }}
+{{- if $ctx.Values.gpu.enabled }}
+{{- $_ := set $limitPaths $ctx.Values.gpu.resourceName (include "tf-serving.trackValuePath" (dict "root" $root "track" $track "key" "gpu.count")) }}
+{{- end }}
+{{- include "tf-serving.validate.requestsWithinLimits" (dict "resources" $resources "path" $resourcesPath "limitPaths" $limitPaths "container" (printf "the server container of track %s" $track)) }}
+{{- /* A budget that never allows an eviction blocks every node drain. The disruption controller
+rounds percentages up, for minAvailable and maxUnavailable alike; an autoscaled track is counted
+at its minimum. A track at 0 replicas has no pod to protect. */}}
+{{- $pdb := $ctx.Values.podDisruptionBudget }}
+{{- if $pdb.enabled }}
+{{- $replicas := int $ctx.Values.replicaCount }}
+{{- $replicasPath := include "tf-serving.trackValuePath" (dict "root" $root "track" $track "key" "replicaCount") }}
+{{- if include "tf-serving.autoscaled" $ctx }}
+{{- $replicas = int $ctx.Values.autoscaling.minReplicas }}
+{{- $replicasPath = include "tf-serving.trackValuePath" (dict "root" $root "track" $track "key" "autoscaling.minReplicas") }}
+{{- end }}
+{{- $key := ternary "maxUnavailable" "minAvailable" (kindIs "invalid" $pdb.minAvailable) }}
+{{- $budget := index $pdb $key }}
+{{- if kindIs "invalid" $budget }}
+{{- $budget = 1 }}
+{{- end }}
+{{- $pods := int $budget }}
+{{- if kindIs "string" $budget }}
+{{- $pods = div (add (mul (trimSuffix "%" $budget | int) $replicas) 99) 100 | int }}
+{{- end }}
+{{- $evictable := ternary (min $pods $replicas) (sub $replicas $pods) (eq $key "maxUnavailable") }}
+{{- if and (gt $replicas 0) (le (int $evictable) 0) }}
+{{- $path := include "tf-serving.trackValuePath" (dict "root" $root "track" $track "key" (printf "podDisruptionBudget.%s" $key)) }}
+{{- if eq $key "maxUnavailable" }}
+{{- fail (printf "tf-serving: %s (%v) never allows an eviction of track %s's pods, so node drains and cluster upgrades hang on them; set it to at least 1 (or a percentage above 0)" $path $budget $track) }}
+{{- end }}
+{{- if eq $replicas 1 }}
+{{- fail (printf "tf-serving: %s (%v) protects the only pod of track %s (%s is 1), so it can never be evicted and node drains and cluster upgrades hang on it; raise %s to 2 or more, or set %s to null and podDisruptionBudget.maxUnavailable to 1 (the pod is then evicted in a drain)" $path $budget $track $replicasPath $replicasPath $path) }}
+{{- end }}
+{{- fail (printf "tf-serving: %s (%v) of the %d pods of track %s (%s) leaves none to evict, so node drains and cluster upgrades hang on them; set it to %d or less (a percentage is rounded up), or set it to null and podDisruptionBudget.maxUnavailable to 1, or raise %s" $path $budget $replicas $track $replicasPath (sub $replicas 1) $replicasPath) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Requests within limits of one container, compared as quantities (tf-serving.quantityMilli):
+(dict "resources" $resources "path" "resources" "limitPaths" (dict "nvidia.com/gpu" "gpu.count") "container" "...").
+`limitPaths` names the value a limit comes from when it is not `<path>.limits.<name>`.
+*/}}
+{{- define "tf-serving.validate.requestsWithinLimits" -}}
+{{- $path := .path }}
+{{- $limitPaths := .limitPaths }}
+{{- $container := .container }}
+{{- $limits := .resources.limits | default dict }}
+{{- range $name, $request := .resources.requests | default dict }}
+{{- $limit := index $limits $name }}
+{{- if and (hasKey $limits $name) (not (kindIs "invalid" $request)) (not (kindIs "invalid" $limit)) }}
+{{- $requestPath := printf "%s.requests.%s" $path $name }}
+{{- $limitPath := get $limitPaths $name | default (printf "%s.limits.%s" $path $name) }}
+{{- $requested := include "tf-serving.quantityMilli" (dict "quantity" $request "path" $requestPath) | float64 }}
+{{- $allowed := include "tf-serving.quantityMilli" (dict "quantity" $limit "path" $limitPath) | float64 }}
+{{- if gt $requested $allowed }}
+{{- fail (printf "tf-serving: %s (%v) is more than %s (%v), for %s; the API server refuses a request above its limit (the pods are never created): lower the request or raise the limit" $requestPath $request $limitPath $limit $container) }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- end }}

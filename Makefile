@@ -41,7 +41,8 @@ setup: ## Create .venv and install everything, pinned (helm included)
 .PHONY: test
 test: ## Every test tier that runs on one machine (cluster tier when KUBECONFIG answers; kind tests skip with the reason); the version check when BASE_REF is set
 	$(VENV)/bin/ruff check src scripts tests loadtests
-	$(PYTEST) tests/unit $(UNIT_PYTEST_ARGS)
+	$(MAKE) --no-print-directory test-unit
+	$(MAKE) --no-print-directory test-helm3
 	$(MAKE) --no-print-directory test-harness
 	$(MAKE) --no-print-directory test-model
 	$(MAKE) --no-print-directory test-kind
@@ -81,8 +82,12 @@ publish: ## Release the chart: make publish REGISTRY=oci://ghcr.io/my-org/charts
 	scripts/publish --registry $(REGISTRY) $(PUBLISH_ARGS)
 
 .PHONY: test-unit
-test-unit: ## Render-and-assert tests: schemas, TF Serving configs, invariants, helm lint per ci/ scenario
-	$(PYTEST) tests/unit $(UNIT_PYTEST_ARGS)
+test-unit: ## Render-and-assert tests on Helm 4 in-process: schemas, TF Serving configs, invariants, the bad-values corpus
+	$(PYTEST) tests/unit -m "not helm3" $(UNIT_PYTEST_ARGS)
+
+.PHONY: test-helm3
+test-helm3: ## The same chart through the helm 3.17 binary, the reference: renders agree with Helm 4, refusals name the same paths, lint --strict, package
+	$(PYTEST) tests/unit -m helm3 $(UNIT_PYTEST_ARGS)
 
 .PHONY: test-harness
 test-harness: ## The harness's own tests (render cache, cluster/upgrade helpers, PromQL, load logic, rollout gates and plans)

@@ -126,8 +126,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"render_chart with cache:    {cached:8.0f} renders/s ({args.renders * 50} hits)")
     if args.skip_tier:
         return 0
-    runs = [("tests/unit", ["tests/unit"], "serial", ["-p", "no:xdist"]),
-            ("tests/unit", ["tests/unit"], "xdist -n 2 --dist load", ["-n", "2", "--dist", "load"])]
+    # The unit tier as `make test-unit` runs it: Helm 4 in-process; the helm 3.17 half is `make test-helm3`.
+    unit = ["-m", "not helm3"]
+    runs = [("tests/unit", ["tests/unit"], "serial", [*unit, "-p", "no:xdist"]),
+            ("tests/unit", ["tests/unit"], "xdist -n 2 --dist load", [*unit, "-n", "2", "--dist", "load"]),
+            ("tests/unit -m helm3", ["tests/unit"], "xdist -n 2 --dist load", ["-m", "helm3", "-n", "2", "--dist", "load"])]
     if args.other_tiers:
         # What the unit tier held before the harness's own tests and the TensorFlow tests moved out.
         runs.append(("unit+harness+model", ["tests/unit", "tests/harness", "tests/model"], "xdist -n 2 --dist loadfile", ["-n", "2", "--dist", "loadfile"]))
@@ -139,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{label} {mode:10s}: {run.wall:5.1f} s wall, {run.cpu:5.1f} s CPU (user+sys), {run.summary}; "
               f"render cache {run.hits} hits + {run.shared_hits} from another worker / {run.misses} renders = "
               f"{ratio:.0%} hit ratio; after: {load_average()}")
-    print("(the unit tier renders every scenario with both renderers in test_renderers_agree.py; the rest use the default)")
+    print("(make test-unit renders on Helm 4 in-process; make test-helm3 renders every scenario, the corpus and the schema refusals with the helm 3.17 binary too and compares)")
     return 0
 
 

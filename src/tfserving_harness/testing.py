@@ -94,6 +94,14 @@ def assert_refused(values: dict | None, expected: str | SchemaAt, **kwargs) -> N
         assert expected in helm.chart_message(stderr), stderr
 
 
+def renderers() -> list:
+    """helm.RENDERERS as pytest params: the helm 3.17 binary's marked `helm3`, so `make test-unit`
+    stays in-process (Helm 4) and `make test-helm3` runs the reference renderer's half."""
+    import pytest
+
+    return [pytest.param(r, id=r, marks=[pytest.mark.helm3] if r == "binary" else []) for r in helm.RENDERERS]
+
+
 def ci_scenarios() -> list:
     """The chart's ci/*-values.yaml as pytest params, named without the suffix."""
     import pytest

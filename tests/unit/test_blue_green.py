@@ -65,6 +65,7 @@ def test_switching_colours_leaves_every_deployment_byte_identical(render):
     assert report.safe and report.added == [], str(report)
 
 
+@pytest.mark.helm3
 def test_switching_colours_renders_the_deployment_template_to_the_same_bytes():
     """The text helm renders for deployment.yaml (both colours), not just the parsed objects."""
 

@@ -21,6 +21,7 @@ def test_scenario_passes_every_check(values_file, scenario):
 
 
 @pytest.mark.parametrize("values_file", SCENARIOS)
+@pytest.mark.helm3
 def test_scenario_passes_helm_lint_strict(values_file):
     result = helm.lint([values_file])
     assert result.returncode == 0, result.stdout + result.stderr

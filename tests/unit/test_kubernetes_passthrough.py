@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tfserving_harness import helm
-from tfserving_harness.testing import assert_refused, at
+from tfserving_harness.testing import assert_refused, at, renderers
 
 PEER = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress"}}}
 
@@ -71,7 +71,7 @@ MISTAKES = [
 ]
 
 
-@pytest.mark.parametrize("renderer", helm.RENDERERS)
+@pytest.mark.parametrize("renderer", renderers())
 @pytest.mark.parametrize(("values", "path", "rule"), MISTAKES)
 def test_realistic_mistake_is_refused_at_its_value_path(values, path, rule, renderer):
     assert_refused(values, at(path, rule), renderer=renderer)
@@ -100,7 +100,7 @@ VALID = {
 }
 
 
-@pytest.mark.parametrize("renderer", helm.RENDERERS)
+@pytest.mark.parametrize("renderer", renderers())
 def test_valid_spellings_of_every_format_are_accepted(renderer, render):
     docs = render(VALID, renderer=renderer, kube_version=helm.OLDEST_KUBE_VERSION)
     (deployment,) = (doc for doc in docs if doc["kind"] == "Deployment")

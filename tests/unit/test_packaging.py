@@ -10,6 +10,9 @@ import pytest
 from tfserving_harness import helm, publish
 from tfserving_harness.paths import chart_dir
 
+# `helm package` is the helm 3.17 binary's.
+pytestmark = pytest.mark.helm3
+
 EPOCH = 1764547200
 
 

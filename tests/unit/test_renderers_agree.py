@@ -10,6 +10,9 @@ from tfserving_harness import helm
 from tfserving_harness.manifests import identity
 from tfserving_harness.testing import ci_scenarios, render
 
+# Every test here compares the helm 3.17 binary with Helm 4 in-process.
+pytestmark = pytest.mark.helm3
+
 pytest.importorskip("helm_python", reason="helm-python-sdk (Helm 4) is installed by `make setup`")
 
 SCENARIOS = [pytest.param(None, id="defaults"), *ci_scenarios()]

@@ -353,8 +353,10 @@ def _git(*args: str) -> str:
 
 def previous_chart_commit(chart: str = "charts/tf-serving") -> tuple[str, str]:
     """(git revision, version) of the chart's previous release: the tag `tf-serving-<version>` of
-    the newest older version when one exists (chart-releaser's naming), else the parent of the
-    commit that set the current version (its last state before the bump)."""
+    the newest older version when one exists (chart-releaser's naming). Without tags: the newest
+    commit before the one that set the current version that still has the previous version and an
+    empty `## [Unreleased]` in the chart CHANGELOG (every chart change lands there first, so that is
+    the release as it was cut), else the bump commit's parent."""
     current = yamlio.load(_git("show", f"HEAD:{chart}/Chart.yaml"))["version"]
     from .testing import kube_version_tuple as version_tuple
 
@@ -367,7 +369,23 @@ def previous_chart_commit(chart: str = "charts/tf-serving") -> tuple[str, str]:
     if not bumps:
         raise LookupError(f"no commit sets version {current} in {chart}/Chart.yaml and no older tf-serving-* tag")
     parent = f"{bumps[-1]}^"
-    return parent, yamlio.load(_git("show", f"{parent}:{chart}/Chart.yaml"))["version"]
+    previous = yamlio.load(_git("show", f"{parent}:{chart}/Chart.yaml"))["version"]
+    for revision in _git("log", "--first-parent", "--format=%H", parent, "--", chart).split():
+        if yamlio.load(_git("show", f"{revision}:{chart}/Chart.yaml"))["version"] != previous:
+            break
+        if _unreleased_is_empty(_git("show", f"{revision}:{chart}/CHANGELOG.md") if _has(revision, f"{chart}/CHANGELOG.md") else ""):
+            return revision, previous
+    return parent, previous
+
+
+def _has(revision: str, path: str) -> bool:
+    return bool(_git("ls-tree", "--name-only", revision, "--", path))
+
+
+def _unreleased_is_empty(changelog: str) -> bool:
+    """True when the CHANGELOG's `## [Unreleased]` section lists no change (or there is no CHANGELOG)."""
+    section = changelog.partition("## [Unreleased]")[2].split("\n## [", 1)[0]
+    return "\n- " not in section
 
 
 def export_chart(revision: str, destination: str | Path, chart: str = "charts/tf-serving") -> Path:

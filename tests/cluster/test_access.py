@@ -104,7 +104,7 @@ def wait_disruptions_allowed(policy, namespace, expected):
     wait_until(check, what=f"PodDisruptionBudget {FULLNAME} to allow {expected} disruption(s)", timeout=60)
 
 
-@pytest.mark.parametrize(("budget", "allowed"), [({"maxUnavailable": 1}, 1), ({"minAvailable": 2}, 0)], ids=["max-unavailable-1", "min-available-2"])
+@pytest.mark.parametrize(("budget", "allowed"), [({"maxUnavailable": 1}, 1), ({"minAvailable": "50%"}, 1)], ids=["max-unavailable-1", "min-available-50-percent"])
 def test_eviction_is_refused_when_it_would_break_the_budget(cluster, kube_api, namespace, budget, allowed):
     core, policy = client.CoreV1Api(kube_api), client.PolicyV1Api(kube_api)
     ns = namespace("pdb")
@@ -116,3 +116,15 @@ def test_eviction_is_refused_when_it_would_break_the_budget(cluster, kube_api, n
         assert evict(core, ns, first) == 201, "the budget allows one eviction"
     # The Eviction API counts the disruption it just granted, so the next one is refused at once.
     assert evict(core, ns, second) == 429, "an eviction that breaks the budget must be refused (429)"
+
+
+def test_a_budget_that_never_allows_an_eviction_is_refused_before_anything_is_created(cluster, kube_api, namespace):
+    """minAvailable equal to the replicas would block every node drain: the chart refuses it at
+    install (the cluster tier used to show the Eviction API's 429 for it), and nothing is left behind."""
+    core, apps = client.CoreV1Api(kube_api), client.AppsV1Api(kube_api)
+    ns = namespace("pdb-never")
+    result = HelmRelease(RELEASE, ns, cluster.kubeconfig).install(
+        set_values={"replicaCount": "2", "podDisruptionBudget.enabled": "true", "podDisruptionBudget.minAvailable": "2"}, check=False)
+    assert result.returncode != 0 and "podDisruptionBudget.minAvailable (2) of the 2 pods of track main" in result.stderr, result.stderr
+    assert apps.list_namespaced_deployment(ns).items == [] and core.list_namespaced_config_map(ns, label_selector=f"app.kubernetes.io/instance={RELEASE}").items == []
+

@@ -64,7 +64,9 @@ The `models` volume for local sources (list items).
     sizeLimit: {{ . }}
     {{- end }}
 - name: models-download-tmp
-  emptyDir: {}
+  # The download tool's scratch space, bounded like the server's /tmp (the models go to their own volume).
+  emptyDir:
+    sizeLimit: 1Gi
 {{- else if eq $s.source "image" }}
 - name: models
   image:

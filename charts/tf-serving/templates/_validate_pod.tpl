@@ -17,7 +17,7 @@ download container's requests within its limits.
 {{- $nonRoot := or $pod.runAsNonRoot $ctr.runAsNonRoot }}
 {{- $user := ternary $ctr.runAsUser $pod.runAsUser (hasKey $ctr "runAsUser") }}
 {{- if and $nonRoot (kindIs "invalid" $user) }}
-{{- fail "tf-serving: podSecurityContext.runAsUser is not set but runAsNonRoot is true; the tensorflow/serving image has no USER (it would run as root) so the kubelet refuses to start it: set podSecurityContext.runAsUser (e.g. 1000)" }}
+{{- fail "tf-serving: podSecurityContext.runAsUser is not set but runAsNonRoot is true; the tensorflow/serving image has no USER (it would run as root) so the kubelet refuses to start it: set podSecurityContext.runAsUser (e.g. 10001, the default)" }}
 {{- end }}
 {{- if and $nonRoot (not (kindIs "invalid" $user)) (eq (int $user) 0) }}
 {{- fail "tf-serving: podSecurityContext.runAsUser (or securityContext.runAsUser) is 0 while runAsNonRoot is true; pick a non-zero user id" }}

@@ -3,8 +3,11 @@ points at the chart README's Upgrading section (which lists them)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from tfserving_harness import helm, yamlio
 from tfserving_harness.cluster import export_chart, previous_chart_commit
 from tfserving_harness.paths import chart_dir
 from tfserving_harness.testing import render_error
@@ -40,3 +43,25 @@ def test_chart_created_claim_renders_the_values_without_a_cluster(render):
     (claim,) = of_kind(render({"modelStorage": {"source": "pvc", "pvc": {"accessModes": ["ReadOnlyMany"]}},
                                "models": [{"name": "m", "basePath": "/models/m"}]}), "PersistentVolumeClaim")
     assert claim["spec"]["accessModes"] == ["ReadOnlyMany"]
+
+
+def test_every_previous_scenario_this_version_refuses_is_in_its_upgrading_entry(tmp_path_factory, render):
+    """The previous version's own ci/ scenarios stand for values users run: any this version refuses
+    must be refused naming a value whose top-level key the README's `### To <this version>` names."""
+    revision, previous = previous_chart_commit()
+    old_chart = export_chart(revision, tmp_path_factory.mktemp("previous-scenarios"))
+    current = yamlio.load((chart_dir() / "Chart.yaml").read_text())["version"]
+    readme = (chart_dir() / "README.md").read_text()
+    entry = readme.partition(f"### To {current}")[2].split("\n### ", 1)[0]
+    assert entry, f"the chart README's Upgrading section has no `### To {current}`"
+    unexplained = []
+    for values_file in sorted((old_chart / "ci").glob("*-values.yaml")):
+        try:
+            render(values_files=[values_file], validate=False)
+        except helm.RenderError as error:
+            message = helm.chart_message(error.stderr) or error.stderr
+            keys = {path.split(".")[0] for path in re.findall(r"\b([a-z][A-Za-z]*(?:\.[A-Za-z0-9]+)+)", message)}
+            if not any(f"`{key}" in entry for key in keys):
+                unexplained.append(f"{values_file.name} ({previous}): {message[:200]}")
+    assert not unexplained, "refused, and the Upgrading entry names none of the values:\n" + "\n".join(unexplained)
+

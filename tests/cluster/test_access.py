@@ -4,6 +4,8 @@ and evictions through the Eviction API against the chart's PodDisruptionBudget."
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
@@ -104,18 +106,28 @@ def wait_disruptions_allowed(policy, namespace, expected):
     wait_until(check, what=f"PodDisruptionBudget {FULLNAME} to allow {expected} disruption(s)", timeout=60)
 
 
-@pytest.mark.parametrize(("budget", "allowed"), [({"maxUnavailable": 1}, 1), ({"minAvailable": "50%"}, 1)], ids=["max-unavailable-1", "min-available-50-percent"])
-def test_eviction_is_refused_when_it_would_break_the_budget(cluster, kube_api, namespace, budget, allowed):
+# Each case drains a node of its own (they may run at the same time): the last and the one before it.
+@pytest.mark.parametrize(("budget", "allowed", "node_index"), [({"maxUnavailable": 1}, 1, -1), ({"minAvailable": "50%"}, 1, -2)],
+                         ids=["max-unavailable-1", "min-available-50-percent"])
+def test_eviction_is_refused_when_it_would_break_the_budget(cluster, kube_api, namespace, budget, allowed, node_index, tmp_path):
+    """A drain as kubectl does it: cordon the node, then evict its pods one by one. The stand-in
+    kubelet makes a replacement Ready at once, so the pods run on a node of their own, cordoned
+    before the evictions: the replacements stay Pending and the budget stays spent."""
     core, policy = client.CoreV1Api(kube_api), client.PolicyV1Api(kube_api)
     ns = namespace("pdb")
-    HelmRelease(RELEASE, ns, cluster.kubeconfig).install(set_values={
-        "replicaCount": "2", "podDisruptionBudget.enabled": "true", **{f"podDisruptionBudget.{k}": str(v) for k, v in budget.items()}})
-    wait_disruptions_allowed(policy, ns, allowed)
-    first, second = serving_pods(core, ns)
-    if allowed:
-        assert evict(core, ns, first) == 201, "the budget allows one eviction"
-    # The Eviction API counts the disruption it just granted, so the next one is refused at once.
-    assert evict(core, ns, second) == 429, "an eviction that breaks the budget must be refused (429)"
+    node = sorted(n.metadata.name for n in core.list_node().items)[node_index]
+    label = f"tfs-test.example.com/drain-{ns}"
+    core.patch_node(node, {"metadata": {"labels": {label: "true"}}})
+    try:
+        values = tmp_path / "values.yaml"
+        values.write_text(json.dumps({"replicaCount": 2, "nodeSelector": {label: "true"}, "podDisruptionBudget": {"enabled": True, **budget}}))
+        HelmRelease(RELEASE, ns, cluster.kubeconfig).install([values])
+        wait_disruptions_allowed(policy, ns, allowed)
+        core.patch_node(node, {"spec": {"unschedulable": True}})
+        codes = [evict(core, ns, pod) for pod in serving_pods(core, ns)]
+        assert codes == [201] * allowed + [429] * (2 - allowed), f"evictions answered {codes}: the budget allows {allowed}"
+    finally:
+        core.patch_node(node, {"spec": {"unschedulable": None}, "metadata": {"labels": {label: None}}})
 
 
 def test_a_budget_that_never_allows_an_eviction_is_refused_before_anything_is_created(cluster, kube_api, namespace):

@@ -37,12 +37,25 @@ def write_timeline(directory: Path, points: list[Point]) -> Path:
     return path
 
 
-def plot_timeline(directory: Path, points: list[Point], title: str) -> Path:
+def _pyplot():
+    """matplotlib's pyplot on the Agg backend: reports are written headless, to PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    _pyplot().close(fig)
+    return path
+
+
+def plot_timeline(directory: Path, points: list[Point], title: str) -> Path:
+    plt = _pyplot()
     t = [p.t for p in points]
     has_replicas = any(p.desired_replicas is not None or p.ready_replicas is not None for p in points)
     rows = 4 if has_replicas else 3
@@ -74,19 +87,11 @@ def plot_timeline(directory: Path, points: list[Point], title: str) -> Path:
             previous = p.phase
     axes[-1].set_xlabel("seconds since measurement start")
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    path = directory / "timeline.png"
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return path
+    return _save(fig, directory / "timeline.png")
 
 
 def plot_capacity(directory: Path, steps: list[dict], slo_p99_ms: float, title: str) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     fig, axis = plt.subplots(figsize=(7, 4))
     achieved = [s["achieved"] for s in steps]
     for key, color in (("p50_ms", "tab:green"), ("p99_ms", "tab:red")):
@@ -99,11 +104,7 @@ def plot_capacity(directory: Path, steps: list[dict], slo_p99_ms: float, title: 
     axis.set_yscale("log")
     axis.legend(fontsize=8)
     axis.set_title(title, fontsize=10)
-    fig.tight_layout()
-    path = directory / "capacity.png"
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return path
+    return _save(fig, directory / "capacity.png")
 
 
 def write_html(directory: Path, summary: dict[str, Any], images: list[Path]) -> Path:

@@ -252,6 +252,13 @@ class StandIn:
         def abort_code(code: str):
             return getattr(grpc.StatusCode, code)
 
+        async def resolve_or_abort(spec, context) -> int:
+            """The version a metadata or status request names, or the call aborted with the server's code."""
+            try:
+                return standin.resolve(spec.name, spec.version.value or None, spec.version_label or None)
+            except ServingError as error:
+                await context.abort(abort_code(error.code), error.message)
+
         class Prediction(api.prediction_service_pb2_grpc.PredictionServiceServicer):
             async def Predict(self, request, context):
                 start = time.perf_counter()
@@ -290,11 +297,7 @@ class StandIn:
             async def GetModelMetadata(self, request, context):
                 from google.protobuf import json_format
 
-                try:
-                    version = standin.resolve(request.model_spec.name, request.model_spec.version.value or None,
-                                              request.model_spec.version_label or None)
-                except ServingError as error:
-                    await context.abort(abort_code(error.code), error.message)
+                version = await resolve_or_abort(request.model_spec, context)
                 doc = standin.metadata_json(version)
                 signature_map = json_format.ParseDict(doc["metadata"]["signature_def"], api.get_model_metadata_pb2.SignatureDefMap())
                 response = api.get_model_metadata_pb2.GetModelMetadataResponse()
@@ -305,11 +308,7 @@ class StandIn:
 
         class Model(api.model_service_pb2_grpc.ModelServiceServicer):
             async def GetModelStatus(self, request, context):
-                try:
-                    version = standin.resolve(request.model_spec.name, request.model_spec.version.value or None,
-                                              request.model_spec.version_label or None)
-                except ServingError as error:
-                    await context.abort(abort_code(error.code), error.message)
+                version = await resolve_or_abort(request.model_spec, context)
                 explicit = version if (request.model_spec.version.value or request.model_spec.version_label) else None
                 response = api.get_model_status_pb2.GetModelStatusResponse()
                 for v in reversed([explicit] if explicit else standin.versions):

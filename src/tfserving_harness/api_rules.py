@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Iterator, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from . import quantity
-from .manifests import of_kind, ref
+from .manifests import WORKLOAD_KINDS, of_kind, pod_spec, ref
 from .problems import Problem
 
 CHECK = "kubernetes-api"
@@ -23,7 +23,6 @@ _LABEL_VALUE = re.compile(rf"({_NAME})?")
 _PERCENT = re.compile(r"(\d+)%")
 _TOLERATION_OPERATORS = ("", "Equal", "Exists")
 _TAINT_EFFECTS = ("", "NoSchedule", "PreferNoSchedule", "NoExecute")
-WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Pod")
 
 
 def _label_key_problem(key: str) -> str | None:
@@ -44,13 +43,6 @@ def _label_problems(doc: Mapping, labels: Mapping | None, field: str) -> list[Pr
         if message:
             problems.append(Problem(ref(doc), f"{field}.{key}", message, CHECK))
     return problems
-
-
-def _pod_specs(doc: Mapping) -> Iterator[tuple[Mapping, str]]:
-    if doc.get("kind") == "Pod":
-        yield doc.get("spec") or {}, "spec"
-    elif doc.get("kind") in WORKLOAD_KINDS:
-        yield ((doc.get("spec") or {}).get("template") or {}).get("spec") or {}, "spec.template.spec"
 
 
 def _resource_problems(doc: Mapping, resources: Mapping, field: str) -> list[Problem]:
@@ -144,28 +136,29 @@ def pod_spec_problems(doc: Mapping, spec: Mapping, base: str) -> list[Problem]:
                 quantity.parse(size)
             except quantity.QuantityError as error:
                 problems.append(Problem(ref(doc), f"{base}.volumes[{index}].emptyDir.sizeLimit", str(error), CHECK))
-    seen_volumes: set[str] = set()
-    for index, volume in enumerate(volumes):
-        if volume.get("name") in seen_volumes:
-            problems.append(Problem(ref(doc), f"{base}.volumes[{index}].name", f"volume name {volume.get('name')!r} is used twice", CHECK))
-        seen_volumes.add(volume.get("name"))
+    for index, _, name in _duplicates(volumes, lambda volume: volume.get("name")):
+        problems.append(Problem(ref(doc), f"{base}.volumes[{index}].name", f"volume name {name!r} is used twice", CHECK))
     for group in ("initContainers", "containers"):
         for c_index, container in enumerate(spec.get(group) or []):
             field = f"{base}.{group}[{c_index}]"
             problems += _resource_problems(doc, container.get("resources") or {}, f"{field}.resources")
-            mounts: dict[str, int] = {}
-            for m_index, mount in enumerate(container.get("volumeMounts") or []):
-                path = str(mount.get("mountPath", "")).rstrip("/") or "/"
-                if path in mounts:
-                    problems.append(Problem(ref(doc), f"{field}.volumeMounts[{m_index}].mountPath", f"{path} is also volumeMounts[{mounts[path]}]'s mount path; every mount needs its own path", CHECK))
-                mounts.setdefault(path, m_index)
-            ports: dict[tuple, int] = {}
-            for p_index, port in enumerate(container.get("ports") or []):
-                key = (port.get("containerPort"), port.get("protocol", "TCP"))
-                if key in ports:
-                    problems.append(Problem(ref(doc), f"{field}.ports[{p_index}].containerPort", f"{key[0]}/{key[1]} is also ports[{ports[key]}]", CHECK))
-                ports.setdefault(key, p_index)
+            for index, first, path in _duplicates(container.get("volumeMounts") or [], lambda m: str(m.get("mountPath", "")).rstrip("/") or "/"):
+                problems.append(Problem(ref(doc), f"{field}.volumeMounts[{index}].mountPath", f"{path} is also volumeMounts[{first}]'s mount path; every mount needs its own path", CHECK))
+            for index, first, (port, protocol) in _duplicates(container.get("ports") or [], lambda p: (p.get("containerPort"), p.get("protocol", "TCP"))):
+                problems.append(Problem(ref(doc), f"{field}.ports[{index}].containerPort", f"{port}/{protocol} is also ports[{first}]", CHECK))
     return problems
+
+
+def _duplicates(items: Sequence[Mapping], key) -> list[tuple[int, int, Any]]:
+    """(index, index of the first item with the same key, the key) for every repeat, in order."""
+    first: dict[Any, int] = {}
+    repeats = []
+    for index, item in enumerate(items):
+        value = key(item)
+        if value in first:
+            repeats.append((index, first[value], value))
+        first.setdefault(value, index)
+    return repeats
 
 
 def api_problems(docs: Sequence[Mapping]) -> list[Problem]:
@@ -176,9 +169,10 @@ def api_problems(docs: Sequence[Mapping]) -> list[Problem]:
         if metadata.get("name") is not None and (message := _name_problem(metadata["name"], "name")):
             problems.append(Problem(ref(doc), "metadata.name", message, CHECK))
         problems += _label_problems(doc, metadata.get("labels"), "metadata.labels")
-        for spec, base in _pod_specs(doc):
-            template = (doc.get("spec") or {}).get("template") or {}
-            problems += _label_problems(doc, (template.get("metadata") or {}).get("labels"), "spec.template.metadata.labels")
+        if doc.get("kind") in ("Pod", *WORKLOAD_KINDS) and (found := pod_spec(doc)):
+            spec, pod_metadata, base = found
+            if base != "spec":  # a bare Pod's labels are its metadata.labels, checked above
+                problems += _label_problems(doc, pod_metadata.get("labels"), "spec.template.metadata.labels")
             problems += pod_spec_problems(doc, spec, base)
     for deployment in of_kind(docs, "Deployment"):
         rolling = ((deployment["spec"].get("strategy") or {}).get("rollingUpdate")) or {}
@@ -191,12 +185,8 @@ def api_problems(docs: Sequence[Mapping]) -> list[Problem]:
                 problems.append(Problem(ref(pdb), f"spec.{key}", message, CHECK))
     for service in of_kind(docs, "Service"):
         problems += _label_problems(service, service["spec"].get("selector"), "spec.selector")
-        seen: dict[tuple, int] = {}
-        for index, port in enumerate(service["spec"].get("ports") or []):
-            key = (port.get("port"), port.get("protocol", "TCP"))
-            if key in seen:
-                problems.append(Problem(ref(service), f"spec.ports[{index}].port", f"{key[0]}/{key[1]} is also spec.ports[{seen[key]}]: two Service ports cannot share a number", CHECK))
-            seen.setdefault(key, index)
+        for index, first, (port, protocol) in _duplicates(service["spec"].get("ports") or [], lambda p: (p.get("port"), p.get("protocol", "TCP"))):
+            problems.append(Problem(ref(service), f"spec.ports[{index}].port", f"{port}/{protocol} is also spec.ports[{first}]: two Service ports cannot share a number", CHECK))
     for policy in of_kind(docs, "NetworkPolicy"):
         for direction, peers in (("ingress", "from"), ("egress", "to")):
             for r_index, rule in enumerate(policy["spec"].get(direction) or []):

@@ -10,13 +10,10 @@ from typing import Iterable, Mapping, Sequence
 from google.protobuf import text_format
 
 from . import api_rules, crds, helm, k8s_schema, relationships, yamlio
-from .manifests import containers, identity, of_kind, pod_template, ref, selector_matches, server_container, server_flags
+from .manifests import WORKLOAD_KINDS, containers, identity, of_kind, pod_template, ref, selector_matches, server_container, server_flags
 from .problems import Problem
 from .tfs_config import CONFIG_FILE_FLAGS, batching_load_problems
 from .tfs_flags import flags_for, image_version
-
-WORKLOAD_KINDS = ("Deployment", "StatefulSet")
-
 
 #: Schema problems per (Kubernetes version, object as canonical JSON): most objects recur unchanged
 #: across renders (the ServiceAccount, a Service, the ConfigMaps of every track-free scenario), and

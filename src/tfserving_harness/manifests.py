@@ -32,6 +32,21 @@ def one(docs: Iterable[Mapping], kind: str, name: str | None = None) -> Mapping:
     return matches[0]
 
 
+#: Kinds whose spec.template is the pod template the checks read.
+WORKLOAD_KINDS = ("Deployment", "StatefulSet")
+
+
+def pod_spec(doc: Mapping) -> tuple[Mapping, Mapping, str] | None:
+    """(pod spec, pod metadata, the spec's path in `doc`) of a bare Pod or of an object with a pod
+    template (spec.template.spec); None for anything else."""
+    if doc.get("kind") == "Pod":
+        return doc.get("spec") or {}, doc.get("metadata") or {}, "spec"
+    template = (doc.get("spec") or {}).get("template")
+    if isinstance(template, Mapping) and "spec" in template:
+        return template["spec"], template.get("metadata") or {}, "spec.template.spec"
+    return None
+
+
 def pod_template(workload: Mapping) -> Mapping:
     return workload["spec"]["template"]
 

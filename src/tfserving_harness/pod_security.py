@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
-from .manifests import ref
+from .manifests import pod_spec, ref
 from .problems import Problem
 
 CHECK = "pod-security-restricted"
@@ -203,13 +203,9 @@ def restricted_problems(docs: Iterable[Mapping[str, Any]]) -> list[Problem]:
     """Restricted-profile violations of every pod template (workloads) and bare Pod in `docs`."""
     problems: list[Problem] = []
     for doc in docs:
-        if doc.get("kind") == "Pod":
-            spec, metadata, base = doc.get("spec") or {}, doc.get("metadata") or {}, "spec"
-        elif isinstance((doc.get("spec") or {}).get("template"), Mapping) and "spec" in doc["spec"]["template"]:
-            template = doc["spec"]["template"]
-            spec, metadata, base = template["spec"], template.get("metadata") or {}, "spec.template.spec"
-        else:
+        if (found := pod_spec(doc)) is None:
             continue
+        spec, metadata, base = found
         for rule, field, message in pod_spec_findings(spec, metadata):
             path = field.replace("metadata.", "spec.template.metadata.", 1) if field.startswith("metadata.") and base != "spec" else (field if field.startswith("metadata.") else f"{base}.{field}")
             problems.append(Problem(ref(doc), path, f"{rule}: {message}", CHECK))

@@ -8,6 +8,7 @@ cluster tier (tests/cluster) and the kind tier (tests/kind) use it against real 
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import time
@@ -15,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
-from . import yamlio
-from .paths import chart_dir
+from . import release, yamlio
+from .paths import REPO_ROOT, chart_dir
 
 POD_SECURITY_ENFORCE = "pod-security.kubernetes.io/enforce"
 #: Label of the objects the tiers create outside the chart (prerequisites), so they can be found.
@@ -248,10 +249,10 @@ def namespace_report(api_client: Any, namespace: str, kubeconfig: str) -> str:
     except Exception as error:  # the report must never hide the original failure
         parts.append(f"(events unavailable: {error})")
     releases = run_helm(["list", "--namespace", namespace, "--kubeconfig", kubeconfig, "--all", "-q"], check=False).stdout.split()
-    for release in releases:
-        status = run_helm(["status", release, "--namespace", namespace, "--kubeconfig", kubeconfig, "--show-resources"], check=False)
-        history = run_helm(["history", release, "--namespace", namespace, "--kubeconfig", kubeconfig], check=False)
-        parts += [f"==== helm status {release}", status.stdout + status.stderr, f"==== helm history {release}", history.stdout + history.stderr]
+    for name in releases:
+        status = run_helm(["status", name, "--namespace", namespace, "--kubeconfig", kubeconfig, "--show-resources"], check=False)
+        history = run_helm(["history", name, "--namespace", namespace, "--kubeconfig", kubeconfig], check=False)
+        parts += [f"==== helm status {name}", status.stdout + status.stderr, f"==== helm history {name}", history.stdout + history.stderr]
     if not releases:
         parts.append(f"==== no helm release in {namespace}")
     return "\n".join(parts)
@@ -344,13 +345,12 @@ class HelmRelease:
 # ---- the previous chart version ------------------------------------------------------------------
 
 def _git(*args: str) -> str:
-    import subprocess
-
-    from .paths import REPO_ROOT
-
-    return subprocess.run(["git", "-C", str(REPO_ROOT), *args], capture_output=True, text=True, check=True).stdout.strip()
+    result = release.git(REPO_ROOT, *args)
+    result.check_returncode()
+    return result.stdout.strip()
 
 
+@functools.lru_cache(maxsize=None)
 def previous_chart_commit(chart: str = "charts/tf-serving") -> tuple[str, str]:
     """(git revision, version) of the chart's previous release: the tag `tf-serving-<version>` of
     the newest older version when one exists (chart-releaser's naming). Without tags: the newest
@@ -373,19 +373,11 @@ def previous_chart_commit(chart: str = "charts/tf-serving") -> tuple[str, str]:
     for revision in _git("log", "--first-parent", "--format=%H", parent, "--", chart).split():
         if yamlio.load(_git("show", f"{revision}:{chart}/Chart.yaml"))["version"] != previous:
             break
-        if _unreleased_is_empty(_git("show", f"{revision}:{chart}/CHANGELOG.md") if _has(revision, f"{chart}/CHANGELOG.md") else ""):
+        # A revision from before the CHANGELOG existed has none: `git show` fails, and nothing is unreleased.
+        changelog = release.git(REPO_ROOT, "show", f"{revision}:{chart}/CHANGELOG.md").stdout
+        if not release.has_unreleased_changes(changelog):
             return revision, previous
     return parent, previous
-
-
-def _has(revision: str, path: str) -> bool:
-    return bool(_git("ls-tree", "--name-only", revision, "--", path))
-
-
-def _unreleased_is_empty(changelog: str) -> bool:
-    """True when the CHANGELOG's `## [Unreleased]` section lists no change (or there is no CHANGELOG)."""
-    section = changelog.partition("## [Unreleased]")[2].split("\n## [", 1)[0]
-    return "\n- " not in section
 
 
 def export_chart(revision: str, destination: str | Path, chart: str = "charts/tf-serving") -> Path:

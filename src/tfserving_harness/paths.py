@@ -14,9 +14,9 @@ def chart_dir() -> Path:
     return Path(os.environ.get("TFS_CHART_DIR", REPO_ROOT / "charts" / "tf-serving")).resolve()
 
 
-def ci_values_files() -> list[Path]:
-    """The chart's ci/ scenarios, shared by the unit tier, `helm lint` and `ct`."""
-    return sorted((chart_dir() / "ci").glob("*-values.yaml"))
+def ci_values_files(chart: Path | None = None) -> list[Path]:
+    """The ci/ scenarios of the chart (default: this checkout's), shared by the unit tier, `helm lint`, `ct` and publishing."""
+    return sorted(((chart or chart_dir()) / "ci").glob("*-values.yaml"))
 
 
 CRD_DIR = PACKAGE_DIR / "crds"

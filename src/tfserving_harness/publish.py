@@ -29,7 +29,7 @@ from typing import Callable, Sequence
 import yaml
 
 from . import helm, oci, yamlio
-from .paths import REPO_ROOT
+from .paths import REPO_ROOT, ci_values_files
 from .testing import kube_version_tuple, scenario_directives
 from .values_check import check_values
 
@@ -117,10 +117,6 @@ def source_date_epoch(chart: Path) -> int:
 # --- checks before anything leaves the machine ------------------------------------------------
 
 
-def scenario_files(chart: Path) -> list[Path]:
-    return sorted((chart / "ci").glob("*-values.yaml"))
-
-
 def _check_one(chart: Path, values_file: Path | None) -> list[str]:
     """helm lint --strict and check_values' checks for the defaults (None) or one ci/ scenario."""
     name = values_file.name if values_file else "defaults"
@@ -144,7 +140,7 @@ def _check_one(chart: Path, values_file: Path | None) -> list[str]:
 
 def preflight(chart: Path, progress: Callable[[str], None] = print) -> int:
     """Every check on the defaults and every ci/ scenario; raises PublishError listing every failure."""
-    targets: list[Path | None] = [None, *scenario_files(chart)]
+    targets: list[Path | None] = [None, *ci_values_files(chart)]
     progress(f"    helm lint --strict and check_values' checks: defaults + {len(targets) - 1} ci/ scenarios, {len(helm.SUPPORTED_KUBE_VERSIONS)} Kubernetes versions")
     with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         failures = [f for result in pool.map(lambda target: _check_one(chart, target), targets) for f in result]
@@ -323,7 +319,7 @@ class Publisher:
             f"auth       {auth}",
             f"signing    {signing}",
             f"1. ask the registry for {self.meta['name']}:{self.version}: " + ("replace it (--force)" if o.force else "refuse if it exists") + " (again right before the push)",
-            f"2. helm lint --strict + check_values' checks: defaults and {len(scenario_files(o.chart))} ci/ scenarios",
+            f"2. helm lint --strict + check_values' checks: defaults and {len(ci_values_files(o.chart))} ci/ scenarios",
             f"3. package twice with timestamps from {'SOURCE_DATE_EPOCH' if os.environ.get('SOURCE_DATE_EPOCH') else 'the last commit touching the chart'}; the digests must agree",
             "4. " + ("sign (.prov), helm verify" if o.signing else "no provenance (no --sign)"),
             "5. the packaged chart renders byte-identically to the source for the defaults and every scenario",
@@ -361,7 +357,7 @@ class Publisher:
                 provenance, keyring = self._timed("sign", lambda: sign(archive, o.signing, workdir))
                 self.progress("    " + helm_verify(archive, keyring, "sign").replace("\n", "\n    "))
             source = chart_at_version(o.chart, o.version, workdir)
-            scenarios = [None, *scenario_files(o.chart)]
+            scenarios = [None, *ci_values_files(o.chart)]
             reference = self._timed("render the source", lambda: render_all(source, scenarios))
             self._timed("render the packaged chart", lambda: self._expect_same_renders(reference, archive, scenarios, "render", "the packaged chart"))
 

@@ -34,7 +34,8 @@ def semver_key(version: str) -> tuple:
     return core + (0, identifiers)
 
 
-def _git(repo: Path, *args: str) -> subprocess.CompletedProcess:
+def git(repo: Path, *args: str) -> subprocess.CompletedProcess:
+    """`git -C repo ARGS`, output captured, never raising: callers read the return code."""
     return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True)
 
 
@@ -46,18 +47,18 @@ def resolve_base(spec: str | None, repo: Path = REPO_ROOT) -> tuple[str | None, 
     if not spec:
         return None, "no base ref given (BASE_REF)"
     if spec != "auto":
-        if _git(repo, "rev-parse", "--verify", "--quiet", f"{spec}^{{commit}}").returncode != 0:
+        if git(repo, "rev-parse", "--verify", "--quiet", f"{spec}^{{commit}}").returncode != 0:
             raise ValueError(f"BASE_REF={spec} is not a commit in {repo} (fetch it, e.g. git fetch origin main, or fetch-depth: 0 in CI)")
         return spec, f"BASE_REF={spec}"
     if os.environ.get("GITHUB_BASE_REF"):
         target = f"origin/{os.environ['GITHUB_BASE_REF']}"
-        merge_base = _git(repo, "merge-base", target, "HEAD")
+        merge_base = git(repo, "merge-base", target, "HEAD")
         if merge_base.returncode != 0:
             raise ValueError(f"no merge base of HEAD and {target}: check out with fetch-depth: 0")
         return merge_base.stdout.strip(), f"merge base with {target}"
-    if _git(repo, "rev-parse", "--verify", "--quiet", "HEAD^").returncode != 0:
+    if git(repo, "rev-parse", "--verify", "--quiet", "HEAD^").returncode != 0:
         return None, "HEAD has no parent (a single-commit clone): nothing to compare with"
-    tag = _git(repo, "describe", "--tags", "--abbrev=0", "--match", RELEASE_TAG_GLOB, "HEAD^")
+    tag = git(repo, "describe", "--tags", "--abbrev=0", "--match", RELEASE_TAG_GLOB, "HEAD^")
     if tag.returncode == 0:
         return tag.stdout.strip(), f"the newest release tag {tag.stdout.strip()}"
     return "HEAD^", "the first parent HEAD^ (no release tag yet)"
@@ -85,12 +86,12 @@ class VersionCheck:
 
 def check_version(base: str, repo: Path = REPO_ROOT) -> VersionCheck:
     """Compare the working tree (committed or not) with `base`."""
-    diff = _git(repo, "diff", "--name-only", base, "--", CHART_PATH)
+    diff = git(repo, "diff", "--name-only", base, "--", CHART_PATH)
     if diff.returncode != 0:
         raise ValueError(f"git diff {base} failed: {diff.stderr.strip()}")
-    untracked = _git(repo, "ls-files", "--others", "--exclude-standard", "--", CHART_PATH).stdout.split()
+    untracked = git(repo, "ls-files", "--others", "--exclude-standard", "--", CHART_PATH).stdout.split()
     changed = tuple(sorted(set(diff.stdout.split()) | set(untracked)))
-    at_base = _git(repo, "show", f"{base}:{CHART_PATH}/Chart.yaml")
+    at_base = git(repo, "show", f"{base}:{CHART_PATH}/Chart.yaml")
     base_version = str(yamlio.load(at_base.stdout)["version"]) if at_base.returncode == 0 else None
     version = str(yamlio.load((repo / CHART_PATH / "Chart.yaml").read_text())["version"])
     return VersionCheck(base, base_version, version, changed)
@@ -104,6 +105,12 @@ class Release:
     version: str  # "Unreleased" for the section on top
     changes: tuple[tuple[str, str], ...]  # (kind, description) in order
     upgrading: str
+
+
+def has_unreleased_changes(text: str) -> bool:
+    """True when the CHANGELOG's `## [Unreleased]` section lists a change (False with no CHANGELOG)."""
+    section = text.partition("## [Unreleased]")[2].split("\n## [", 1)[0]
+    return "\n- " in section
 
 
 def parse_changelog(text: str) -> list[Release]:

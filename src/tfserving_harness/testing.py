@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from . import checks, helm
-from .paths import chart_dir
+from .paths import chart_dir, ci_values_files
 
 #: Renders already checked against the schemas, by id (the entry keeps the documents alive, so the
 #: id is never reused): a cache hit costs a dict lookup, not another pass over its objects.
@@ -38,7 +38,7 @@ def scenario_file(name: str | Path) -> Path:
         return name
     path = chart_dir() / "ci" / f"{name}-values.yaml"
     if not path.is_file():
-        known = sorted(p.name.removesuffix("-values.yaml") for p in (chart_dir() / "ci").glob("*-values.yaml"))
+        known = [p.name.removesuffix("-values.yaml") for p in ci_values_files()]
         raise LookupError(f"no ci/ scenario {name!r} ({path}); the chart has: {', '.join(known)}")
     return path
 
@@ -105,8 +105,6 @@ def renderers() -> list:
 def ci_scenarios() -> list:
     """The chart's ci/*-values.yaml as pytest params, named without the suffix."""
     import pytest
-
-    from .paths import ci_values_files
 
     return [pytest.param(path, id=path.name.removesuffix("-values.yaml")) for path in ci_values_files()]
 

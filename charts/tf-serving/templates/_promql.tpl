@@ -86,7 +86,7 @@ names its HPA keda-hpa-<ScaledObject>). Empty when nothing is autoscaled.
 {{- $ctx := dict }}
 {{- include "tf-serving.trackContext" (dict "root" $ "track" $track "ctx" $ctx) }}
 {{- if include "tf-serving.autoscaled" $ctx }}
-{{- if and $ctx.Values.autoscaling.keda.enabled (include "tf-serving.apiAvailable" (dict "root" $ctx "api" "keda.sh/v1alpha1/ScaledObject" "force" $ctx.Values.autoscaling.keda.force)) }}
+{{- if $ctx.Values.autoscaling.keda.enabled }}
 {{- $names = append $names (printf "keda-hpa-%s" $ctx.TrackFullname) }}
 {{- else }}
 {{- $names = append $names $ctx.TrackFullname }}

@@ -192,20 +192,21 @@ The Deployment then omits spec.replicas, so `helm upgrade` does not reset the sc
 Takes a track context.
 */}}
 {{- define "tf-serving.autoscaled" -}}
-{{- if or .Values.autoscaling.enabled (and .Values.autoscaling.keda.enabled (include "tf-serving.apiAvailable" (dict "root" . "api" "keda.sh/v1alpha1/ScaledObject" "force" .Values.autoscaling.keda.force))) -}}
+{{- if or .Values.autoscaling.enabled .Values.autoscaling.keda.enabled -}}
 true
 {{- end }}
 {{- end }}
 
 {{/*
-Whether Gateway API routes of a kind are rendered: `gatewayApi.enabled` and (the cluster serves the
-kind or `gatewayApi.force`). Takes (dict "root" $ "kind" "HTTPRoute"|"GRPCRoute"); renders "true" or "".
+Whether Gateway API routes of a kind are rendered: `gatewayApi.enabled` and the kind's own
+`enabled` (validate.yaml has already failed the render if the cluster does not serve the kind and
+`gatewayApi.force` is off). Takes (dict "root" $ "kind" "HTTPRoute"|"GRPCRoute"); renders "true" or "".
 */}}
 {{- define "tf-serving.gatewayRouteEnabled" -}}
 {{- $root := .root }}
 {{- $g := $root.Values.gatewayApi }}
 {{- $on := ternary $g.http.enabled $g.grpc.enabled (eq .kind "HTTPRoute") }}
-{{- if and $g.enabled $on (include "tf-serving.apiAvailable" (dict "root" $root "api" (printf "gateway.networking.k8s.io/v1/%s" .kind) "force" $g.force)) }}true{{- end }}
+{{- if and $g.enabled $on }}true{{- end }}
 {{- end }}
 
 {{/*

@@ -124,8 +124,6 @@ A ReadWriteOnce model claim that more than one pod may mount, after every track 
 {{- end }}
 {{- /* The schema keeps rollingUpdate.maxSurge >= 1 (maxUnavailable is always 0), so there is always a surge pod. */}}
 {{- $reasons = append $reasons (printf "every rollout starts a surge pod next to the old ones (rollingUpdate.maxSurge %v, maxUnavailable 0)" $root.Values.rollingUpdate.maxSurge) }}
-{{- if $reasons }}
 {{- fail (printf "tf-serving: modelStorage.pvc.accessModes is %v, but more than one pod may mount the claim: %s. A ReadWriteOnce volume attaches to one node, so a pod on another node hangs on Multi-Attach and the rollout stalls: use [ReadWriteMany] (or ReadOnlyMany), or on a single node cluster only set modelStorage.pvc.allowReadWriteOnce=true" $modes (join "; " $reasons)) }}
-{{- end }}
 {{- end }}
 {{- end }}

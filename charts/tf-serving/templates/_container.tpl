@@ -200,6 +200,8 @@ release range covers the image tag's major.minor. A tag without a version (`nigh
 the table counts as the newest release in it. Takes a track context.
 */}}
 {{- define "tf-serving.knownServerFlags" -}}
+{{- /* Memoised on the track context: the container, its probes and the checks all ask. */}}
+{{- if not (hasKey . "KnownServerFlags") }}
 {{- $newest := include "tf-serving.serverFlagsNewestTag" . | trim }}
 {{- $version := regexFind "^[0-9]+[.][0-9]+" (include "tf-serving.imageTag" .) | default (regexFind "^[0-9]+[.][0-9]+" $newest) }}
 {{- if semverCompare (printf ">%s.0" (regexFind "^[0-9]+[.][0-9]+" $newest)) (printf "%s.0" $version) }}
@@ -213,7 +215,9 @@ the table counts as the newest release in it. Takes a track context.
 {{- $known = append $known $flag }}
 {{- end }}
 {{- end }}
-{{- toJson $known }}
+{{- $_ := set . "KnownServerFlags" (toJson $known) }}
+{{- end }}
+{{- .KnownServerFlags }}
 {{- end }}
 
 {{/*

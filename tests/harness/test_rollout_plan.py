@@ -20,19 +20,9 @@ PINNED = [{"name": "half_plus_two", "basePath": "/models/half_plus_two", "versio
 SINGLE = {"ingress": {"enabled": True}, "models": PINNED}
 
 
-def _coalesce(defaults, user):
-    """Helm's merge of user values over chart defaults: maps merge, other values replace."""
-    if not isinstance(defaults, dict) or not isinstance(user, dict):
-        return copy.deepcopy(user)
-    merged = copy.deepcopy(defaults)
-    for key, value in user.items():
-        merged[key] = _coalesce(merged.get(key), value) if isinstance(value, dict) else copy.deepcopy(value)
-    return merged
-
-
 def release_values(user: dict) -> plan.ReleaseValues:
-    defaults = effective_values()  # the chart's values.yaml, parsed once per session (libyaml)
-    return plan.ReleaseValues(user, _coalesce(defaults, user))
+    # effective_values merges as Helm does (maps key by key, null deletes); values.yaml is parsed once per session.
+    return plan.ReleaseValues(user, effective_values(overrides=copy.deepcopy(user)))
 
 
 def run_plan(user: dict, the_plan: plan.Plan) -> list[dict]:

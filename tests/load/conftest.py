@@ -14,8 +14,6 @@ import pytest
 from tfserving_harness.load.standin import subprocess_standin
 from tfserving_harness.paths import REPO_ROOT
 
-pytestmark = pytest.mark.load
-
 
 @dataclass
 class LocustRun:

@@ -10,7 +10,6 @@ from tfserving_harness.manifests import of_kind, one, pod_template, ref, selecto
 from tfserving_harness.paths import chart_dir
 from tfserving_harness.testing import assert_refused, at, render_error
 
-CI = chart_dir() / "ci"
 TWO_TRACKS = {"tracks": {"stable": {}, "canary": {}}, "primaryTrack": "stable"}
 KEDA = {"autoscaling": {"keda": {"enabled": True, "force": True, "serverAddress": "http://prometheus:9090"}}}
 ADAPTER_CONFIGMAP = "tfs-tf-serving-prometheus-adapter"

@@ -14,11 +14,18 @@ from tfserving_harness.testing import render_error
 
 
 @pytest.fixture(scope="module")
-def previous_chart(tmp_path_factory):
+def previous_export(tmp_path_factory):
+    """(the previous release's chart directory, its version)."""
     revision, version = previous_chart_commit()
+    return export_chart(revision, tmp_path_factory.mktemp("previous")), version
+
+
+@pytest.fixture(scope="module")
+def previous_chart(previous_export):
+    chart, version = previous_export
     if version != "0.1.0":
         pytest.skip(f"these values are the 0.1.0 -> 0.2.0 changes; the previous version is now {version}")
-    return export_chart(revision, tmp_path_factory.mktemp("previous"))
+    return chart
 
 
 @pytest.mark.parametrize("base_path", ["s3://ml-models/resnet", "gs://ml-models/resnet"])
@@ -45,11 +52,10 @@ def test_chart_created_claim_renders_the_values_without_a_cluster(render):
     assert claim["spec"]["accessModes"] == ["ReadOnlyMany"]
 
 
-def test_every_previous_scenario_this_version_refuses_is_in_its_upgrading_entry(tmp_path_factory, render):
+def test_every_previous_scenario_this_version_refuses_is_in_its_upgrading_entry(previous_export, render):
     """The previous version's own ci/ scenarios stand for values users run: any this version refuses
     must be refused naming a value whose top-level key the README's `### To <this version>` names."""
-    revision, previous = previous_chart_commit()
-    old_chart = export_chart(revision, tmp_path_factory.mktemp("previous-scenarios"))
+    old_chart, previous = previous_export
     current = yamlio.load((chart_dir() / "Chart.yaml").read_text())["version"]
     readme = (chart_dir() / "README.md").read_text()
     entry = readme.partition(f"### To {current}")[2].split("\n### ", 1)[0]

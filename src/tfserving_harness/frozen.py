@@ -1,6 +1,7 @@
 """Immutable, hashable JSON-like documents: a cached render cannot be changed by one test for the
-next, and equal documents (or values) hash equal, so they can key caches (helm's render cache, the
-schema validation memo in tfserving_harness.testing).
+next, and equal documents hash equal, so a test may put them in sets or use them as keys. (The
+harness's own caches key on canonical JSON instead, since Python's `True == 1` would let a hash key
+confuse values that Helm tells apart: helm's render cache, checks' schema memo.)
 
 Maps become `frozendict` (the maintained package, a dict subclass, so jsonschema and json.dumps
 accept it). Lists become `FrozenList`, not frozendict's default tuple: rendered documents are

@@ -37,9 +37,18 @@ def _schema_dir(kube_version: str) -> Path:
 
 
 @functools.lru_cache(maxsize=None)
+def _definitions_file(directory: Path) -> dict:
+    return json.loads((directory / "_definitions.json").read_text())
+
+
+def definitions(kube_version: str) -> dict:
+    """Every definition (`$defs`) of that Kubernetes version's strict schemas, parsed once; read-only."""
+    return _definitions_file(_schema_dir(kube_version))["$defs"]
+
+
+@functools.lru_cache(maxsize=None)
 def _registry(directory: Path) -> Registry:
-    definitions = json.loads((directory / "_definitions.json").read_text())
-    return Resource.from_contents(definitions) @ Registry()
+    return Resource.from_contents(_definitions_file(directory)) @ Registry()
 
 
 @functools.lru_cache(maxsize=None)

@@ -158,7 +158,7 @@ def _refs(node: Any) -> set[str]:
 
 def kubernetes_definitions(schema: dict, kube_version: str = helm.OLDEST_KUBE_VERSION) -> dict[str, dict]:
     """The closure of the `io.k8s.*` definitions the hand-written part of `schema` refers to."""
-    source = json.loads((k8s_schema._schema_dir(kube_version) / "_definitions.json").read_text())["$defs"]
+    source = k8s_schema.definitions(kube_version)
     hand = {key: value for key, value in schema.items() if key != "definitions"}
     hand["definitions"] = {name: value for name, value in schema.get("definitions", {}).items() if not _is_generated(name)}
     pending = sorted(name for name in _refs(hand) if name.startswith(K8S_PREFIX))

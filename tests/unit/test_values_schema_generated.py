@@ -38,7 +38,7 @@ def test_every_documented_value_has_its_description_and_default(schema):
 
 
 def test_kubernetes_copies_are_closed_and_come_from_the_oldest_version(schema):
-    source = json.loads((k8s_schema._schema_dir(helm.OLDEST_KUBE_VERSION) / "_definitions.json").read_text())["$defs"]
+    source = k8s_schema.definitions(helm.OLDEST_KUBE_VERSION)
     copies = {name: d for name, d in schema["definitions"].items() if name.startswith(values_schema.K8S_PREFIX)}
     assert "io.k8s.api.core.v1.SecurityContext" in copies
     for name, definition in copies.items():
@@ -86,7 +86,7 @@ def test_only_definitions_the_schema_reaches_are_copied(schema):
 
 def test_rules_name_only_values_kubernetes_documents():
     """Each enum value the generator adds is named in that field's own Kubernetes description."""
-    source = json.loads((k8s_schema._schema_dir(helm.OLDEST_KUBE_VERSION) / "_definitions.json").read_text())["$defs"]
+    source = k8s_schema.definitions(helm.OLDEST_KUBE_VERSION)
     for name, rules in values_schema.RULES.items():
         for prop, rule in rules.items():
             description = source[name]["properties"][prop]["description"]

@@ -45,7 +45,7 @@ test: ## Every test tier that runs on one machine (cluster tier when KUBECONFIG 
 	$(MAKE) --no-print-directory test-helm3
 	$(MAKE) --no-print-directory test-harness
 	$(MAKE) --no-print-directory test-model
-	$(MAKE) --no-print-directory test-kind
+	$(MAKE) --no-print-directory test-e2e
 	$(MAKE) --no-print-directory test-load
 	$(MAKE) --no-print-directory test-publishing
 	$(MAKE) --no-print-directory test-cluster
@@ -60,8 +60,8 @@ bench-load: ## Requests/s per Locust process: REST and gRPC users vs a bare Fast
 	$(PY) scripts/bench_load.py $(BENCH_ARGS)
 
 .PHONY: test-cluster
-test-cluster: ## Installs on a real API server (KUBECONFIG; ../shared/k8s-local/up.sh gives one); skipped without one
-	$(PYTEST) tests/cluster $(CLUSTER_PYTEST_ARGS)
+test-cluster: ## tests/integration/cluster: installs on a real API server (KUBECONFIG; ../shared/k8s-local/up.sh gives one); skipped without one
+	$(PYTEST) tests/integration -m cluster $(CLUSTER_PYTEST_ARGS)
 
 .PHONY: test-publishing
 test-publishing: ## scripts/publish against a real local OCI registry (Debian docker-registry, gnupg, apache2-utils); skipped without them
@@ -97,12 +97,12 @@ test-harness: ## The harness's own tests (render cache, cluster/upgrade helpers,
 test-model: ## Tests that build real SavedModels with TensorFlow (demo model, tfs-rollout validate-model)
 	$(PYTEST) tests/model $(PYTEST_ARGS)
 
-.PHONY: test-kind
-test-kind: ## End-to-end on kind (real tensorflow/serving, real traffic); without one every test is skipped with the reason
-	$(PYTEST) tests/kind -m kind
+.PHONY: test-e2e
+test-e2e: ## tests/integration/e2e: pods that really run (kind with the real tensorflow/serving image); without one every test is skipped with the reason
+	$(PYTEST) tests/integration -m e2e
 
 .PHONY: kind-up
-kind-up: ## Create the kind cluster for the demo and the kind tier (needs docker, kind, kubectl)
+kind-up: ## Create the kind cluster for the demo and the e2e tier (needs docker, kind, kubectl)
 	$(PY) scripts/kind.py create
 
 .PHONY: kind-down

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A kind cluster for the demo and the kind tier (tests/kind), everything pinned
+"""A kind cluster for the demo and the e2e tier (tests/integration/e2e), everything pinned
 (tfserving_harness.kind): node image by digest, metrics-server, ingress-nginx, Envoy Gateway,
 Prometheus + prometheus-adapter with the chart's generated rules, the TF Serving image loaded into
 the nodes and the demo model mounted into them (a hostPath volume + claim `demo-models`).
@@ -84,7 +84,7 @@ def create(args) -> None:
             step(f"{addon.release} {addon.version} installed in {addon.namespace}")
         run(["kubectl", "--kubeconfig", kubeconfig, "apply", "-f", "-"], stdin=yaml.safe_dump_all(kind.gateway_manifests()),
             what="create the Gateway gateways/public the ci/ scenarios attach their routes to")
-    step(f"ready: KUBECONFIG={kubeconfig}; `make demo` installs the chart, `make test-kind` runs the kind tier")
+    step(f"ready: KUBECONFIG={kubeconfig}; `make demo` installs the chart, `make test-e2e` runs the e2e tier")
 
 
 def delete(args) -> None:

@@ -3,7 +3,8 @@ helm command lines, the objects a ci/ scenario needs before it installs, the ven
 custom resources need, waits with progress, and the report (events, helm status) a failure prints.
 
 Everything here that needs no API server is unit-tested (tests/harness/test_cluster_harness.py); the
-cluster tier (tests/cluster) and the kind tier (tests/kind) use it against real clusters.
+cluster tier (tests/integration/cluster) and the end-to-end tier (tests/integration/e2e) use it against
+real clusters.
 """
 
 from __future__ import annotations
@@ -52,6 +53,28 @@ def find_cluster(context: str | None = None) -> tuple[ClusterInfo | None, str]:
     except Exception as error:  # any failure to reach the API server means: no cluster here
         return None, f"the cluster in {path} does not answer ({type(error).__name__}: {error}): {how}"
     return ClusterInfo(path, context, version.git_version), ""
+
+
+#: What a cluster's nodes are, as cluster_kind names them.
+STAND_IN_NODES = "k8s-local stand-in nodes"  # pods are marked Running, no container runs
+REAL_NODE = "k8s-local real node"  # containers run (containerd + runc); images are imported, never pulled
+KIND = "kind"  # containers run; images are pulled or `kind load`ed
+OTHER = "other"
+
+
+def cluster_kind(nodes: Iterable[Any]) -> str:
+    """Which of the clusters above `nodes` (kubernetes V1Node objects) belong to: the tiers need
+    different ones (the cluster tier three zoned nodes of any kind, the e2e tier nodes that run containers)."""
+    nodes = list(nodes)
+    if not nodes:
+        return OTHER
+    if all((n.status.node_info.container_runtime_version or "").startswith("stand-in") for n in nodes):
+        return STAND_IN_NODES
+    if any((n.metadata.labels or {}).get("node.kubernetes.io/instance-type") == "real-node" for n in nodes):
+        return REAL_NODE
+    if all((n.spec.provider_id or "").startswith("kind://") for n in nodes):
+        return KIND
+    return OTHER
 
 
 # ---- helm command lines ---------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 ingress-nginx, Envoy Gateway, Prometheus + prometheus-adapter from the chart's generated rules),
 the demo model on the nodes, and the clients that ask TF Serving for predictions.
 
-scripts/kind.py, `make demo` and tests/kind use this module; the parts that need no cluster
+scripts/kind.py, `make demo` and tests/integration/e2e use this module; the parts that need no cluster
 (versions, config, command lines, request bodies, answers) are unit-tested.
 """
 

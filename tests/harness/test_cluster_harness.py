@@ -240,3 +240,23 @@ def test_make_demo_names_the_missing_tools_and_how_to_get_them(tmp_path):
     for tool in ("docker", "kind", "kubectl"):
         assert f"  {tool}: " in result.stderr, result.stderr
     assert "make test" in result.stderr
+
+
+def _node(runtime: str = "containerd://1.7.18", labels: dict | None = None, provider_id: str | None = None):
+    from kubernetes import client
+
+    return client.V1Node(metadata=client.V1ObjectMeta(name="n", labels=labels or {}), spec=client.V1NodeSpec(provider_id=provider_id),
+                         status=client.V1NodeStatus(node_info=client.V1NodeSystemInfo(
+                             architecture="amd64", boot_id="", container_runtime_version=runtime, kernel_version="", kube_proxy_version="",
+                             kubelet_version="v1.32.13", machine_id="", operating_system="linux", os_image="", system_uuid="")))
+
+
+@pytest.mark.parametrize(("nodes", "expected"), [
+    ([_node("stand-in://k8s-local")] * 3, cluster.STAND_IN_NODES),
+    ([_node(labels={"node.kubernetes.io/instance-type": "real-node"})], cluster.REAL_NODE),
+    ([_node(provider_id="kind://docker/tfs/tfs-control-plane"), _node(provider_id="kind://docker/tfs/tfs-worker")], cluster.KIND),
+    ([_node(provider_id="aws:///eu-west-1a/i-0123")], cluster.OTHER),
+    ([], cluster.OTHER),
+])
+def test_cluster_kind_tells_the_tiers_clusters_apart(nodes, expected):
+    assert cluster.cluster_kind(nodes) == expected

@@ -1,4 +1,5 @@
-"""The kind tier: the chart with the real tensorflow/serving image and real traffic.
+"""The end-to-end tier: the chart's pods really run, with real traffic (today on kind with the real
+tensorflow/serving image).
 
 Needs a cluster whose nodes run containers and have the TF Serving image and the demo model
 (`make kind-up`, i.e. scripts/kind.py create: docker, kind, kubectl). Without one, every test is
@@ -22,11 +23,6 @@ from tfserving_harness import cluster as harness
 from tfserving_harness import kind
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        item.add_marker(pytest.mark.kind)
-
-
 def _unavailable(message: str):
     if os.environ.get("TFS_REQUIRE_KIND") == "1":
         pytest.fail(f"TFS_REQUIRE_KIND=1 but the kind tier cannot run: {message}", pytrace=False)
@@ -41,7 +37,7 @@ def kind_cluster():
         _unavailable(f"needs a kind cluster running the tensorflow/serving image: {why_not}")
     api = config.new_client_from_config(config_file=info.kubeconfig, context=info.context)
     nodes = client.CoreV1Api(api).list_node().items
-    if any(n.status.node_info.container_runtime_version.startswith("stand-in") for n in nodes):
+    if harness.cluster_kind(nodes) == harness.STAND_IN_NODES:
         _unavailable(f"KUBECONFIG points at k8s-local, whose stand-in nodes run no containers (no TF Serving, no traffic): {how}")
     images = {name for n in nodes for image in (n.status.images or []) for name in (image.names or [])}
     if not any(name.endswith(kind.TFS_IMAGE.removeprefix("docker.io/")) or name == kind.TFS_IMAGE for name in images):
@@ -52,16 +48,6 @@ def kind_cluster():
 @pytest.fixture(scope="session")
 def kind_api(kind_cluster):
     return config.new_client_from_config(config_file=kind_cluster.kubeconfig, context=kind_cluster.context)
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    report = outcome.get_result()
-    if report.failed and getattr(item, "tfs_namespaces", None):
-        api, kubeconfig = item.tfs_cluster
-        for name in item.tfs_namespaces:
-            report.sections.append((f"events and helm status of namespace {name}", harness.namespace_report(api, name, kubeconfig)))
 
 
 @pytest.fixture

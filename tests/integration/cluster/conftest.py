@@ -24,17 +24,20 @@ from tfserving_harness import cluster as harness
 from tfserving_harness.cluster import find_cluster
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        item.add_marker(pytest.mark.cluster)
-
-
 @pytest.fixture(scope="session")
 def cluster():
     """The API server under test, or a skip saying how to provide one."""
     info, why_not = find_cluster()
     if info is None:
         message = f"needs a Kubernetes API server: {why_not}, or start ../shared/k8s-local/up.sh"
+        if os.environ.get("TFS_REQUIRE_CLUSTER") == "1":
+            pytest.fail(f"TFS_REQUIRE_CLUSTER=1 but the cluster tier cannot run: {message}", pytrace=False)
+        pytest.skip(message)
+    nodes = client.CoreV1Api(config.new_client_from_config(config_file=info.kubeconfig, context=info.context)).list_node().items
+    if harness.cluster_kind(nodes) == harness.REAL_NODE:
+        # Every scenario names the real tensorflow/serving image, which a real node here cannot pull.
+        message = ("KUBECONFIG points at k8s-local's real node, which cannot pull tensorflow/serving; the cluster tier needs "
+                   "stand-in nodes (../shared/k8s-local/up.sh without REAL_NODE=1)")
         if os.environ.get("TFS_REQUIRE_CLUSTER") == "1":
             pytest.fail(f"TFS_REQUIRE_CLUSTER=1 but the cluster tier cannot run: {message}", pytrace=False)
         pytest.skip(message)
@@ -50,17 +53,6 @@ def kube_api(cluster):
 def kube_config(cluster) -> str:
     """pytest-helm-charts' kubeconfig fixture, from the same discovery (so it skips the same way)."""
     return cluster.kubeconfig
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    report = outcome.get_result()
-    namespaces = getattr(item, "tfs_namespaces", ())
-    if report.failed and namespaces:
-        kube_api, kubeconfig = item.tfs_cluster
-        for name in namespaces:
-            report.sections.append((f"events and helm status of namespace {name}", harness.namespace_report(kube_api, name, kubeconfig)))
 
 
 @pytest.fixture

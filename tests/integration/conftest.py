@@ -1,0 +1,40 @@
+"""Tests that need a cluster, one folder per tier: `cluster/` (real installs on any API server:
+k8s-local's stand-in nodes in CI) and `e2e/` (pods that really run: kind with the real image, or
+k8s-local's real node with the TF Serving stand-in image). `pytest tests/integration -m cluster`
+(or `-m e2e`) selects a tier; each folder's conftest says which cluster it needs and skips, with
+the reason, on any other (tfserving_harness.cluster.cluster_kind tells them apart).
+
+On failure, a test's report gets the events and helm status of every namespace it made (a fixture
+records them on the test item as `tfs_namespaces`, with `tfs_cluster` = (ApiClient, kubeconfig)).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tfserving_harness import cluster as harness
+
+TIERS = {"cluster": pytest.mark.cluster, "e2e": pytest.mark.e2e}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        path = Path(item.path)
+        if here in path.parents:
+            tier = path.relative_to(here).parts[0]
+            if tier in TIERS:
+                item.add_marker(TIERS[tier])
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    namespaces = getattr(item, "tfs_namespaces", ())
+    if report.failed and namespaces:
+        api, kubeconfig = item.tfs_cluster
+        for name in namespaces:
+            report.sections.append((f"events and helm status of namespace {name}", harness.namespace_report(api, name, kubeconfig)))

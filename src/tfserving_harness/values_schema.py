@@ -55,11 +55,62 @@ def _ipv6() -> str:
 _OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 CIDR = rf"^(({_OCTET}\.){{3}}{_OCTET}/([0-9]|[12][0-9]|3[0-2])|{_ipv6()}/([0-9]|[1-9][0-9]|1[01][0-9]|12[0-8]))$"
 
+_SUFFIX = r"(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?"
+NON_NEGATIVE_QUANTITY = rf"^\+?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+)){_SUFFIX}$"
+#: A mantissa with a non-zero digit: `0`, `0.0` and `0m` are not positive.
+POSITIVE_QUANTITY = rf"^\+?(([0-9]*[1-9][0-9]*(\.[0-9]*)?)|([0-9]*\.[0-9]*[1-9][0-9]*)){_SUFFIX}$"
+#: Whole units: digits with an optional decimal or binary multiplier (`2`, `1k`); no fraction, no milli.
+WHOLE_QUANTITY = r"^\+?[0-9]+(([KMGTPE]i)|[kMGTPE])?$"
+#: A ConfigMap or Secret key (IsConfigMapKey): `[-._a-zA-Z0-9]`, not `.`, `..` or starting with `..`.
+CONFIG_MAP_KEY = r"^\.?[-_a-zA-Z0-9][-._a-zA-Z0-9]*$"
+#: A DNS-1123 subdomain (Secret and ConfigMap names), non-empty.
+DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+#: An IANA service name (IsValidPortName): lower-case alphanumerics and single inner dashes, a letter somewhere.
+PORT_NAME = r"^([a-z0-9]+-)*[0-9]*[a-z][a-z0-9]*(-[a-z0-9]+)*$"
+#: A path segment name (IsValidPathSegmentName): not `.` or `..`, no `/` or `%`.
+PATH_SEGMENT = r"^([^/%.][^/%]*|\.[^/%.][^/%]*|\.\.[^/%]+)$"
+#: A label key that must have a DNS prefix (an extended resource name such as nvidia.com/gpu).
+_PREFIXED_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+
+def _absolute_path(char: str) -> str:
+    """An absolute path whose segments are made of `char` and dots, with no empty inner segment
+    (`//`) and no `.` or `..` segment (`/./`, `/../`, a trailing `/.` or `/..`)."""
+    any_char = rf"({char}|\.)"
+    segment = rf"({char}{any_char}*|\.{char}{any_char}*|\.\.{any_char}+)"
+    return rf"^/({segment}(/{segment})*/?)?$"
+
+
+#: A percent escape other than `%2f`/`%2F` (an encoded slash), which routes and Ingress paths refuse.
+_PCT = r"%([013-9a-fA-F][0-9a-fA-F]|2[0-9a-eA-E])"
+#: An HTTPRoute Exact/PathPrefix path value: the CRD's CEL rules (v1.6.1) as one pattern; its
+#: characters are RFC 3986 pchars (no `#`).
+ROUTE_PATH = _absolute_path(rf"([-A-Za-z0-9_~!$&'()*+,;=:@]|{_PCT})")
+#: An Ingress Prefix/Exact path (validateHTTPIngressPath: invalidPathSequences and invalidPathSuffixes),
+#: without spaces or double quotes (the chart's own rule); a `%` starts a two-digit escape.
+INGRESS_PATH = _absolute_path(rf"([^/\s\"%.]|{_PCT})")
+#: A relative path without a `..` segment (validateLocalDescendingPath).
+_SEGMENT = r"([^/.][^/]*|\.([^/.][^/]*)?|\.\.[^/]+)"
+LOCAL_DESCENDING_PATH = rf"^{_SEGMENT}(/{_SEGMENT}?)*$"
+
 FORMATS: dict[str, dict] = {
     "cidr": {"description": "An IPv4 or IPv6 CIDR, e.g. 10.0.0.0/8 or fd00::/8.", "type": "string", "pattern": CIDR},
     "labelValue": {
         "description": "A label value: at most 63 characters, alphanumerics and -_. inside.",
         "type": "string", "maxLength": 63, "pattern": LABEL_VALUE,
+    },
+    # Quantities the API server restricts further than its schema's "Quantity" says.
+    "nonNegativeQuantity": {
+        "description": "A quantity of at least 0 (a container's requests and limits: ValidateResourceQuantityValue).",
+        "type": ["string", "number", "null"], "pattern": NON_NEGATIVE_QUANTITY, "minimum": 0,
+    },
+    "positiveQuantity": {
+        "description": "A quantity above 0 (an HPA target's value and averageValue: validateMetricTarget).",
+        "type": ["string", "number", "null"], "pattern": POSITIVE_QUANTITY, "exclusiveMinimum": 0,
+    },
+    "wholeQuantity": {
+        "description": "A whole number of units (an extended resource such as nvidia.com/gpu: ValidateResourceQuantityValue).",
+        "type": ["string", "integer", "null"], "pattern": WHOLE_QUANTITY, "minimum": 0,
     },
 }
 
@@ -86,6 +137,219 @@ RULES: dict[str, dict[str, dict]] = {
     "io.k8s.api.autoscaling.v2.MetricTarget": {"type": {"enum": ["Utilization", "Value", "AverageValue"]}},
 }
 
+_MAX_ID = 2147483647  # validation.IsValidUserID / IsValidGroupID: 0 .. math.MaxInt32
+_ID = {"minimum": 0, "maximum": _MAX_ID}
+_CONTAINER_RESOURCE_NAME = rf"^(cpu|memory|ephemeral-storage|hugepages-.+)$|{_PREFIXED_NAME}"
+#: A container's requests or limits (validateContainerResourceName, ValidateResourceQuantityValue):
+#: cpu, memory, ephemeral-storage and hugepages-* at 0 or more; other names are extended resources,
+#: which need a DNS prefix (`nvidia.com/gpu`, not `gpu`) and whole units.
+_RESOURCE_LIST = {
+    "type": ["object", "null"],
+    "patternProperties": {
+        "^(cpu|memory|ephemeral-storage|hugepages-.+)$": {"$ref": "#/definitions/nonNegativeQuantity"},
+        _PREFIXED_NAME: {"$ref": "#/definitions/wholeQuantity"},
+    },
+    "additionalProperties": False,
+}
+_LABEL_NAME = {"pattern": LABEL_KEY}
+
+
+def _when(prop: str, values: list, then: dict) -> dict:
+    """A condition: when `prop` is one of `values`, `then` must hold."""
+    return {"if": {"required": [prop], "properties": {prop: {"enum": values}}}, "then": then}
+
+
+def _set(prop: str, kind: str) -> dict:
+    """`prop` is present and not null."""
+    return {"required": [prop], "properties": {prop: {"type": kind}}}
+
+
+_ABSENT = {"not": {}}
+_ESCALATION_ALLOWED = {"properties": {"allowPrivilegeEscalation": {"not": {"const": False}}}}
+#: Which source each metric type reads (validateMetricSpec: "must populate the given metric source only").
+_METRIC_SOURCES = {"Resource": "resource", "ContainerResource": "containerResource", "Pods": "pods", "Object": "object", "External": "external"}
+
+#: What the API server's validation code refuses (pkg/apis/{core,autoscaling,networking}/validation/
+#: validation.go and apimachinery's pkg/apis/meta/v1/validation, 1.29 to the newest release) where the
+#: published schema says only "string" or "integer" and the description does not list the values.
+#: Merged into the copies' properties like RULES; the function named in each comment is the source.
+VALIDATION_RULES: dict[str, dict[str, dict]] = {
+    # ValidateTolerations: the key is a label name; an Equal value a label value (conditions below).
+    "io.k8s.api.core.v1.Toleration": {"key": {"pattern": rf"^$|{LABEL_KEY}"}},
+    # ValidateNodeSelectorRequirement / ValidateLabelSelectorRequirement: keys are label names.
+    "io.k8s.api.core.v1.NodeSelectorRequirement": {"key": _LABEL_NAME},
+    "io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelectorRequirement": {
+        "key": _LABEL_NAME, "values": {"items": {"$ref": "#/definitions/labelValue"}},
+    },
+    # ValidateNodeSelector: "must have at least one node selector term".
+    "io.k8s.api.core.v1.NodeSelector": {"nodeSelectorTerms": {"minItems": 1}},
+    # ValidatePreferredSchedulingTerms, validateWeightedPodAffinityTerms: "must be in the range 1-100".
+    "io.k8s.api.core.v1.PreferredSchedulingTerm": {"weight": {"minimum": 1, "maximum": 100}},
+    "io.k8s.api.core.v1.WeightedPodAffinityTerm": {"weight": {"minimum": 1, "maximum": 100}},
+    # validatePodAffinityTerm: topologyKey a non-empty label name, namespaces DNS labels.
+    "io.k8s.api.core.v1.PodAffinityTerm": {
+        "topologyKey": _LABEL_NAME, "namespaces": {"items": {"maxLength": 63, "pattern": DNS_LABEL}},
+    },
+    # validateTopologySpreadConstraints: ValidateMaxSkew, ValidateTopologyKey, ValidateWhenUnsatisfiable,
+    # validateMinDomains, validateNodeInclusionPolicy, validateMatchLabelKeys.
+    "io.k8s.api.core.v1.TopologySpreadConstraint": {
+        "maxSkew": {"minimum": 1},
+        "topologyKey": {"minLength": 1},
+        "whenUnsatisfiable": {"enum": ["DoNotSchedule", "ScheduleAnyway"]},
+        "minDomains": {"minimum": 1},
+        "nodeAffinityPolicy": {"enum": ["Honor", "Ignore", None]},
+        "nodeTaintsPolicy": {"enum": ["Honor", "Ignore", None]},
+        "matchLabelKeys": {"items": _LABEL_NAME},
+    },
+    # ValidateSecurityContext: IsValidUserID / IsValidGroupID; ValidateProcMountType allows Default and
+    # Unmasked, and Unmasked needs `hostUsers: false`, which the chart never sets.
+    "io.k8s.api.core.v1.SecurityContext": {"runAsUser": _ID, "runAsGroup": _ID, "procMount": {"enum": ["Default", None]}},
+    # validatePodSpecSecurityContext: the same IDs for the pod, fsGroup and supplementalGroups.
+    "io.k8s.api.core.v1.PodSecurityContext": {
+        "runAsUser": _ID, "runAsGroup": _ID, "fsGroup": _ID, "supplementalGroups": {"items": _ID},
+    },
+    # validateSysctls: IsValidSysctlName.
+    "io.k8s.api.core.v1.Sysctl": {
+        "name": {"maxLength": 253, "pattern": r"^([a-z0-9]([-_a-z0-9]*[a-z0-9])?[./])*[a-z0-9]([-_a-z0-9]*[a-z0-9])?$"},
+    },
+    # validateSeccompProfileField: a Localhost profile is a relative path without `..`.
+    "io.k8s.api.core.v1.SeccompProfile": {"localhostProfile": {"pattern": LOCAL_DESCENDING_PATH}},
+    # validateWindowsSecurityContextOptions / validateHostProcess: hostProcess needs hostNetwork,
+    # which the chart never sets ("hostNetwork must be true if pod contains any hostProcess containers").
+    "io.k8s.api.core.v1.WindowsSecurityContextOptions": {"hostProcess": {"enum": [False, None]}},
+    # ValidateResourceRequirements; validateResourceClaimNames: a claim must name one of the pod's
+    # resourceClaims, and the chart's pods have none.
+    "io.k8s.api.core.v1.ResourceRequirements": {"limits": _RESOURCE_LIST, "requests": _RESOURCE_LIST, "claims": {"maxItems": 0}},
+    # ValidateEnv: IsEnvVarName (1.29; RelaxedEnvironmentVariableValidation widens it only from 1.30).
+    "io.k8s.api.core.v1.EnvVar": {"name": {"pattern": r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"}},
+    # validateObjectFieldSelector with validEnvDownwardAPIFieldPathExpressions; apiVersion v1 only
+    # (ConvertDownwardAPIFieldLabel).
+    "io.k8s.api.core.v1.ObjectFieldSelector": {
+        "apiVersion": {"enum": ["v1", None]},
+        "fieldPath": {"pattern": r"^(metadata\.(name|namespace|uid)|spec\.(nodeName|serviceAccountName)|status\.(hostIPs?|podIPs?)|metadata\.(labels|annotations)\['[^']+'\])$"},
+    },
+    # validateContainerResourceFieldSelector: validContainerResourceFieldPathExpressions and the
+    # hugepages prefixes.
+    "io.k8s.api.core.v1.ResourceFieldSelector": {
+        "resource": {"pattern": r"^(limits|requests)\.(cpu|memory|ephemeral-storage|hugepages-.+)$"},
+    },
+    # validateConfigMapKeySelector / validateSecretKeySelector: the name a DNS subdomain, the key
+    # IsConfigMapKey (no `.`, `..` or leading `..`).
+    "io.k8s.api.core.v1.ConfigMapKeySelector": {
+        "name": {"maxLength": 253, "pattern": DNS_SUBDOMAIN}, "key": {"maxLength": 253, "pattern": CONFIG_MAP_KEY},
+    },
+    "io.k8s.api.core.v1.SecretKeySelector": {
+        "name": {"maxLength": 253, "pattern": DNS_SUBDOMAIN}, "key": {"maxLength": 253, "pattern": CONFIG_MAP_KEY},
+    },
+    # ValidateNetworkPolicyPort: a port number (IsValidPortNum) or name (IsValidPortName); endPort a
+    # port number (and no smaller than port: _validate_network.tpl).
+    "io.k8s.api.networking.v1.NetworkPolicyPort": {
+        "port": {"type": ["string", "integer", "null"], "minimum": 1, "maximum": 65535, "maxLength": 15, "pattern": PORT_NAME},
+        "endPort": {"minimum": 1, "maximum": 65535},
+    },
+    # validateScalingPolicy: validPolicyTypes, "must be greater than zero", MaxPeriodSeconds.
+    "io.k8s.api.autoscaling.v2.HPAScalingPolicy": {
+        "type": {"enum": ["Pods", "Percent"]}, "value": {"minimum": 1}, "periodSeconds": {"minimum": 1, "maximum": 1800},
+    },
+    # validateScalingRules: validSelectPolicyTypes, MaxStabilizationWindowSeconds, "must specify at
+    # least one Policy" (an explicit empty list is not defaulted).
+    "io.k8s.api.autoscaling.v2.HPAScalingRules": {
+        "selectPolicy": {"enum": ["Max", "Min", "Disabled", None]},
+        "stabilizationWindowSeconds": {"minimum": 0, "maximum": 3600},
+        "policies": {"minItems": 1},
+    },
+    # validateMetricTarget: value and averageValue "must be positive", averageUtilization "must be
+    # greater than 0".
+    "io.k8s.api.autoscaling.v2.MetricTarget": {
+        "value": {"$ref": "#/definitions/positiveQuantity"},
+        "averageValue": {"$ref": "#/definitions/positiveQuantity"},
+        "averageUtilization": {"minimum": 1},
+    },
+    # validateMetricIdentifier, ValidateCrossVersionObjectReference: IsValidPathSegmentName.
+    "io.k8s.api.autoscaling.v2.MetricIdentifier": {"name": {"pattern": PATH_SEGMENT}},
+    "io.k8s.api.autoscaling.v2.CrossVersionObjectReference": {"kind": {"pattern": PATH_SEGMENT}, "name": {"pattern": PATH_SEGMENT}},
+    # validateContainerResourceSource: the container a DNS label, the name a container resource.
+    "io.k8s.api.autoscaling.v2.ContainerResourceMetricSource": {
+        "container": {"maxLength": 63, "pattern": DNS_LABEL}, "name": {"pattern": _CONTAINER_RESOURCE_NAME},
+    },
+}
+
+#: Rules between the fields of one object, from the same functions, added to the copy as `allOf`.
+VALIDATION_CONDITIONS: dict[str, list[dict]] = {
+    "io.k8s.api.core.v1.Toleration": [
+        # "operator must be Exists when `key` is empty, which means \"match all values and all keys\""
+        {"if": {"not": {"required": ["key"], "properties": {"key": {"type": "string", "minLength": 1}}}},
+         "then": {"required": ["operator"], "properties": {"operator": {"const": "Exists"}}}},
+        # "effect must be 'NoExecute' when `tolerationSeconds` is set"
+        {"if": _set("tolerationSeconds", "integer"), "then": {"required": ["effect"], "properties": {"effect": {"const": "NoExecute"}}}},
+        # "value must be empty when `operator` is 'Exists'"; otherwise IsValidLabelValue.
+        _when("operator", ["Exists"], {"properties": {"value": {"maxLength": 0}}}),
+        {"properties": {"value": {"maxLength": 63, "pattern": LABEL_VALUE}}},
+    ],
+    "io.k8s.api.core.v1.NodeSelectorRequirement": [
+        _when("operator", ["In", "NotIn"], {"required": ["values"], "properties": {"values": {"minItems": 1}}}),
+        _when("operator", ["Exists", "DoesNotExist"], {"properties": {"values": {"maxItems": 0}}}),
+        # One value, an integer: labels.NewRequirement refuses anything else for Gt/Lt, and the
+        # scheduler then never matches the term (the pods stay Pending).
+        _when("operator", ["Gt", "Lt"], {"required": ["values"], "properties": {"values": {"minItems": 1, "maxItems": 1, "items": {"pattern": r"^[-+]?[0-9]+$"}}}}),
+    ],
+    "io.k8s.api.core.v1.NodeSelectorTerm": [
+        # The scheduler builds label selectors from matchExpressions: In/NotIn values are label values.
+        {"properties": {"matchExpressions": {"items": {"properties": {"values": {"items": {"$ref": "#/definitions/labelValue"}}}}}}},
+        # ValidateNodeFieldSelectorRequirement: only metadata.name, In or NotIn, exactly one node name.
+        {"properties": {"matchFields": {"items": {
+            "required": ["values"],
+            "properties": {"key": {"const": "metadata.name"}, "operator": {"enum": ["In", "NotIn"]},
+                           "values": {"minItems": 1, "maxItems": 1, "items": {"maxLength": 253, "pattern": DNS_SUBDOMAIN}}},
+        }}}},
+    ],
+    "io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelectorRequirement": [
+        _when("operator", ["In", "NotIn"], {"required": ["values"], "properties": {"values": {"minItems": 1}}}),
+        _when("operator", ["Exists", "DoesNotExist"], {"properties": {"values": {"maxItems": 0}}}),
+    ],
+    "io.k8s.api.core.v1.TopologySpreadConstraint": [
+        # "can only use minDomains if whenUnsatisfiable=DoNotSchedule"
+        {"if": _set("minDomains", "integer"), "then": {"properties": {"whenUnsatisfiable": {"const": "DoNotSchedule"}}}},
+    ],
+    "io.k8s.api.core.v1.SecurityContext": [
+        # "cannot set `allowPrivilegeEscalation` to false and `privileged` to true" (and CAP_SYS_ADMIN)
+        _when("privileged", [True], _ESCALATION_ALLOWED),
+        {"if": {"required": ["capabilities"], "properties": {"capabilities": {"required": ["add"], "properties": {"add": {"type": "array", "contains": {"const": "CAP_SYS_ADMIN"}}}}}},
+         "then": _ESCALATION_ALLOWED},
+    ],
+    "io.k8s.api.core.v1.SeccompProfile": [
+        # "must be set when seccomp type is Localhost" / "can only be set when seccomp type is Localhost"
+        _when("type", ["Localhost"], _set("localhostProfile", "string")),
+        {"if": {"not": {"properties": {"type": {"const": "Localhost"}}}}, "then": {"properties": {"localhostProfile": {"type": "null"}}}},
+    ],
+    "io.k8s.api.core.v1.EnvVar": [
+        # validateEnvVarValueFrom: "may not be specified when `value` is not empty"
+        {"if": {"required": ["value", "valueFrom"], "properties": {"value": {"type": "string", "minLength": 1}, "valueFrom": {"type": "object"}}},
+         "then": {"properties": {"valueFrom": _ABSENT}}},
+    ],
+    # validateEnvVarValueFrom: "must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef`
+    # or `secretKeyRef`" and "may not have more than one field specified at a time".
+    "io.k8s.api.core.v1.EnvVarSource": [{"minProperties": 1, "maxProperties": 1}],
+    # The selectors' name is checked even when empty (ValidateSecretName("") fails).
+    "io.k8s.api.core.v1.ConfigMapKeySelector": [{"required": ["name"]}],
+    "io.k8s.api.core.v1.SecretKeySelector": [{"required": ["name"]}],
+    "io.k8s.api.networking.v1.NetworkPolicyPeer": [
+        # ValidateNetworkPolicyPeer: "must specify a peer", "may not specify both ipBlock and another peer"
+        {"anyOf": [{"required": ["podSelector"]}, {"required": ["namespaceSelector"]}, {"required": ["ipBlock"]}]},
+        {"if": {"required": ["ipBlock"]}, "then": {"properties": {"podSelector": _ABSENT, "namespaceSelector": _ABSENT}}},
+    ],
+    "io.k8s.api.networking.v1.NetworkPolicyPort": [
+        # "must be specified when endPort is specified", "may not be specified when `port` is non-numeric"
+        {"if": _set("endPort", "integer"), "then": {"required": ["port"], "properties": {"port": {"type": "integer"}}}},
+    ],
+    "io.k8s.api.autoscaling.v2.MetricSpec": [
+        # validateMetricSpec: the type's source is required, and no other.
+        {"if": {"required": ["type"], "properties": {"type": {"const": kind}}},
+         "then": {"required": [field], "properties": {other: _ABSENT for other in _METRIC_SOURCES.values() if other != field}}}
+        for kind, field in _METRIC_SOURCES.items()
+    ],
+}
+
 #: Replacements for whole definitions. The published ones are `oneOf` string/number with null
 #: allowed in both branches, so a null matched twice and failed; one `type` list keeps the error
 #: a plain `type`/`pattern` one at the value's path.
@@ -99,6 +363,10 @@ _REPLACED = {
 #: the same type as the ServiceMonitor's (tests/unit/test_values_schema_generated.py checks it).
 CRD_DEFINITIONS: dict[str, tuple[str, str, str]] = {
     "com.coreos.monitoring.v1.RelabelConfig": ("monitoring.coreos.com/v1", "ServiceMonitor", "spec.endpoints[].relabelings[]"),
+    # gatewayApi.parentRefs and the hostnames go into both routes as they are: the CRD's own patterns
+    # hold even when the render does not see the CRD (GRPCRoute's types are the same, a test checks).
+    "gateway.networking.k8s.io.v1.ParentReference": ("gateway.networking.k8s.io/v1", "HTTPRoute", "spec.parentRefs[]"),
+    "gateway.networking.k8s.io.v1.Hostname": ("gateway.networking.k8s.io/v1", "HTTPRoute", "spec.hostnames[]"),
 }
 
 _DROPPED = ("description", "format")
@@ -111,6 +379,7 @@ class SchemaDriftError(ValueError):
 
 def _is_generated(name: str) -> bool:
     return name.startswith(K8S_PREFIX) or name in FORMATS or name in CRD_DEFINITIONS
+
 
 
 def crd_node(api_version: str, kind: str, path: str) -> dict:
@@ -170,14 +439,26 @@ def kubernetes_definitions(schema: dict, kube_version: str = helm.OLDEST_KUBE_VE
         if name not in source:
             raise SchemaDriftError(f"values.schema.json refers to #/definitions/{name}, which Kubernetes {kube_version} does not define")
         definition = copy.deepcopy(_REPLACED.get(name)) or _copy(source[name])
-        for prop, rule in RULES.get(name, {}).items():
-            if prop not in definition.get("properties", {}):
-                raise SchemaDriftError(f"RULES: {name} has no property {prop!r} in Kubernetes {kube_version}")
-            # draft-07 ignores a $ref's siblings: a rule that is a $ref replaces the property.
-            definition["properties"][prop] = dict(rule) if "$ref" in rule else {**definition["properties"][prop], **rule}
+        for rules_name, rules in (("RULES", RULES), ("VALIDATION_RULES", VALIDATION_RULES)):
+            for prop, rule in rules.get(name, {}).items():
+                if prop not in definition.get("properties", {}):
+                    raise SchemaDriftError(f"{rules_name}: {name} has no property {prop!r} in Kubernetes {kube_version}")
+                current = definition["properties"][prop]
+                # draft-07 ignores a $ref's siblings: a rule that is (or meets) a $ref replaces the property.
+                definition["properties"][prop] = copy.deepcopy(rule) if "$ref" in rule or "$ref" in current else _merged(current, rule)
+        if name in VALIDATION_CONDITIONS:
+            definition["allOf"] = copy.deepcopy(VALIDATION_CONDITIONS[name])
         copied[name] = definition
         pending.extend(sorted(ref for ref in _refs(definition) if ref.startswith(K8S_PREFIX) and ref not in copied))
     return dict(sorted(copied.items()))
+
+
+def _merged(node: dict, rule: dict) -> dict:
+    """`node` with `rule`'s keywords; `items` merge one level down (a rule on an array's items)."""
+    merged = {**node, **copy.deepcopy(rule)}
+    if "items" in rule and "items" in node and "$ref" not in node["items"]:
+        merged["items"] = {**node["items"], **copy.deepcopy(rule["items"])}
+    return merged
 
 
 def crd_definitions(schema: dict) -> dict[str, dict]:

@@ -105,3 +105,77 @@ def test_valid_spellings_of_every_format_are_accepted(renderer, render):
     docs = render(VALID, renderer=renderer, kube_version=helm.OLDEST_KUBE_VERSION)
     (deployment,) = (doc for doc in docs if doc["kind"] == "Deployment")
     assert deployment["spec"]["template"]["spec"]["affinity"] == VALID["affinity"]
+
+
+#: Values the API server accepts right at the edge of each rule values.schema.json adds from its
+#: validation code (values_schema.VALIDATION_RULES and VALIDATION_CONDITIONS) and of the chart's
+#: own cross-field checks on them: none of them may be refused.
+EDGES = {
+    "tolerations": [
+        {"operator": "Exists"},  # an empty key with Exists matches every taint
+        {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 30},
+        {"key": "dedicated", "value": "ml", "effect": "NoSchedule"},  # no operator means Equal
+    ],
+    "affinity": {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+                {"matchExpressions": [{"key": "gpu-memory", "operator": "Gt", "values": ["16"]}, {"key": "spot", "operator": "DoesNotExist"}]},
+                {"matchFields": [{"key": "metadata.name", "operator": "NotIn", "values": ["ip-10-0-0-1.ec2.internal"]}]},
+            ]},
+            "preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 100, "preference": {"matchExpressions": [{"key": "pool", "operator": "In", "values": ["a", "b"]}]}}],
+        },
+        "podAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 1, "podAffinityTerm": {
+            "topologyKey": "topology.kubernetes.io/zone", "namespaces": ["cache"],
+            "labelSelector": {"matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "Exists"}]}}}]},
+    },
+    "topologySpreadConstraints": [{"maxSkew": 2, "minDomains": 2, "topologyKey": "example.com/rack", "whenUnsatisfiable": "DoNotSchedule",
+                                   "nodeAffinityPolicy": "Honor", "nodeTaintsPolicy": "Ignore"}],
+    "securityContext": {"runAsUser": 2147483647, "procMount": "Default"},
+    "podSecurityContext": {"fsGroup": 0, "supplementalGroups": [0, 65534], "seccompProfile": {"type": "Localhost", "localhostProfile": "profiles/tf-serving.json"},
+                           "sysctls": [{"name": "net.ipv4.ip_local_port_range", "value": "1024 65535"}, {"name": "kernel/shm_rmid_forced", "value": "1"}]},
+    "resources": {"requests": {"cpu": "0", "memory": "1Gi", "nvidia.com/gpu": 1, "hugepages-2Mi": "128Mi"},
+                  "limits": {"memory": "2Gi", "nvidia.com/gpu": "1", "hugepages-2Mi": "128Mi"}},
+    "server": {"extraEnv": [
+        {"name": "_private.var-1", "value": ""},
+        {"name": "APP", "value": "", "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.labels['app.kubernetes.io/name']"}}},
+        {"name": "HOST_IPS", "valueFrom": {"fieldRef": {"fieldPath": "status.hostIPs"}}},
+        {"name": "MEMORY_LIMIT_MI", "valueFrom": {"resourceFieldRef": {"resource": "limits.memory", "divisor": "1Mi"}}},
+        {"name": "BUCKET", "valueFrom": {"configMapKeyRef": {"name": "storage.config", "key": ".bucket_name"}}},
+    ]},
+    "autoscaling": {
+        "enabled": True,
+        "metrics": [
+            {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}},
+            {"type": "ContainerResource", "containerResource": {"name": "memory", "container": "tf-serving", "target": {"type": "AverageValue", "averageValue": "3Gi"}}},
+            {"type": "Pods", "pods": {"metric": {"name": "tfs_requests_per_second"}, "target": {"type": "AverageValue", "averageValue": "0.5"}}},
+            {"type": "Object", "object": {"metric": {"name": "requests-per-second"}, "describedObject": {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "name": "main"},
+                                          "target": {"type": "Value", "value": "2k"}}},
+            {"type": "External", "external": {"metric": {"name": "queue_depth"}, "target": {"type": "AverageValue", "averageValue": "30"}}},
+        ],
+        "behavior": {"scaleUp": {"selectPolicy": "Disabled"},
+                     "scaleDown": {"stabilizationWindowSeconds": 3600, "policies": [{"type": "Percent", "value": 1, "periodSeconds": 1800}]}},
+    },
+    "networkPolicy": {
+        "enabled": True,
+        "clients": [{"namespaceSelector": {"matchLabels": {"team": "web"}}, "podSelector": {"matchLabels": {"app": "frontend"}}},
+                    {"ipBlock": {"cidr": "10.0.0.0/8", "except": ["10.1.0.0/16", "10.255.255.255/32"]}},
+                    {"ipBlock": {"cidr": "2001:db8::/32", "except": ["2001:db8:0:1::/64", "2001:db8::1/128"]}}],
+        "extraEgress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["169.254.169.254/32"]}}],
+                         "ports": [{"port": 30000, "endPort": 30000}, {"port": "https"}, {"port": "grpc-web-1"}]}],
+    },
+    "gatewayApi": {
+        "enabled": True, "force": True,
+        "parentRefs": [{"name": "public", "namespace": "gateways", "sectionName": "https"}, {"name": "public", "namespace": "gateways", "sectionName": "http"},
+                       {"group": "", "kind": "Service", "name": "mesh"}],
+        "http": {"path": "/v1/models/half_plus_two:predict/..x/%20/~user/", "hostnames": ["models.example.com"]},
+        "grpc": {"hostnames": ["grpc.models.example.com"]},
+    },
+    "ingress": {"enabled": True, "path": "/v1/.well-known/"},
+}
+
+
+@pytest.mark.parametrize("renderer", renderers())
+def test_values_at_the_edge_of_each_api_rule_are_accepted(renderer, render):
+    docs = render(EDGES, renderer=renderer, kube_version=helm.OLDEST_KUBE_VERSION)
+    (hpa,) = (doc for doc in docs if doc["kind"] == "HorizontalPodAutoscaler")
+    assert hpa["spec"]["metrics"] == EDGES["autoscaling"]["metrics"]

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from tfserving_harness import helm, k8s_schema, values_docs, values_schema, yamlio
+from tfserving_harness import crds, helm, k8s_schema, values_docs, values_schema, yamlio
 from tfserving_harness.paths import REPO_ROOT, chart_dir
 
 
@@ -60,10 +60,13 @@ def test_crd_copies_are_the_vendored_crds_types_closed(schema):
 
     for name, (api_version, kind, path) in values_schema.CRD_DEFINITIONS.items():
         copied = schema["definitions"][name]
-        assert copied == plain(values_schema.crd_node(api_version, kind, path)) and copied["additionalProperties"] is False, name
+        assert copied == plain(values_schema.crd_node(api_version, kind, path)), name
+        assert copied.get("type") != "object" or copied["additionalProperties"] is False, name
     relabel = values_schema.crd_node("monitoring.coreos.com/v1", "ServiceMonitor", "spec.endpoints[].relabelings[]")
     for path in ("spec.podMetricsEndpoints[].relabelings[]", "spec.podMetricsEndpoints[].metricRelabelings[]"):
         assert values_schema.crd_node("monitoring.coreos.com/v1", "PodMonitor", path) == relabel, path
+    for path in ("spec.parentRefs[]", "spec.hostnames[]"):  # the HTTPRoute's copies serve the GRPCRoute too
+        assert values_schema.crd_node("gateway.networking.k8s.io/v1", "GRPCRoute", path) == values_schema.crd_node("gateway.networking.k8s.io/v1", "HTTPRoute", path), path
     monitoring = schema["properties"]["monitoring"]["properties"]
     refs = {monitoring[kind]["properties"][key]["items"]["$ref"] for kind in ("serviceMonitor", "podMonitor") for key in ("relabelings", "metricRelabelings")}
     assert refs == {"#/definitions/com.coreos.monitoring.v1.RelabelConfig"}
@@ -153,3 +156,55 @@ def test_generator_refuses_an_unknown_kubernetes_definition(tmp_path):
     schema = {"type": "object", "properties": {"x": {"$ref": "#/definitions/io.k8s.api.core.v1.NoSuchThing"}}}
     with pytest.raises(values_schema.SchemaDriftError, match="NoSuchThing, which Kubernetes 1.29.0 does not define"):
         _toy(tmp_path, "# -- X.\nx: {}\n", schema)
+
+
+def test_hand_written_paths_use_the_generator_grammars(schema):
+    assert schema["properties"]["gatewayApi"]["properties"]["http"]["properties"]["path"]["pattern"] == values_schema.ROUTE_PATH
+    [condition] = schema["properties"]["ingress"]["allOf"]
+    assert condition["then"]["properties"]["path"]["pattern"] == values_schema.INGRESS_PATH
+
+
+def _route_path_cel(value: str) -> bool:
+    """The vendored HTTPRoute CRD's own x-kubernetes-validations on an Exact/PathPrefix path, read from
+    the file: every `contains`/`endsWith` it forbids and its character pattern."""
+    path_schema = values_schema.crd_node("gateway.networking.k8s.io/v1", "HTTPRoute", "spec.rules[].matches[].path")
+    rules = [rule["rule"] for rule in crds.closed_schema("gateway.networking.k8s.io/v1", "HTTPRoute")["properties"]["spec"]["properties"]["rules"]["items"]
+             ["properties"]["matches"]["items"]["properties"]["path"]["x-kubernetes-validations"]]
+    assert path_schema["properties"]["value"]["maxLength"] == 1024
+    banned = [m for rule in rules for m in re.findall(r"!self\.value\.contains\('([^']+)'\)", rule)]
+    suffixes = [m for rule in rules for m in re.findall(r"!self\.value\.endsWith\('([^']+)'\)", rule)]
+    [chars] = [m for rule in rules for m in re.findall(r'matches\(r"""(.+?)"""\)', rule)]
+    assert len(banned) == 6 and len(suffixes) == 2
+    return (value.startswith("/") and not any(b in value for b in banned) and not any(value.endswith(x) for x in suffixes)
+            and re.fullmatch(chars, value) is not None)
+
+
+@pytest.mark.parametrize("value", [
+    "/", "/v1/", "/v1/models", "/v1/models/half_plus_two:predict", "/a/", "/.well-known/x", "/..x/", "/a/...", "/%20", "/~u/!$&'()*+,;=:@",
+    "//", "/a//b", "/./", "/a/./b", "/a/../b", "/..", "/a/.", "/a/..", "/%2f", "/a%2Fb", "/a#b", "/a b", "/a\"b", "/%zz", "v1/", "", "/é",
+])
+def test_route_path_grammar_agrees_with_the_crd_rules(value):
+    assert (re.fullmatch(values_schema.ROUTE_PATH, value) is not None) == _route_path_cel(value), value
+
+
+@pytest.mark.parametrize(("grammar", "accepted", "refused"), [
+    ("NON_NEGATIVE_QUANTITY", ["0", "500m", "2Gi", "+1", ".5", "1e3"], ["-1", "-0.5", "2GB", ""]),
+    ("POSITIVE_QUANTITY", ["1", "0.5", ".1", "100m", "1k", "30", "2e-3"], ["0", "0.0", ".0", "0m", "-1", "0e5"]),
+    ("WHOLE_QUANTITY", ["0", "1", "8", "1k", "2Ki"], ["0.5", "500m", "1.0", "-1", "1e3"]),
+    ("PORT_NAME", ["http", "grpc-web", "h2c", "a1-b2", "metrics9"], ["8080", "HTTP", "grpc--web", "-http", "http-", "http_metrics"]),
+    ("LOCAL_DESCENDING_PATH", ["profiles/a.json", "a", "./a", "a/./b", "..a/b", "a/"], ["/abs", "../a", "a/../b", "a/..", ".."]),
+    ("PATH_SEGMENT", ["requests", "a.b", ".x", "..x"], [".", "..", "a/b", "50%", ""]),
+])
+def test_value_grammars(grammar, accepted, refused):
+    pattern = getattr(values_schema, grammar)
+    assert [v for v in accepted if not re.fullmatch(pattern, v)] == []
+    assert [v for v in refused if re.fullmatch(pattern, v)] == []
+
+
+def test_validation_rules_name_real_fields():
+    """The rules the generator adds from the API server's validation code name properties the oldest
+    supported version has (each rule's comment in values_schema names its validation function)."""
+    source = k8s_schema.definitions(helm.OLDEST_KUBE_VERSION)
+    for name, rules in values_schema.VALIDATION_RULES.items():
+        assert set(rules) <= set(source[name]["properties"]), name
+    assert set(values_schema.VALIDATION_CONDITIONS) <= set(source)

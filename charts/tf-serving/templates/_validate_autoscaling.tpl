@@ -45,6 +45,7 @@ Autoscaling of one track: replica bounds and metrics of its effective values. Pe
 {{- if not (and $source (kindIs "map" $source) $source.target) }}
 {{- fail (printf "tf-serving: %s[%d] (type %v) has no %s.target; every metric needs a target (e.g. {type: Utilization, averageUtilization: 70})" (include "tf-serving.trackValuePath" (dict "root" $root "track" $track "key" "autoscaling.metrics")) $i $m.type (get $key ($m.type | toString) | default "<type>")) }}
 {{- end }}
+{{- include "tf-serving.validate.metricTarget" (dict "metric" $m "source" $source "path" (printf "%s[%d].%s" (include "tf-serving.trackValuePath" (dict "root" $root "track" $track "key" "autoscaling.metrics")) $i (get $key ($m.type | toString)))) }}
 {{- end }}
 {{- else if not (or $ta.cpu.enabled $ta.memory.enabled $ta.requestsPerSecond.enabled $ta.latency.enabled) }}
 {{- fail (printf "tf-serving: autoscaling.enabled is true (track %s) but no metric is on; enable autoscaling.cpu, .memory, .requestsPerSecond or .latency, or give autoscaling.metrics" $track) }}
@@ -76,5 +77,48 @@ only a limit is set): without either the HPA reports FailedGetResourceMetric and
 {{- fail (printf "tf-serving: %s.requests.%s is not set (nor a limit) for track %s, but %s asks the HPA for %s Utilization, a percentage of that request, so it cannot compute it and never scales; set %s.requests.%s, or scale on an AverageValue target instead" $resourcesPath $name $track (index $metric 1) $name $resourcesPath $name) }}
 {{- end }}
 {{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+One HPA metric's target as the HPA controller reads it (pkg/controller/podautoscaler/horizontal.go),
+which is not always what its `type` says, though the API server accepts it:
+(dict "metric" $m "source" $m.resource "path" "autoscaling.metrics[0].resource").
+- Resource and ContainerResource: averageValue, when set, is a raw per-pod usage target whatever the
+  type; else averageUtilization. Only cpu and memory exist in the resource metrics API.
+- Pods: always averageValue.
+- Object: type Value with value, or AverageValue with averageValue; anything else fails
+  ("invalid object metric source") and the HPA never scales.
+- External: averageValue when set, else value.
+So each type must come with its own field, alone: Utilization with averageUtilization,
+AverageValue with averageValue, Value with value; and each source only with the types it reads.
+*/}}
+{{- define "tf-serving.validate.metricTarget" -}}
+{{- $type := toString .metric.type }}
+{{- $target := .source.target }}
+{{- $path := .path }}
+{{- $reads := dict "Resource" (list "Utilization" "AverageValue") "ContainerResource" (list "Utilization" "AverageValue") "Pods" (list "AverageValue") "Object" (list "Value" "AverageValue") "External" (list "Value" "AverageValue") }}
+{{- $fields := dict "Utilization" "averageUtilization" "AverageValue" "averageValue" "Value" "value" }}
+{{- $targetType := toString $target.type }}
+{{- if and (hasKey $reads $type) (hasKey $fields $targetType) }}
+{{- if not (has $targetType (get $reads $type)) }}
+{{- fail (printf "tf-serving: %s.target.type is %s, which a %s metric cannot use: the HPA controller reads a %s metric's target as %s only, so this one would be misread or never computed (it reports FailedGet%sMetric and never scales); use type %s" $path $targetType $type $type (join " or " (get $reads $type)) (ternary "Resource" $type (eq $type "ContainerResource")) (first (get $reads $type))) }}
+{{- end }}
+{{- $want := get $fields $targetType }}
+{{- range $other := list "averageUtilization" "averageValue" "value" }}
+{{- if and (ne $other $want) (not (kindIs "invalid" (index $target $other))) }}
+{{- $why := printf "the HPA controller reads a %s target from %s, and %s would be ignored" $targetType $want $other }}
+{{- if and (eq $other "averageValue") (has $type (list "Resource" "ContainerResource" "External")) }}
+{{- $why = printf "the HPA controller reads averageValue whenever it is set, whatever the type says, so this %s target would silently be a raw per-pod value (a 70 meant as 70%% becomes 70 cores or bytes, and scaling never fires)" $targetType }}
+{{- end }}
+{{- fail (printf "tf-serving: %s.target has type %s but sets %s: %s (pkg/controller/podautoscaler/horizontal.go); set only %s, or change the type to the one %s belongs to" $path $targetType $other $why $want $other) }}
+{{- end }}
+{{- end }}
+{{- if kindIs "invalid" (index $target $want) }}
+{{- fail (printf "tf-serving: %s.target has type %s but no %s: the HPA controller reads a %s target from %s, so it cannot compute this metric and never scales; set %s.target.%s" $path $targetType $want $targetType $want $path $want) }}
+{{- end }}
+{{- end }}
+{{- if and (has $type (list "Resource" "ContainerResource")) (not (has (toString .source.name) (list "cpu" "memory"))) }}
+{{- fail (printf "tf-serving: %s.name is %v, but the resource metrics API (metrics-server) serves only cpu and memory, so the HPA reports FailedGet%sMetric and never scales; use cpu or memory, or a Pods or External metric for anything else" $path .source.name (ternary "ContainerResource" "Resource" (eq $type "ContainerResource"))) }}
 {{- end }}
 {{- end }}

@@ -7,6 +7,7 @@ the port (an ipBlock is trusted to cover the endpoint), DNS, and the GKE metadat
 */}}
 {{- define "tf-serving.validate.network" -}}
 {{- $np := .Values.networkPolicy }}
+{{- include "tf-serving.validate.networkRanges" . }}
 {{- if $np.enabled }}
 {{- /* Ingress: who sends client traffic through what the chart renders. */}}
 {{- $senders := list }}
@@ -133,4 +134,89 @@ IPv6 blocks hold no IPv4 address.
 {{- range splitList "." .ip }}{{ $addr = add (mul $addr 256) (atoi .) }}{{ end }}
 {{- if eq (div $net $size) (div $addr $size) }}true{{ end }}
 {{- end }}
+{{- end }}
+
+{{/*
+What ValidateNetworkPolicySpec refuses across fields (pkg/apis/networking/validation), checked
+whether or not networkPolicy.enabled: every ipBlock's `except` range is a strict subset of its
+`cidr` (ValidateIPBlock: "must be a strict subset of `cidr`"), and an extra rule's endPort is not
+below its port (ValidateNetworkPolicyPort).
+*/}}
+{{- define "tf-serving.validate.networkRanges" -}}
+{{- $np := .Values.networkPolicy }}
+{{- range $key := list "clients" "monitoring" }}
+{{- range $i, $peer := index $np $key }}
+{{- if and (kindIs "map" $peer) $peer.ipBlock }}
+{{- include "tf-serving.validate.ipBlock" (dict "block" $peer.ipBlock "path" (printf "networkPolicy.%s[%d].ipBlock" $key $i)) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- range $i, $rule := $np.modelStorage }}
+{{- include "tf-serving.validate.ipBlock" (dict "block" $rule "path" (printf "networkPolicy.modelStorage[%d]" $i)) }}
+{{- end }}
+{{- range $key := list "extraIngress" "extraEgress" }}
+{{- $peers := ternary "from" "to" (eq $key "extraIngress") }}
+{{- range $i, $rule := index $np $key }}
+{{- range $j, $peer := index $rule $peers }}
+{{- if and (kindIs "map" $peer) $peer.ipBlock }}
+{{- include "tf-serving.validate.ipBlock" (dict "block" $peer.ipBlock "path" (printf "networkPolicy.%s[%d].%s[%d].ipBlock" $key $i $peers $j)) }}
+{{- end }}
+{{- end }}
+{{- range $j, $port := $rule.ports }}
+{{- if and (kindIs "map" $port) (not (kindIs "invalid" $port.endPort)) (regexMatch "^[0-9]+$" (toString $port.port)) }}
+{{- if lt (int $port.endPort) (int $port.port) }}
+{{- fail (printf "tf-serving: networkPolicy.%s[%d].ports[%d].endPort (%v) is below its port (%v): the API server refuses the NetworkPolicy (\"must be greater than or equal to `port`\"); endPort is the last port of the range port..endPort" $key $i $j $port.endPort $port.port) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+An ipBlock-shaped map ({cidr, except}) whose except ranges must lie strictly inside its cidr:
+(dict "block" $b "path" "networkPolicy.clients[0].ipBlock"). Compared bit by bit, so IPv4 and IPv6
+alike; a range of the other family is outside.
+*/}}
+{{- define "tf-serving.validate.ipBlock" -}}
+{{- $path := .path }}
+{{- $cidr := toString .block.cidr }}
+{{- if and .block.except (regexMatch "/" $cidr) }}
+{{- $outer := include "tf-serving.cidrBits" $cidr | splitList "/" }}
+{{- $outerLen := atoi (last $outer) }}
+{{- range $i, $except := .block.except }}
+{{- $inner := include "tf-serving.cidrBits" (toString $except) | splitList "/" }}
+{{- $innerLen := atoi (last $inner) }}
+{{- $inside := and (eq (len (first $outer)) (len (first $inner))) (gt $innerLen $outerLen) (eq (trunc $outerLen (first $outer)) (trunc $outerLen (first $inner))) }}
+{{- if not $inside }}
+{{- fail (printf "tf-serving: %s.except[%d] %s is not a strict subset of %s.cidr %s: the API server refuses the NetworkPolicy (\"must be a strict subset of `cidr`\"); list only ranges inside the cidr (and smaller than it), or widen the cidr" $path $i $except $path $cidr) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+A CIDR as its address bits and prefix length, "<bits>/<length>": 32 bits for IPv4, 128 for IPv6
+(`::` expanded). The schema has already checked the syntax.
+*/}}
+{{- define "tf-serving.cidrBits" -}}
+{{- $parts := splitList "/" . }}
+{{- $address := first $parts }}
+{{- $bits := "" }}
+{{- if contains ":" $address }}
+{{- $halves := splitList "::" $address }}
+{{- $head := list }}
+{{- if first $halves }}{{ $head = splitList ":" (first $halves) }}{{ end }}
+{{- $tail := list }}
+{{- if and (eq (len $halves) 2) (last $halves) }}{{ $tail = splitList ":" (last $halves) }}{{ end }}
+{{- $groups := $head }}
+{{- range until (sub 8 (add (len $head) (len $tail)) | int) }}{{ $groups = append $groups "0" }}{{ end }}
+{{- $nibbles := dict "0" "0000" "1" "0001" "2" "0010" "3" "0011" "4" "0100" "5" "0101" "6" "0110" "7" "0111" "8" "1000" "9" "1001" "a" "1010" "b" "1011" "c" "1100" "d" "1101" "e" "1110" "f" "1111" }}
+{{- range concat $groups $tail }}
+{{- range splitList "" (printf "%04s" (lower .)) }}{{ $bits = print $bits (get $nibbles .) }}{{ end }}
+{{- end }}
+{{- else }}
+{{- range splitList "." $address }}{{ $bits = print $bits (printf "%08b" (atoi .)) }}{{ end }}
+{{- end }}
+{{- printf "%s/%s" $bits (last $parts) }}
 {{- end }}

@@ -63,6 +63,19 @@ hostnames, and the deployer Role of whoever moves traffic between tracks.
 {{- if not $g.parentRefs }}
 {{- fail "tf-serving: gatewayApi.enabled needs gatewayApi.parentRefs: name the Gateway(s) the routes attach to, e.g. [{name: public, namespace: gateways}]" }}
 {{- end }}
+{{- /* The routes' CRD (x-kubernetes-validations on spec.parentRefs): two references to one parent
+(group, kind, namespace and name, after the CRD's defaults) must each name a different sectionName. */}}
+{{- $seen := dict }}
+{{- range $i, $ref := $g.parentRefs }}
+{{- $parent := printf "%s/%s/%s/%s" ($ref.group | default "gateway.networking.k8s.io") ($ref.kind | default "Gateway") ($ref.namespace | default "") $ref.name }}
+{{- $section := $ref.sectionName | default "" }}
+{{- range $j, $other := get $seen $parent | default list }}
+{{- if or (not $section) (not (index $other 1)) (eq $section (index $other 1)) }}
+{{- fail (printf "tf-serving: gatewayApi.parentRefs[%d] and gatewayApi.parentRefs[%d] both name %s %s (namespace %q) without two different sectionNames: the routes' CRD refuses that (\"sectionName must be specified when parentRefs includes 2 or more references to the same parent\", and be unique); give each its own sectionName (a listener of that Gateway), or keep one reference" (index $other 0) $i ($ref.kind | default "Gateway") $ref.name ($ref.namespace | default "the release's")) }}
+{{- end }}
+{{- end }}
+{{- $_ := set $seen $parent (append (get $seen $parent | default list) (list $i $section)) }}
+{{- end }}
 {{- $routeHosts := list }}
 {{- $http := include "tf-serving.gatewayRouteEnabled" (dict "root" $ "kind" "HTTPRoute") }}
 {{- $grpc := include "tf-serving.gatewayRouteEnabled" (dict "root" $ "kind" "GRPCRoute") }}

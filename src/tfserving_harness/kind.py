@@ -166,12 +166,12 @@ def crds_to_apply(vendored: Mapping[tuple[str, str], Path], served: set[tuple[st
     return list(dict.fromkeys(path for key, path in vendored.items() if key not in served))
 
 
-def copy_model_commands(node: str, host_dir: Path = HOST_MODEL_DIR) -> list[list[str]]:
+def copy_model_commands(node: str, host_dir: Path | None = None) -> list[list[str]]:
     """Commands that put the demo model into one kind node at NODE_MODEL_DIR, readable by any UID
     (pods run as 10001). Run after every create or reuse: the copy survives `make clean`, a bind
     mount of the host folder would not."""
     return [["docker", "exec", node, "mkdir", "-p", NODE_MODEL_DIR],
-            ["docker", "cp", f"{host_dir}/.", f"{node}:{NODE_MODEL_DIR}"],
+            ["docker", "cp", f"{host_dir or HOST_MODEL_DIR}/.", f"{node}:{NODE_MODEL_DIR}"],
             ["docker", "exec", node, "chmod", "-R", "a+rX", NODE_MODEL_DIR]]
 
 

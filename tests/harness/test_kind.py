@@ -6,6 +6,7 @@ release gets, and the answers of the demo model."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -197,3 +198,82 @@ def test_make_demo_without_make_setup_says_to_run_it(tmp_path):
     result = subprocess.run(["make", "--no-print-directory", "-C", str(REPO_ROOT), "demo", f"VENV={tmp_path / 'no-venv'}"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode != 0 and "run `make setup` first" in result.stderr, result.stderr
+
+
+# ---- scripts/kind.py's command sequence, with docker, kind, kubectl and helm recorded, not run ----
+
+def _kind_script(monkeypatch, tmp_path, *, existing_cluster: bool = False):
+    """scripts/kind.py as a module whose external commands are recorded and answered like the real
+    tools answer; returns (module, calls). Nothing here talks to Docker or a cluster."""
+    import importlib.util
+    import subprocess
+
+    spec = importlib.util.spec_from_file_location("kind_script", REPO_ROOT / "scripts" / "kind.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    (tmp_path / "models" / "half_plus_two" / "2").mkdir(parents=True)
+    monkeypatch.setattr(kind, "HOST_MODEL_DIR", tmp_path / "models")
+    monkeypatch.setattr(kind, "missing_tools", lambda *a: [])
+    monkeypatch.setattr(script, "port_is_free", lambda port: True)
+    monkeypatch.setattr(script.platform, "machine", lambda: "x86_64")
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "kubeconfig"))
+    calls: list[tuple[str, list[str], str | None]] = []
+    served = [{"spec": {"group": g, "names": {"kind": k}}} for g, k in (
+        ("gateway.networking.k8s.io", "HTTPRoute"), ("gateway.networking.k8s.io", "GRPCRoute"), ("gateway.networking.k8s.io", "Gateway"),
+        ("monitoring.coreos.com", "ServiceMonitor"), ("monitoring.coreos.com", "PodMonitor"), ("monitoring.coreos.com", "PrometheusRule"))]
+
+    def run(command, input=None, capture_output=False, text=False, **kwargs):
+        command = list(command)
+        if command[:3] == ["kind", "create", "cluster"]:
+            calls.append(("kind-config", command, (Path(command[command.index("--config") + 1])).read_text()))
+        else:
+            calls.append(("run", command, input))
+        out = ""
+        if command[:3] == ["kind", "get", "clusters"]:
+            out = "tf-serving\n" if existing_cluster else ""
+        elif command[:3] == ["kind", "get", "nodes"]:
+            out = "tf-serving-control-plane\ntf-serving-worker\n"
+        elif command[0] == "kubectl" and command[-4:] == ["get", "crd", "-o", "json"]:
+            out = json.dumps({"items": served})
+        return subprocess.CompletedProcess(command, 0, out if text else out.encode(), "" if text else b"")
+
+    monkeypatch.setattr(script.subprocess, "run", run)
+    monkeypatch.setattr(helm, "run_helm", lambda args, stdin=None, check=True: calls.append(("helm", list(args), stdin))
+                        or subprocess.CompletedProcess(args, 0, "", ""))
+    return script, calls
+
+
+def test_kind_up_creates_then_installs_addons_then_only_the_missing_crds_all_in_its_context(monkeypatch, tmp_path):
+    script, calls = _kind_script(monkeypatch, tmp_path)
+    assert script.main(["create", "--kubernetes", "1.30"]) == 0
+    (config_text,) = [stdin for what, _, stdin in calls if what == "kind-config"]
+    config = yaml.safe_load(config_text)
+    assert config["nodes"][0]["image"] == kind.NODE_IMAGES["1.30"] and config["nodes"][0]["extraPortMappings"][0]["hostPort"] == kind.HTTP_PORT
+    commands = [command for what, command, _ in calls if what != "kind-config"]
+    assert ["docker", "pull", "--platform", "linux/amd64", kind.TFS_IMAGE] in commands
+    for node in ("tf-serving-control-plane", "tf-serving-worker"):
+        assert ["docker", "cp", f"{tmp_path / 'models'}/.", f"{node}:{kind.NODE_MODEL_DIR}"] in commands
+    installs = [(command, stdin) for what, command, stdin in calls if what == "helm"]
+    assert [c[2] for c, _ in installs] == [a.release for a in kind.ADDONS]
+    assert all(c[c.index("--kube-context") + 1] == "kind-tf-serving" for c, _ in installs)
+    ingress_values = next(yaml.safe_load(stdin) for c, stdin in installs if c[2] == "ingress-nginx")
+    assert ingress_values["controller"]["nodeSelector"] == {"ingress-ready": "true"}
+    kubectl = [c for c in commands if c[0] == "kubectl"]
+    assert kubectl and all(c[c.index("--context") + 1] == "kind-tf-serving" for c in kubectl)
+    applied = [Path(c[-1]).name for c in kubectl if c[5:8] == ["apply", "--server-side", "-f"]]
+    assert applied == ["keda.sh_scaledobjects.yaml", "vpa-v1-crd-gen.yaml"], "the add-ons' own CRDs must not be pre-empted"
+    last_install = max(i for i, (what, _, _) in enumerate(calls) if what == "helm")
+    first_crd = min(i for i, (what, c, _) in enumerate(calls) if what == "run" and c[0] == "kubectl" and "--server-side" in c)
+    assert last_install < first_crd, "vendored CRDs go in after the add-ons"
+
+
+def test_make_demo_cluster_is_bare_and_a_reused_cluster_is_not_recreated(monkeypatch, tmp_path):
+    script, calls = _kind_script(monkeypatch, tmp_path)
+    assert script.main(["create", "--no-addons"]) == 0
+    (config_text,) = [stdin for what, _, stdin in calls if what == "kind-config"]
+    assert "extraPortMappings" not in config_text and "ingress-ready" not in config_text
+    assert not [c for what, c, _ in calls if what == "helm"] and not [c for what, c, _ in calls if c[0] == "kubectl" and "apply" in c]
+    script, calls = _kind_script(monkeypatch, tmp_path / "again", existing_cluster=True)
+    assert script.main(["create", "--no-addons"]) == 0
+    assert not [what for what, _, _ in calls if what == "kind-config"]
+    assert any(c[:2] == ["docker", "cp"] for _, c, _ in calls), "a reused cluster gets the model copied again"

@@ -41,6 +41,7 @@ setup: ## Create .venv and install everything, pinned (helm included)
 .PHONY: test
 test: ## Every test tier that runs on one machine (cluster tier when KUBECONFIG answers; kind tests skip with the reason); the version check when BASE_REF is set
 	$(VENV)/bin/ruff check src scripts tests loadtests
+	$(MAKE) --no-print-directory lint-workflows
 	$(MAKE) --no-print-directory test-unit
 	$(MAKE) --no-print-directory test-helm3
 	$(MAKE) --no-print-directory test-harness
@@ -101,23 +102,33 @@ test-model: ## Tests that build real SavedModels with TensorFlow (demo model, tf
 test-e2e: ## tests/integration/e2e: pods that really run (kind with the real tensorflow/serving image); without one every test is skipped with the reason
 	$(PYTEST) tests/integration -m e2e
 
+.PHONY: setup-done
+setup-done:
+	@$(PY) -c 'import importlib.util as u, sys; sys.exit(not all(u.find_spec(m) for m in ("tfserving_harness", "tensorflow", "tensorflow_serving")))' 2>/dev/null \
+	  || { echo "$(VENV) is missing or incomplete: run \`make setup\` first" >&2; exit 2; }
+
 .PHONY: kind-up
-kind-up: ## Create the kind cluster for the demo and the e2e tier (needs docker, kind, kubectl)
+kind-up: setup-done ## Create the kind cluster for the e2e tier with its add-ons, ingress on 127.0.0.1:8080 or KIND_HTTP_PORT (needs docker, kind, kubectl)
 	$(PY) scripts/kind.py create
 
 .PHONY: kind-down
-kind-down: ## Delete the kind cluster
+kind-down: setup-done ## Delete the kind cluster
 	$(PY) scripts/kind.py delete
 
 .PHONY: demo
-demo: ## TF Serving on kind with this chart: creates the cluster, builds the model, installs, prints a REST and a gRPC prediction
+demo: setup-done ## TF Serving on kind with this chart: a bare cluster (or the existing one), the model, the chart, a REST and a gRPC prediction
 	$(PY) scripts/demo.py
 
 .PHONY: lint
-lint: ## ruff on the harness, tests and scripts; helm lint --strict for the defaults and every ci/ scenario
+lint: ## ruff on the harness, tests and scripts; actionlint on the workflows; helm lint --strict for the defaults and every ci/ scenario
 	$(VENV)/bin/ruff check src scripts tests loadtests
+	$(MAKE) --no-print-directory lint-workflows
 	$(HELM) lint --strict $(CHART)
 	for f in $(CHART)/ci/*-values.yaml; do $(HELM) lint --strict $(CHART) --values "$$f"; done
+
+.PHONY: lint-workflows
+lint-workflows: ## actionlint (with shellcheck on every run: script) on .github/workflows, configured by .github/actionlint.yaml
+	$(VENV)/bin/actionlint -no-color -shellcheck $(VENV)/bin/shellcheck -pyflakes ''
 
 .PHONY: docs
 docs: ## Regenerate the chart README's parameter tables, values.schema.json's generated parts, examples/prometheus-adapter-values.yaml and the server flag table

@@ -85,6 +85,7 @@ def helm_args(
     namespace: str,
     *,
     kubeconfig: str,
+    kube_context: str | None = None,
     chart: str | Path | None = None,
     values_files: Sequence[str | Path] = (),
     set_values: Mapping[str, str] | None = None,
@@ -109,6 +110,8 @@ def helm_args(
         for key, value in (set_values or {}).items():
             args += ["--set", f"{key}={value}"]
     args += ["--namespace", namespace, "--kubeconfig", kubeconfig]
+    if kube_context:
+        args += ["--kube-context", kube_context]
     if wait and verb in ("install", "upgrade", "rollback"):
         args += ["--wait", "--timeout", timeout]
     if verb == "test":
@@ -333,12 +336,14 @@ class HelmRelease:
     kubeconfig: str
     chart: str | Path | None = None
     timeout: str = "180s"
+    context: str | None = None  # the kubeconfig context; None: its current one
 
     def helm(self, verb: str, *, check: bool = True, **kwargs) -> Any:
         from .helm import run_helm
 
         kwargs.setdefault("chart", self.chart)
-        args = helm_args(verb, self.name, self.namespace, kubeconfig=self.kubeconfig, timeout=self.timeout, **kwargs)
+        args = helm_args(verb, self.name, self.namespace, kubeconfig=self.kubeconfig, kube_context=self.context, timeout=self.timeout,
+                         **kwargs)
         result = run_helm(args, check=False)
         if check and result.returncode != 0:
             raise HelmFailed(f"helm {' '.join(args)}\nexit {result.returncode}\n{result.stdout}\n{result.stderr}")

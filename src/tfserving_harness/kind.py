@@ -3,7 +3,20 @@ ingress-nginx, Envoy Gateway, Prometheus + prometheus-adapter from the chart's g
 the demo model on the nodes, and the clients that ask TF Serving for predictions.
 
 scripts/kind.py, `make demo` and tests/integration/e2e use this module; the parts that need no cluster
-(versions, config, command lines, request bodies, answers) are unit-tested.
+(versions, config, command lines, request bodies, answers) are unit-tested (tests/harness/test_kind.py).
+
+Support table (each line checked against the upstream file named, at the pinned tag):
+
+    Kubernetes   kind v0.29.0 node image   ingress-nginx 4.13.9   Envoy Gateway v1.4   metrics-server 0.7
+    1.29         none (v1.29.14 is v0.27.0's)  yes                no (1.30-1.33)       yes
+    1.30-1.33    yes (release notes)           yes (1.29-1.33)    yes                  yes (1.19+)
+
+kind v0.29.0's release notes list node images for 1.30-1.33 only; ingress-nginx's README
+"Supported Versions table" (helm-chart-4.13.9) gives 1.29-1.33 for controller v1.13; Envoy
+Gateway's site/content/en/news/releases/matrix.md (v1.4.1) gives 1.30-1.33 for v1.4;
+metrics-server's README "Compatibility Matrix" (metrics-server-helm-chart-3.12.2) gives 1.19+ for
+0.7.x. So the kind tier runs 1.30 to 1.33; the chart's kubeVersion (>=1.29) is rendered and
+schema-checked on 1.29 by the unit tier, not run on kind.
 """
 
 from __future__ import annotations
@@ -11,18 +24,17 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 from .paths import REPO_ROOT
 
 #: kind release whose node images are pinned below (https://github.com/kubernetes-sigs/kind/releases/tag/v0.29.0).
 KIND_VERSION = "v0.29.0"
-#: Kubernetes minor -> node image of kind v0.29.0, by digest. Oldest supported (Chart.yaml
-#: kubeVersion >=1.29) to the newest kind v0.29.0 ships.
+#: Kubernetes minor -> the node image kind v0.29.0 published for it (its release notes), by digest.
+#: kind supports an image only with the release that published it.
 NODE_IMAGES = {
-    "1.29": "kindest/node:v1.29.14@sha256:8703bd94ee24e51b778d5556ae310c6c0fa67d761fae6379c8e0bb480e6fea29",
     "1.30": "kindest/node:v1.30.13@sha256:397209b3d947d154f6641f2d0ce8d473732bd91c87d9575ade99049aa33cd648",
     "1.31": "kindest/node:v1.31.9@sha256:b94a3a6c06198d17f59cca8c6f486236fa05e2fb359cbd75dabbfc348a10b211",
     "1.32": "kindest/node:v1.32.5@sha256:e3b2327e3a5ab8c76f5ece68936e4cafaa82edf58486b769727ab0b3b97a5b0d",
@@ -30,81 +42,137 @@ NODE_IMAGES = {
 }
 DEFAULT_KUBERNETES = "1.33"
 CLUSTER_NAME = "tf-serving"
-#: The TF Serving image the demo and the kind tier run (the chart's appVersion).
+#: The TF Serving image the demo and the kind tier run (the chart's appVersion). Published for
+#: linux/amd64 only: tensorflow_serving/tools/docker/Dockerfile.devel (2.20.0) builds with the
+#: x86_64 Bazel installer and .bazelrc's `--config=release` (-mavx -msse4.2).
 TFS_IMAGE = "docker.io/tensorflow/serving:2.20.0"
-#: Where the demo model lives on the host and inside every node (kind extraMounts).
+TFS_IMAGE_PLATFORM = "linux/amd64"
+#: Where the demo model is built on the host, and where it is copied to inside every node (a copy,
+#: not a mount: `make clean` may delete the host folder under a live cluster).
 HOST_MODEL_DIR = REPO_ROOT / ".demo" / "models"
 NODE_MODEL_DIR = "/srv/tf-serving-models"
 #: The claim (and its hostPath volume) through which pods read the demo model: modelStorage.source existingClaim.
 MODEL_CLAIM = "demo-models"
 DEMO_NAMESPACE = "tf-serving-demo"
-#: Host ports kind maps to the ingress controller's node ports.
-HTTP_PORT = 8080
+#: Host port (on 127.0.0.1) that kind maps to the ingress controller's port 80 on the
+#: control-plane node; KIND_HTTP_PORT overrides it. Only a cluster made for the add-ons has it.
+HTTP_PORT = int(os.environ.get("KIND_HTTP_PORT", "8080"))
+
+
+def kube_context(cluster: str = CLUSTER_NAME) -> str:
+    """The kubeconfig context `kind create cluster` writes for `cluster`: every command names it,
+    so a reused cluster never receives what was meant for whatever context is current."""
+    return f"kind-{cluster}"
 
 
 @dataclass(frozen=True)
 class Addon:
-    """One pinned Helm chart the kind cluster runs."""
+    """One pinned Helm chart the kind cluster runs. `values` go to helm as a YAML document on stdin
+    (`--values -`), never `--set`: `--set key=true` makes a boolean where Kubernetes wants a string
+    (node selectors, labels, annotations), and the API server refuses the object."""
 
     release: str
     namespace: str
     chart: str
     version: str
     repo: str = ""  # empty: `chart` is an OCI reference
-    values: tuple[tuple[str, str], ...] = ()
+    values: Mapping[str, Any] = field(default_factory=dict)
     values_files: tuple[Path, ...] = ()
+    #: Kubernetes minors the add-on's upstream supports at this version (oldest, newest; None: no upper bound stated).
+    kubernetes: tuple[str, str | None] = ("1.19", None)
 
 
 ADDONS = (
+    # Compatibility Matrix in metrics-server's README: 0.7.x (chart 3.12.x) supports 1.19+.
     Addon("metrics-server", "kube-system", "metrics-server", "3.12.2", "https://kubernetes-sigs.github.io/metrics-server/",
-          (("args[0]", "--kubelet-insecure-tls"),)),
-    # kind's ingress recipe: the controller on the control-plane node's host ports, which kind maps to the host.
-    Addon("ingress-nginx", "ingress-nginx", "ingress-nginx", "4.12.1", "https://kubernetes.github.io/ingress-nginx",
-          (("controller.hostPort.enabled", "true"), ("controller.service.type", "ClusterIP"),
-           ("controller.nodeSelector.ingress-ready", "true"), ("controller.tolerations[0].operator", "Exists"))),
-    Addon("envoy-gateway", "envoy-gateway-system", "oci://docker.io/envoyproxy/gateway-helm", "v1.4.1"),
+          {"args": ["--kubelet-insecure-tls"]}),
+    # kind's ingress recipe: the controller on the control-plane node (labelled ingress-ready by
+    # kind_config), on its host port 80, which kind maps to 127.0.0.1:HTTP_PORT. Controller v1.13
+    # supports 1.29-1.33 (README "Supported Versions table"); ingress-nginx was retired in March 2026.
+    Addon("ingress-nginx", "ingress-nginx", "ingress-nginx", "4.13.9", "https://kubernetes.github.io/ingress-nginx",
+          {"controller": {"hostPort": {"enabled": True}, "service": {"type": "ClusterIP"},
+                          "nodeSelector": {"ingress-ready": "true"},
+                          "tolerations": [{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"}]}},
+          kubernetes=("1.29", "1.33")),
+    # Installs its own Gateway API CRDs (v1.3.0, charts/gateway-helm/crds/gatewayapi-crds.yaml).
+    Addon("envoy-gateway", "envoy-gateway-system", "oci://docker.io/envoyproxy/gateway-helm", "v1.4.1", kubernetes=("1.30", "1.33")),
+    # The chart's ServiceMonitor, PodMonitor and PrometheusRule carry no `release` label: select them all.
     Addon("prometheus", "monitoring", "kube-prometheus-stack", "72.6.2", "https://prometheus-community.github.io/helm-charts",
-          (("grafana.enabled", "false"), ("alertmanager.enabled", "false"),
-           ("prometheus.prometheusSpec.serviceMonitorSelectorNilUsesHelmValues", "false"))),
+          {"grafana": {"enabled": False}, "alertmanager": {"enabled": False},
+           "prometheus": {"prometheusSpec": {"serviceMonitorSelectorNilUsesHelmValues": False, "podMonitorSelectorNilUsesHelmValues": False,
+                                             "ruleSelectorNilUsesHelmValues": False}}}),
     # The chart's own generated rules (scripts/gen_adapter_values.py), so the HPA metrics are the chart's defaults.
     Addon("prometheus-adapter", "monitoring", "prometheus-adapter", "4.14.1", "https://prometheus-community.github.io/helm-charts",
           values_files=(REPO_ROOT / "charts" / "tf-serving" / "examples" / "prometheus-adapter-values.yaml",)),
 )
 
 
+def _minor(version: str) -> tuple[int, int]:
+    major, minor = version.lstrip("v").split(".")[:2]
+    return int(major), int(minor)
+
+
+def supports(addon: Addon, kubernetes: str) -> bool:
+    """Whether `kubernetes` (a minor or full version) is inside the add-on's supported range."""
+    oldest, newest = addon.kubernetes
+    return _minor(oldest) <= _minor(kubernetes) and (newest is None or _minor(kubernetes) <= _minor(newest))
+
+
 def node_image(kubernetes: str | None = None) -> str:
     version = kubernetes or os.environ.get("KIND_KUBERNETES", DEFAULT_KUBERNETES)
     minor = ".".join(version.lstrip("v").split(".")[:2])
     if minor not in NODE_IMAGES:
-        raise ValueError(f"no pinned kind node image for Kubernetes {version}: choose one of {', '.join(NODE_IMAGES)} (KIND_KUBERNETES)")
+        raise ValueError(f"no kind {KIND_VERSION} node image for Kubernetes {version}: choose one of {', '.join(NODE_IMAGES)} (KIND_KUBERNETES)")
     return NODE_IMAGES[minor]
 
 
-def kind_config(*, kubernetes: str | None = None, workers: int = 1, host_model_dir: Path = HOST_MODEL_DIR, http_port: int = HTTP_PORT) -> dict:
-    """The kind Cluster config: a control-plane node that hosts the ingress controller (host port
-    `http_port` -> 80), `workers` worker nodes, and the demo model directory mounted into every node."""
-    mount = {"hostPath": str(host_model_dir), "containerPath": NODE_MODEL_DIR, "readOnly": True}
+def kind_config(*, kubernetes: str | None = None, workers: int = 1, http_port: int | None = HTTP_PORT) -> dict:
+    """The kind Cluster config: a control-plane node and `workers` worker nodes. With `http_port`,
+    the control plane is labelled `ingress-ready` (the ingress controller's node selector) and
+    its port 80 is mapped to 127.0.0.1:`http_port`; without it (the demo) no host port is taken."""
     image = node_image(kubernetes)
-    control_plane = {
-        "role": "control-plane", "image": image, "extraMounts": [mount],
-        "labels": {"ingress-ready": "true"},
-        "extraPortMappings": [{"containerPort": 80, "hostPort": http_port, "listenAddress": "127.0.0.1", "protocol": "TCP"}],
-    }
+    control_plane: dict[str, Any] = {"role": "control-plane", "image": image}
+    if http_port is not None:
+        control_plane["labels"] = {"ingress-ready": "true"}
+        control_plane["extraPortMappings"] = [{"containerPort": 80, "hostPort": http_port, "listenAddress": "127.0.0.1", "protocol": "TCP"}]
     return {"kind": "Cluster", "apiVersion": "kind.x-k8s.io/v1alpha4",
-            "nodes": [control_plane] + [{"role": "worker", "image": image, "extraMounts": [mount]} for _ in range(workers)]}
+            "nodes": [control_plane] + [{"role": "worker", "image": image} for _ in range(workers)]}
 
 
-def addon_helm_args(addon: Addon, kubeconfig: str) -> list[str]:
-    """`helm upgrade --install` arguments for one add-on, version pinned, waited for."""
+def addon_helm_args(addon: Addon, *, kubeconfig: str, context: str) -> list[str]:
+    """`helm upgrade --install` arguments for one add-on, version pinned, waited for; its `values`
+    are read from stdin (pass `addon_values_yaml(addon)`)."""
     args = ["upgrade", "--install", addon.release, addon.chart, "--version", addon.version, "--namespace", addon.namespace,
-            "--create-namespace", "--kubeconfig", kubeconfig, "--wait", "--timeout", "600s"]
+            "--create-namespace", "--kubeconfig", kubeconfig, "--kube-context", context, "--wait", "--timeout", "600s"]
     if addon.repo:
         args += ["--repo", addon.repo]
-    for key, value in addon.values:
-        args += ["--set", f"{key}={value}"]
+    if addon.values:
+        args += ["--values", "-"]
     for path in addon.values_files:
         args += ["--values", str(path)]
     return args
+
+
+def addon_values_yaml(addon: Addon) -> str | None:
+    import yaml
+
+    return yaml.safe_dump(dict(addon.values), sort_keys=False) if addon.values else None
+
+
+def crds_to_apply(vendored: Mapping[tuple[str, str], Path], served: set[tuple[str, str]]) -> list[Path]:
+    """The vendored CRD files for custom kinds the cluster does not serve yet. Applied after the
+    add-ons: a CRD that exists before `helm install` makes Helm skip the chart's own copy (crds/
+    are created only when absent), which would leave the add-on on our version of its CRD."""
+    return list(dict.fromkeys(path for key, path in vendored.items() if key not in served))
+
+
+def copy_model_commands(node: str, host_dir: Path | None = None) -> list[list[str]]:
+    """Commands that put the demo model into one kind node at NODE_MODEL_DIR, readable by any UID
+    (pods run as 10001). Run after every create or reuse: the copy survives `make clean`, a bind
+    mount of the host folder would not."""
+    return [["docker", "exec", node, "mkdir", "-p", NODE_MODEL_DIR],
+            ["docker", "cp", f"{host_dir or HOST_MODEL_DIR}/.", f"{node}:{NODE_MODEL_DIR}"],
+            ["docker", "exec", node, "chmod", "-R", "a+rX", NODE_MODEL_DIR]]
 
 
 def model_volume_manifests(namespace: str) -> list[dict]:
@@ -248,7 +316,7 @@ def kind_overlay(scenario_values: dict) -> tuple[dict | None, str]:
     return overlay, ""
 
 
-def port_forward(kubeconfig: str, namespace: str, target: str, remote_ports: Sequence[int | str]):
+def port_forward(kubeconfig: str, namespace: str, target: str, remote_ports: Sequence[int | str], *, context: str | None = None):
     """Context manager: `kubectl port-forward` to `target` (e.g. service/x) on free local ports;
     yields {remote port: local port} once the first one accepts connections."""
     import contextlib
@@ -264,7 +332,8 @@ def port_forward(kubeconfig: str, namespace: str, target: str, remote_ports: Seq
             with socket.socket() as s:
                 s.bind(("127.0.0.1", 0))
                 local[remote] = s.getsockname()[1]
-        process = subprocess.Popen(["kubectl", "--kubeconfig", kubeconfig, "-n", namespace, "port-forward", target,
+        process = subprocess.Popen(["kubectl", "--kubeconfig", kubeconfig, *(["--context", context] if context else []), "-n", namespace,
+                                    "port-forward", target,
                                     *(f"{port}:{remote}" for remote, port in local.items())],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
@@ -286,10 +355,25 @@ def port_forward(kubeconfig: str, namespace: str, target: str, remote_ports: Seq
 
 # ---- through the ingress controller (kind maps 127.0.0.1:HTTP_PORT to it) -------------------------
 
-INGRESS_HOST = "demo.kind.local"
 INGRESS_URL = f"http://127.0.0.1:{HTTP_PORT}"
-#: Chart values that publish the REST API on INGRESS_HOST through ingress-nginx.
-INGRESS_VALUES = {"ingress": {"enabled": True, "className": "nginx", "host": INGRESS_HOST, "path": "/v1/models", "pathType": "Prefix"}}
+#: Chart values that publish the REST API through ingress-nginx; the host is the release's own
+#: (release_values): ingress-nginx refuses a second Ingress for a host and path another one
+#: still holds, e.g. in the previous test's namespace while it is being deleted.
+INGRESS_VALUES = {"ingress": {"enabled": True, "className": "nginx", "path": "/v1/models", "pathType": "Prefix"}}
+
+
+def ingress_host(namespace: str) -> str:
+    """The Ingress host of the release in `namespace` (a name nothing resolves: requests carry it as Host)."""
+    return f"{namespace}.kind.test"
+
+
+def release_values(namespace: str, values: Mapping[str, Any] | None = None) -> dict:
+    """What the e2e tier layers over a test's values files: the demo model on the claim, the
+    test's values, and hosts of the release's own for every Ingress the chart may render."""
+    from .values import merge
+
+    hosts = {"ingress": {"host": ingress_host(namespace), "grpc": {"host": f"grpc.{ingress_host(namespace)}"}}}
+    return merge(merge(demo_values(), dict(values or {})), hosts)
 
 
 def demo_models(version: int) -> list[dict]:
@@ -299,28 +383,29 @@ def demo_models(version: int) -> list[dict]:
     return [{"name": demo_model.MODEL_NAME, "basePath": f"/models/{demo_model.MODEL_NAME}", "versionPolicy": {"specific": {"versions": [version]}}}]
 
 
-def ask_ingress(headers: dict | None = None, inputs: Sequence[float] = (1.0,), timeout: float = 10.0) -> int:
-    """One REST prediction through the ingress; the demo model version that answered."""
+def ask_ingress(host: str, headers: dict | None = None, inputs: Sequence[float] = (1.0,), timeout: float = 10.0) -> int:
+    """One REST prediction through the ingress for `host`; the demo model version that answered."""
     import requests
 
     from . import demo_model
 
     answer = requests.post(INGRESS_URL + rest_predict_path(demo_model.MODEL_NAME), data=rest_predict_body(inputs),
-                           headers={"Host": INGRESS_HOST, "Content-Type": "application/json", **(headers or {})}, timeout=timeout)
+                           headers={"Host": host, "Content-Type": "application/json", **(headers or {})}, timeout=timeout)
     answer.raise_for_status()
     return version_of_answer(inputs, flat_predictions(answer.json()))
 
 
-def wait_for_ingress(expect_version: int | None = None, timeout: float = 120) -> int:
+def wait_for_ingress(host: str, expect_version: int | None = None, *, headers: dict | None = None, timeout: float = 120) -> int:
+    """Poll until the ingress answers for `host` (with `headers`), from `expect_version` if given."""
     from .cluster import wait_until
 
     def answers():
         try:
-            version = ask_ingress()
+            version = ask_ingress(host, headers)
         except Exception as error:  # not routed yet: 404/503 from nginx, connection refused
             return False, f"{type(error).__name__}: {error}"
         return expect_version is None or version == expect_version, f"version {version}"
 
-    wait_until(answers, what=f"the ingress to answer for {INGRESS_HOST}" + (f" from version {expect_version}" if expect_version else ""),
-               timeout=timeout, interval=1)
-    return ask_ingress()
+    what = f"the ingress to answer for {host}" + (f" with {headers}" if headers else "") + (f" from version {expect_version}" if expect_version else "")
+    wait_until(answers, what=what, timeout=timeout, interval=1)
+    return ask_ingress(host, headers)

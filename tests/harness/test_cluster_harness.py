@@ -18,6 +18,17 @@ def test_install_command_waits_and_names_everything():
                     "--namespace", "ns1", "--kubeconfig", "/k", "--wait", "--timeout", "180s"]
 
 
+def test_commands_name_the_kube_context_when_given(monkeypatch):
+    """A reused cluster is reached through its own context, never whatever context is current."""
+    args = cluster.helm_args("install", "tfs", "ns1", kubeconfig="/k", kube_context="kind-tf-serving")
+    assert args[args.index("--kube-context") + 1] == "kind-tf-serving"
+    assert "--kube-context" not in cluster.helm_args("install", "tfs", "ns1", kubeconfig="/k")
+    seen = []
+    monkeypatch.setattr("tfserving_harness.helm.run_helm", lambda args, check: seen.append(args) or SimpleNamespace(returncode=0))
+    cluster.HelmRelease("tfs", "ns1", "/k", context="kind-x").test()
+    assert seen[0][seen[0].index("--kube-context") + 1] == "kind-x"
+
+
 def test_upgrade_command_must_say_how_values_combine():
     with pytest.raises(ValueError, match="--reset-then-reuse-values"):
         cluster.helm_args("upgrade", "tfs", "ns1", kubeconfig="/k")
@@ -143,65 +154,7 @@ def test_previous_chart_version_is_older_and_exports(tmp_path):
     assert yamlio.load((exported / "Chart.yaml").read_text())["version"] == version
 
 
-# ---- the kind tier's pieces (tfserving_harness.kind, .traffic) ----
-
-def test_kind_config_pins_the_node_image_by_digest_and_mounts_the_model():
-    from tfserving_harness import kind
-
-    config = kind.kind_config(kubernetes="1.29", workers=2)
-    images = {node["image"] for node in config["nodes"]}
-    assert images == {kind.NODE_IMAGES["1.29"]} and "@sha256:" in kind.NODE_IMAGES["1.29"]
-    assert [n["role"] for n in config["nodes"]] == ["control-plane", "worker", "worker"]
-    assert all(n["extraMounts"][0]["containerPath"] == kind.NODE_MODEL_DIR for n in config["nodes"])
-    assert config["nodes"][0]["extraPortMappings"][0] == {"containerPort": 80, "hostPort": kind.HTTP_PORT, "listenAddress": "127.0.0.1", "protocol": "TCP"}
-    with pytest.raises(ValueError, match="no pinned kind node image for Kubernetes 1.20"):
-        kind.node_image("1.20")
-
-
-def test_addons_are_pinned_and_the_adapter_uses_the_chart_rules():
-    from tfserving_harness import kind
-
-    for addon in kind.ADDONS:
-        args = kind.addon_helm_args(addon, "/k")
-        assert args[args.index("--version") + 1] == addon.version and addon.version[0] in "v0123456789"
-        assert "--wait" in args
-    adapter = next(a for a in kind.ADDONS if a.release == "prometheus-adapter")
-    assert adapter.values_files[0].name == "prometheus-adapter-values.yaml" and adapter.values_files[0].is_file()
-
-
-def test_demo_answers_identify_their_version():
-    from tfserving_harness import kind
-
-    assert kind.rest_predict_body([1.0, 2.0]) == '{"instances": [[1.0], [2.0]]}'
-    assert kind.flat_predictions({"predictions": [[2.5], [3.0]]}) == [2.5, 3.0]
-    assert kind.version_of_answer([1.0, 2.0], [2.5, 3.0]) == 1
-    assert kind.version_of_answer([1.0], [3.5]) == 2
-    with pytest.raises(ValueError, match="no version"):
-        kind.version_of_answer([1.0], [9.0])
-    assert kind.rest_predict_path("m", label="canary") == "/v1/models/m/labels/canary:predict"
-    assert kind.rest_predict_path("m", version=2) == "/v1/models/m/versions/2:predict"
-
-
-def test_kind_overlay_runs_what_kind_can_and_says_why_not_otherwise(scenario):
-    from tfserving_harness import kind
-    from tfserving_harness.yamlio import load
-
-    scenarios = {p.name.removesuffix("-values.yaml"): load(p.read_text()) or {} for p in ci_values_files()}
-    runnable = {name for name, values in scenarios.items() if kind.kind_overlay(values)[0] is not None}
-    assert {"default", "blue-green", "tracks-canary", "ingress-canary-weight", "hpa-custom-metric", "deployer-rbac"} <= runnable
-    overlay, _ = kind.kind_overlay(scenarios["tracks-canary"])
-    assert overlay["tracks"]["canary"]["image"]["tag"] == kind.TFS_IMAGE.rsplit(":", 1)[1]
-    assert overlay["modelStorage"]["existingClaim"]["claimName"] == kind.MODEL_CLAIM
-    for name in ("storage-gcs", "storage-s3", "storage-nfs", "gpu"):
-        assert kind.kind_overlay(scenarios[name])[0] is None and kind.kind_overlay(scenarios[name])[1]
-    # the scenario with the overlay on top still renders (what the kind tier installs)
-    import yaml
-
-    for name in ("tracks-canary", "blue-green", "ingress-canary-header"):
-        overlay_values = kind.kind_overlay(scenarios[name])[0]
-        docs = scenario(name, yaml.safe_load(yaml.safe_dump(overlay_values)))
-        assert {d["spec"]["template"]["spec"]["containers"][0]["image"] for d in docs if d["kind"] == "Deployment"} == {kind.TFS_IMAGE}
-
+# ---- the e2e tier's traffic (tfserving_harness.traffic; the kind pieces: test_kind.py) ----
 
 def test_steady_load_sends_at_the_rate_records_failures_and_stops():
     import threading
@@ -224,22 +177,6 @@ def test_steady_load_sends_at_the_rate_records_failures_and_stops():
     assert steady_load(lambda: "x", rate=10, seconds=10, stop=stop).outcomes == []
     with pytest.raises(ValueError):
         steady_load(lambda: "x", rate=0, seconds=1)
-
-
-def test_make_demo_names_the_missing_tools_and_how_to_get_them(tmp_path):
-    """Without docker, kind and kubectl, `make demo` stops at once with what to install."""
-    import os
-    import subprocess
-    import sys
-
-    from tfserving_harness.paths import REPO_ROOT
-
-    result = subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "demo.py")], capture_output=True, text=True,
-                            env={**os.environ, "PATH": str(tmp_path)}, timeout=120)
-    assert result.returncode == 2
-    for tool in ("docker", "kind", "kubectl"):
-        assert f"  {tool}: " in result.stderr, result.stderr
-    assert "make test" in result.stderr
 
 
 def _node(runtime: str = "containerd://1.7.18", labels: dict | None = None, provider_id: str | None = None):

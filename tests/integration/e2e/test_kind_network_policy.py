@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 
-from kubernetes import client, config
+from kubernetes import client
 
 from tfserving_harness import kind
 from tfserving_harness.cluster import CREATED_BY_LABEL, POD_SECURITY_ENFORCE, wait_until
@@ -36,8 +36,8 @@ def client_pod_phase(core, namespace, url) -> str:
     return wait_until(finished, what=f"client pod {namespace}/{name}", timeout=120, interval=2)
 
 
-def test_network_policy_admits_the_allowed_namespace_and_blocks_another(kind_cluster, kind_release):
-    core = client.CoreV1Api(config.new_client_from_config(config_file=kind_cluster.kubeconfig))
+def test_network_policy_admits_the_allowed_namespace_and_blocks_another(kind_api, kind_network_policies, kind_release):
+    core = client.CoreV1Api(kind_api)
     namespaces = {}
     for role, labels in (("allowed", ALLOWED_LABEL), ("other", {})):
         name = f"np-{role}-{uuid.uuid4().hex[:6]}"

@@ -6,9 +6,9 @@ from __future__ import annotations
 import threading
 import time
 
-from kubernetes import client, config
+from kubernetes import client
 
-from tfserving_harness.kind import INGRESS_VALUES, demo_models, wait_for_ingress
+from tfserving_harness.kind import INGRESS_VALUES, demo_models, ingress_host, wait_for_ingress
 from tfserving_harness.kind import ask_ingress as ask
 from tfserving_harness.traffic import steady_load
 
@@ -18,14 +18,15 @@ from tfserving_harness.traffic import steady_load
 FAILURE_BUDGET = 2
 
 
-def test_a_deleted_pod_costs_no_more_than_the_budget(kind_cluster, kind_release):
+def test_a_deleted_pod_costs_no_more_than_the_budget(kind_api, kind_ingress, kind_release):
     release = kind_release("pod-deletion", values={**INGRESS_VALUES, "replicaCount": 2, "models": demo_models(1)})
-    wait_for_ingress()
-    core = client.CoreV1Api(config.new_client_from_config(config_file=kind_cluster.kubeconfig))
+    host = ingress_host(release.namespace)
+    wait_for_ingress(host)
+    core = client.CoreV1Api(kind_api)
     (victim, *_) = core.list_namespaced_pod(release.namespace, label_selector="app.kubernetes.io/instance=tfs,tf-serving.io/track").items
     stop = threading.Event()
     result = {}
-    load = threading.Thread(target=lambda: result.update(run=steady_load(lambda: str(ask()), rate=20, seconds=120, stop=stop)))
+    load = threading.Thread(target=lambda: result.update(run=steady_load(lambda: str(ask(host)), rate=20, seconds=120, stop=stop)))
     load.start()
     time.sleep(5)  # a steady baseline before the deletion
     core.delete_namespaced_pod(victim.metadata.name, release.namespace)

@@ -53,3 +53,33 @@ def test_rebuild_replaces_a_version_whole_and_leaves_no_staging_folder(built):
 def test_version_zero_is_refused(tmp_path):
     with pytest.raises(ValueError, match="positive integers"):
         demo_model.build(tmp_path, versions=(0,))
+
+
+# ---- the chart's built-in demo (modelStorage.source: demo) ----
+
+def test_the_charts_demo_is_what_the_script_builds_byte_for_byte(tmp_path):
+    """Drift: the files under charts/tf-serving/files/demo-model are exactly what
+    `scripts/build_demo_model.py --chart` writes today (a new TensorFlow may write other bytes)."""
+    import subprocess
+    import sys
+
+    from tfserving_harness.paths import REPO_ROOT, chart_dir
+
+    result = subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "build_demo_model.py"), "--chart", "--dir", str(tmp_path)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    version = f"{demo_model.MODEL_NAME}/{demo_model.CHART_DEMO_VERSION}"
+    built = demo_model.version_folder_files(tmp_path / version)
+    shipped = demo_model.version_folder_files(chart_dir() / demo_model.CHART_DEMO_SUBDIR / version)
+    differ = sorted(name for name in built.keys() | shipped.keys() if built.get(name) != shipped.get(name))
+    assert not differ, (f"the chart's demo model differs from a fresh build in {differ} (TensorFlow {tf.__version__}): "
+                        "run `.venv/bin/python scripts/build_demo_model.py --chart` and commit charts/tf-serving/files/demo-model")
+    assert [p.name for p in (tmp_path / demo_model.MODEL_NAME).iterdir()] == [str(demo_model.CHART_DEMO_VERSION)]
+
+
+def test_the_chart_build_refuses_a_process_that_already_imported_tensorflow(tmp_path):
+    """Function names in saved_model.pb come from a process-wide counter: only a fresh process
+    writes the committed bytes, so the builder refuses to run anywhere else."""
+    assert "tensorflow" in __import__("sys").modules
+    with pytest.raises(RuntimeError, match="fresh Python process"):
+        demo_model.build_chart_demo(tmp_path)

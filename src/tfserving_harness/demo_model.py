@@ -102,10 +102,11 @@ def version_folder_files(folder: str | os.PathLike) -> dict[str, bytes]:
 
 def _normalise_fingerprint(folder: Path) -> None:
     """fingerprint.pb carries a random `uuid` per save (TensorFlow 2.21 writes one; 2.14 did not), the
-    one field that differs between two saves of the same model: every other field is a hash of the
-    other files. The uuid is cleared, as TensorFlow 2.14 wrote the file (TF Serving 2.20.0's own test model
-    saved_model_half_plus_two_tf2_cpu has such a fingerprint.pb). TensorFlow reads the file only for
-    its load metrics, and TF Serving's tests also serve version folders without one."""
+    one field that differs between two saves of the same model: the others are hashes of the other
+    files and a format version. The uuid is cleared, as TensorFlow 2.14 wrote the file (TF Serving
+    2.20.0's own test model saved_model_half_plus_two_tf2_cpu has such a fingerprint.pb). TensorFlow reads the file for its
+    load metrics (a missing one is logged, and loading continues), and TF Serving's tests also serve
+    version folders without one."""
     from tensorflow.core.protobuf import fingerprint_pb2
 
     path = folder / FINGERPRINT_FILE

@@ -35,6 +35,7 @@ VALUES = {
     "replicaCount": 3,
     "rollingUpdate": {"minReadySeconds": 2},
     "models": [{"name": "m", "basePath": "/models/m"}],
+    "modelStorage": {"source": "none"},
     "shutdown": {"preStopSleepSeconds": 1, "terminationGracePeriodSeconds": 2},
 }
 

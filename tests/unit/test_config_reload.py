@@ -12,7 +12,9 @@ from tfserving_harness.manifests import one, pod_template, server_container, ser
 from tfserving_harness.paths import chart_dir
 
 HOT = {"server": {"modelConfigPollWaitSeconds": 30}}
-OTHER_MODELS = {"models": [{"name": "other", "basePath": "/models/other"}]}
+#: Models of one's own need their storage (here: none, in the image); the built-in demo serves only its own.
+NO_STORAGE = {"modelStorage": {"source": "none"}}
+OTHER_MODELS = {**NO_STORAGE, "models": [{"name": "other", "basePath": "/models/other"}]}
 
 
 def checksum(docs) -> str:
@@ -33,7 +35,7 @@ def test_hot_reload_is_off_by_default(default_docs):
 def test_checksum_covers_exactly_the_config_data(render):
     """Every file the server reads; not readiness.sh, which only pods of chart 0.2.0 run."""
     docs = render({"batching": {"enabled": True}})
-    configmap = one(docs, "ConfigMap")
+    configmap = one(docs, "ConfigMap", "tfs-tf-serving-config")
     assert sorted(configmap["data"]) == ["batching.config", "models.config", "monitoring.config", "readiness.sh"]
     assert checksum(docs) == expected_checksum(configmap, without=("readiness.sh",))
 
@@ -43,11 +45,11 @@ def test_without_hot_reload_a_models_change_rolls_the_pods(default_docs, render)
 
 
 def test_with_hot_reload_models_changes_do_not_roll_the_pods(render):
-    hot = render(HOT)
+    hot = render({**HOT, **NO_STORAGE})
     hot_other = render({**HOT, **OTHER_MODELS})
-    assert one(hot, "ConfigMap")["data"]["models.config"] != one(hot_other, "ConfigMap")["data"]["models.config"]
+    assert one(hot, "ConfigMap", "tfs-tf-serving-config")["data"]["models.config"] != one(hot_other, "ConfigMap", "tfs-tf-serving-config")["data"]["models.config"]
     assert pod_template(one(hot, "Deployment")) == pod_template(one(hot_other, "Deployment"))
-    assert checksum(hot) == expected_checksum(one(hot, "ConfigMap"), without=("models.config", "readiness.sh"))
+    assert checksum(hot) == expected_checksum(one(hot, "ConfigMap", "tfs-tf-serving-config"), without=("models.config", "readiness.sh"))
     assert server_flags(server_container(one(hot, "Deployment")))["model_config_file_poll_wait_seconds"] == "30"
 
 

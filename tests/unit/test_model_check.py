@@ -31,7 +31,8 @@ def test_defaults_check_the_mounted_models_config_in_the_server_image(default_do
     server = pod_template(one(default_docs, "Deployment"))["spec"]["containers"][0]
     assert check["args"] == ["/etc/tf-serving/models.config"]
     assert check["image"] == server["image"] and check["securityContext"] == server["securityContext"]
-    assert check["volumeMounts"] == [{"name": "config", "mountPath": "/etc/tf-serving", "readOnly": True}]
+    assert check["volumeMounts"] == [{"name": "config", "mountPath": "/etc/tf-serving", "readOnly": True},
+                                     {"name": "models", "mountPath": "/models", "readOnly": True}], "the default demo's mount, as the server sees it"
 
 
 def test_object_store_sources_and_opt_out_have_no_check(render):
@@ -60,7 +61,7 @@ def test_numeric_version_folders_pass_and_other_names_do_not(default_docs, tmp_p
 
 
 def test_every_version_of_a_specific_policy_must_exist(render, tmp_path):
-    docs = render({"models": [{"name": "a", "basePath": "/models/a", "versionPolicy": {"specific": {"versions": [1, 2]}}}, {"name": "b", "basePath": "/models/b"}]})
+    docs = render({"modelStorage": {"source": "none"}, "models": [{"name": "a", "basePath": "/models/a", "versionPolicy": {"specific": {"versions": [1, 2]}}}, {"name": "b", "basePath": "/models/b"}]})
     (tmp_path / "models" / "a" / "1").mkdir(parents=True)
     (tmp_path / "models" / "b" / "7").mkdir(parents=True)
     result = _run(docs, tmp_path)
@@ -70,7 +71,7 @@ def test_every_version_of_a_specific_policy_must_exist(render, tmp_path):
 
 
 def test_each_track_checks_its_own_models(render, tmp_path):
-    docs = render({"tracks": {"stable": {}, "canary": {"models": [{"name": "half_plus_two", "basePath": "/models/v2"}]}}})
+    docs = render({"modelStorage": {"source": "none"}, "tracks": {"stable": {}, "canary": {"models": [{"name": "half_plus_two", "basePath": "/models/v2"}]}}})
     (tmp_path / "models" / "half_plus_two" / "1").mkdir(parents=True)
     assert _run(docs, tmp_path, deployment="tfs-tf-serving-stable").returncode == 0
     canary = _run(docs, tmp_path, deployment="tfs-tf-serving-canary")

@@ -10,7 +10,7 @@ import pytest
 from tfserving_harness import helm, yamlio
 from tfserving_harness.cluster import export_chart, previous_chart_commit
 from tfserving_harness.paths import chart_dir
-from tfserving_harness.testing import render_error
+from tfserving_harness.testing import kube_version_tuple, render_error
 
 
 @pytest.fixture(scope="module")
@@ -54,12 +54,15 @@ def test_chart_created_claim_renders_the_values_without_a_cluster(render):
 
 def test_every_previous_scenario_this_version_refuses_is_in_its_upgrading_entry(previous_export, render):
     """The previous version's own ci/ scenarios stand for values users run: any this version refuses
-    must be refused naming a value whose top-level key the README's `### To <this version>` names."""
+    must be refused naming a value whose top-level key a README `### To <version>` entry newer than
+    the previous version names: `### To <this version>`, and the next version's entry while its
+    changes are unreleased (Chart.yaml's version is bumped once, at the release)."""
     old_chart, previous = previous_export
     current = yamlio.load((chart_dir() / "Chart.yaml").read_text())["version"]
     readme = (chart_dir() / "README.md").read_text()
-    entry = readme.partition(f"### To {current}")[2].split("\n### ", 1)[0]
-    assert entry, f"the chart README's Upgrading section has no `### To {current}`"
+    sections = dict(re.findall(r"^### To (\d+\.\d+\.\d+)\n(.*?)(?=^### |^## |\Z)", readme, flags=re.M | re.S))
+    assert current in sections, f"the chart README's Upgrading section has no `### To {current}`"
+    entry = "".join(text for version, text in sections.items() if kube_version_tuple(version) > kube_version_tuple(previous))
     unexplained = []
     for values_file in sorted((old_chart / "ci").glob("*-values.yaml")):
         try:

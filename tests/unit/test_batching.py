@@ -26,7 +26,7 @@ def batching_file(docs):
 def test_batching_is_off_by_default(default_docs):
     flags = server_flags(server_container(one(default_docs, "Deployment")))
     assert not {"enable_batching", "batching_parameters_file", "enable_per_model_batching_parameters"} & set(flags)
-    assert "batching.config" not in one(default_docs, "ConfigMap")["data"]
+    assert "batching.config" not in one(default_docs, "ConfigMap", "tfs-tf-serving-config")["data"]
 
 
 def test_scenario_file_has_every_field_as_given(scenario):

@@ -14,7 +14,9 @@ from tfserving_harness.paths import chart_dir
 from tfserving_harness.testing import assert_refused
 
 HOT = {"server": {"modelConfigPollWaitSeconds": 30}}
-OTHER_MODELS = {"models": [{"name": "other", "basePath": "/models/other"}]}
+#: Models of one's own need their storage (here: none, in the image); the built-in demo serves only its own.
+NO_STORAGE = {"modelStorage": {"source": "none"}}
+OTHER_MODELS = {**NO_STORAGE, "models": [{"name": "other", "basePath": "/models/other"}]}
 
 
 def checksum(docs) -> str:
@@ -35,7 +37,7 @@ def test_hot_reload_is_off_by_default(default_docs):
 def test_checksum_covers_exactly_the_config_data(render):
     """Every file the server reads; not readiness.sh, which only pods of chart 0.2.0 run."""
     docs = render({"batching": {"enabled": True}})
-    configmap = one(docs, "ConfigMap")
+    configmap = one(docs, "ConfigMap", "tfs-tf-serving-config")
     assert sorted(configmap["data"]) == ["batching.config", "models.config", "monitoring.config", "readiness.sh"]
     assert checksum(docs) == expected_checksum(configmap, without=("readiness.sh",))
 
@@ -60,9 +62,9 @@ BASE = {"name": "ranker", "basePath": "/models/ranker", "versionPolicy": {"speci
 
 def test_with_hot_reload_version_and_label_edits_do_not_roll_the_pods(render):
     """They reach running pods through the mounted models.config; the server applies them (or logs why not)."""
-    hot = render({**HOT, "models": [BASE]})
+    hot = render({**HOT, **NO_STORAGE, "models": [BASE]})
     edited = {**BASE, "versionPolicy": {"specific": {"versions": [7, 8]}}, "versionLabels": {"stable": 7, "canary": 8}}
-    hot_edited = render({**HOT, "server": {**HOT["server"], "allowVersionLabelsForUnavailableModels": True}, "models": [edited]})
+    hot_edited = render({**HOT, **NO_STORAGE, "server": {**HOT["server"], "allowVersionLabelsForUnavailableModels": True}, "models": [edited]})
     assert one(hot, "ConfigMap")["data"]["models.config"] != one(hot_edited, "ConfigMap")["data"]["models.config"]
     assert checksum(hot) == checksum(hot_edited)
     assert checksum(hot) == model_set_checksum(one(hot, "ConfigMap"), [BASE])
@@ -83,15 +85,15 @@ def test_with_hot_reload_a_change_of_the_model_set_rolls_the_pods(render, models
     """ServerCore::ReloadConfig waits without a timeout, holding its lock, until a new model has a
     version: a model it cannot load would stop every later reload, and only new pods clear it. (The
     platform is hashed too, but the schema allows only `tensorflow` so far.)"""
-    before = render({**HOT, "models": [BASE]})
-    after = render({**HOT, "models": models})
+    before = render({**HOT, **NO_STORAGE, "models": [BASE]})
+    after = render({**HOT, **NO_STORAGE, "models": models})
     assert checksum(after) != checksum(before)
     assert checksum(after) == model_set_checksum(one(after, "ConfigMap"), models)
 
 
 def test_with_hot_reload_the_model_order_does_not_roll_the_pods(render):
     other = {"name": "other", "basePath": "/models/other"}
-    assert checksum(render({**HOT, "models": [BASE, other]})) == checksum(render({**HOT, "models": [other, BASE]}))
+    assert checksum(render({**HOT, **NO_STORAGE, "models": [BASE, other]})) == checksum(render({**HOT, **NO_STORAGE, "models": [other, BASE]}))
 
 
 def test_hot_reload_without_file_system_polling_is_refused():

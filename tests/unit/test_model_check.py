@@ -35,7 +35,8 @@ def test_defaults_check_the_mounted_models_config_in_the_server_image(default_do
     server = pod_template(one(default_docs, "Deployment"))["spec"]["containers"][0]
     assert check["args"] == ["/etc/tf-serving/models.config"]
     assert check["image"] == server["image"] and check["securityContext"] == server["securityContext"]
-    assert check["volumeMounts"] == [{"name": "config", "mountPath": "/etc/tf-serving", "readOnly": True}]
+    assert check["volumeMounts"] == [{"name": "config", "mountPath": "/etc/tf-serving", "readOnly": True},
+                                     {"name": "models", "mountPath": "/models", "readOnly": True}], "the default demo's mount, as the server sees it"
 
 
 def test_object_store_sources_and_opt_out_have_no_check(render):
@@ -78,7 +79,7 @@ def test_numeric_version_folders_pass_and_other_names_do_not(default_docs, tmp_p
 )
 def test_folder_names_are_read_as_tf_serving_reads_them(render, tmp_path, folder, version):
     """absl::SimpleAtoi: ASCII whitespace around an optional sign and decimal digits, into an int64."""
-    docs = render({"models": [{"name": "a", "basePath": "/models/a", "versionPolicy": {"specific": {"versions": [version]}}}]})
+    docs = render({"modelStorage": {"source": "none"}, "models": [{"name": "a", "basePath": "/models/a", "versionPolicy": {"specific": {"versions": [version]}}}]})
     (tmp_path / "models" / "a" / folder).mkdir(parents=True)
     result = _run(docs, tmp_path)
     assert result.returncode == 0 and not result.stderr, result.stderr
@@ -94,7 +95,7 @@ def test_names_tf_serving_does_not_read_as_a_version_are_not_versions(default_do
 def test_a_specific_policy_needs_one_listed_version_and_warns_for_each_missing_one(render, tmp_path):
     """TF Serving serves the listed versions it finds and only logs the others (AspireSpecificVersions):
     a version published later (ci/hot-reload) must not fail new pods; none at all waits forever."""
-    docs = render({"models": [{"name": "a", "basePath": "/models/a", "versionPolicy": {"specific": {"versions": [1, 2, 3]}}}, {"name": "b", "basePath": "/models/b"}]})
+    docs = render({"modelStorage": {"source": "none"}, "models": [{"name": "a", "basePath": "/models/a", "versionPolicy": {"specific": {"versions": [1, 2, 3]}}}, {"name": "b", "basePath": "/models/b"}]})
     (tmp_path / "models" / "a" / "9").mkdir(parents=True)
     (tmp_path / "models" / "b" / "7").mkdir(parents=True)
     none = _run(docs, tmp_path)
@@ -110,7 +111,7 @@ def test_a_specific_policy_needs_one_listed_version_and_warns_for_each_missing_o
 
 
 def test_a_missing_base_path_of_one_model_fails_and_the_others_are_still_checked(render, tmp_path):
-    docs = render({"models": [{"name": "a", "basePath": "/models/a"}, {"name": "b", "basePath": "/models/b"}]})
+    docs = render({"modelStorage": {"source": "none"}, "models": [{"name": "a", "basePath": "/models/a"}, {"name": "b", "basePath": "/models/b"}]})
     (tmp_path / "models" / "b").mkdir(parents=True)
     result = _run(docs, tmp_path)
     assert result.returncode == 1
@@ -118,7 +119,7 @@ def test_a_missing_base_path_of_one_model_fails_and_the_others_are_still_checked
 
 
 def test_each_track_checks_its_own_models(render, tmp_path):
-    docs = render({"tracks": {"stable": {}, "canary": {"models": [{"name": "half_plus_two", "basePath": "/models/v2"}]}}})
+    docs = render({"modelStorage": {"source": "none"}, "tracks": {"stable": {}, "canary": {"models": [{"name": "half_plus_two", "basePath": "/models/v2"}]}}})
     (tmp_path / "models" / "half_plus_two" / "1").mkdir(parents=True)
     assert _run(docs, tmp_path, deployment="tfs-tf-serving-stable").returncode == 0
     canary = _run(docs, tmp_path, deployment="tfs-tf-serving-canary")

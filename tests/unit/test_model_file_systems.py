@@ -16,12 +16,12 @@ S3 = {"modelStorage": {"source": "s3", "s3": {"serverSupportsS3": True}}, "model
 
 def test_hdfs_base_paths_are_refused():
     """The schema admits hdfs:// (the images had HDFS until 2.6); the images dropped it with S3 in 2.7."""
-    assert_refused({"models": [{"name": "resnet", "basePath": "hdfs://namenode:8020/models/resnet"}]},
+    assert_refused({"modelStorage": {"source": "none"}, "models": [{"name": "resnet", "basePath": "hdfs://namenode:8020/models/resnet"}]},
                    'tf-serving: models[0].basePath "hdfs://namenode:8020/models/resnet" is an HDFS URL, but the tensorflow/serving images since 2.7 have no HDFS file system')
 
 
 def test_hdfs_in_a_track_names_the_track():
-    values = {"tracks": {"a": {}, "b": {"models": [{"name": "m", "basePath": "hdfs://nn/m"}]}}}
+    values = {"modelStorage": {"source": "none"}, "tracks": {"a": {}, "b": {"models": [{"name": "m", "basePath": "hdfs://nn/m"}]}}}
     assert_refused(values, 'tf-serving: tracks.b.models[0].basePath "hdfs://nn/m" is an HDFS URL')
 
 

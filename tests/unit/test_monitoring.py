@@ -92,7 +92,7 @@ def test_metrics_path_moves_the_scrape_config_and_the_server_config_together(ren
     docs = render({"metrics": {"path": "/custom/metrics"}, "monitoring": {"podMonitor": {"enabled": True, "force": True}}})
     [endpoint] = one(docs, "PodMonitor")["spec"]["podMetricsEndpoints"]
     assert (endpoint["port"], endpoint["path"]) == ("http", "/custom/metrics")
-    assert 'path: "/custom/metrics"' in one(docs, "ConfigMap")["data"]["monitoring.config"]
+    assert 'path: "/custom/metrics"' in one(docs, "ConfigMap", "tfs-tf-serving-config")["data"]["monitoring.config"]
     assert not any(k.startswith("prometheus.io/") for k in pod_template(one(docs, "Deployment"))["metadata"].get("annotations", {}))
     assert_no_problems(docs)
     docs = render({"metrics": {"path": "/custom/metrics"}, "monitoring": {"scrapeAnnotations": True}})

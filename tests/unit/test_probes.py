@@ -143,7 +143,7 @@ def test_no_new_pod_runs_readiness_sh_and_it_is_not_in_the_checksum(tmp_path, de
     script = chart / "files" / "readiness-0.2.0.sh"
     script.write_text(script.read_text() + "echo edited\n")
     edited = render(chart=chart)
-    assert one(edited, "ConfigMap")["data"]["readiness.sh"] != one(default_docs, "ConfigMap")["data"]["readiness.sh"]
+    assert one(edited, "ConfigMap", "tfs-tf-serving-config")["data"]["readiness.sh"] != one(default_docs, "ConfigMap", "tfs-tf-serving-config")["data"]["readiness.sh"]
     assert pod_template(one(edited, "Deployment")) == pod_template(one(default_docs, "Deployment"))
     assert checksum(edited) == checksum(default_docs)
 

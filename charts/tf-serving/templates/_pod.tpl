@@ -8,7 +8,38 @@ and tolerations apply) and renders nothing when its feature is off.
 Is modelStorage.source one that mounts a local volume at modelStorage.mountPath? "true" or "".
 */}}
 {{- define "tf-serving.modelStorageIsLocal" -}}
-{{- if has .Values.modelStorage.source (list "existingClaim" "pvc" "nfs" "initContainer" "image") }}true{{ end }}
+{{- if has .Values.modelStorage.source (list "demo" "existingClaim" "pvc" "nfs" "initContainer" "image") }}true{{ end }}
+{{- end }}
+
+{{/*
+The chart's built-in demo (modelStorage.source=demo): TF Serving's half_plus_two, version 1, whose
+files are in files/demo-model/half_plus_two/1 (written by scripts/build_demo_model.py --chart), in
+one ConfigMap per release shared by every track, mounted at modelStorage.mountPath. The one model
+list it serves, as JSON: what `models` must be (per track) with this source.
+*/}}
+{{- define "tf-serving.demoModels" -}}
+{{- list (dict "name" "half_plus_two" "basePath" (printf "%s/half_plus_two" (trimSuffix "/" .Values.modelStorage.mountPath)) "platform" "tensorflow") | toJson }}
+{{- end }}
+
+{{/*
+Name of the demo model's ConfigMap.
+*/}}
+{{- define "tf-serving.demoModelConfigMapName" -}}
+{{- printf "%s-demo-model" (include "tf-serving.fullname" . | trunc 52 | trimSuffix "-") }}
+{{- end }}
+
+{{/*
+The demo's files as JSON, ConfigMap key -> path in the models volume, e.g. "variables_variables.index"
+-> "half_plus_two/1/variables/variables.index". A key cannot hold "/": it is the path inside the
+version folder with "_" for "/".
+*/}}
+{{- define "tf-serving.demoModelFiles" -}}
+{{- $files := dict }}
+{{- range $path, $_ := .Files.Glob "files/demo-model/**" }}
+{{- $volumePath := trimPrefix "files/demo-model/" $path }}
+{{- $_ := set $files (regexReplaceAll "^[^/]+/[^/]+/" $volumePath "" | replace "/" "_") $volumePath }}
+{{- end }}
+{{- toJson $files }}
 {{- end }}
 
 {{/*
@@ -41,7 +72,17 @@ The `models` volume for local sources (list items).
 */}}
 {{- define "tf-serving.modelStorageVolumes" -}}
 {{- $s := .Values.modelStorage }}
-{{- if eq $s.source "existingClaim" }}
+{{- if eq $s.source "demo" }}
+- name: models
+  configMap:
+    name: {{ include "tf-serving.demoModelConfigMapName" . }}
+    # A version folder: half_plus_two/1/saved_model.pb, variables/, assets.extra/ (warmup records).
+    items:
+      {{- range $key, $path := include "tf-serving.demoModelFiles" . | fromJson }}
+      - key: {{ $key }}
+        path: {{ $path }}
+      {{- end }}
+{{- else if eq $s.source "existingClaim" }}
 - name: models
   persistentVolumeClaim:
     claimName: {{ $s.existingClaim.claimName }}

@@ -281,6 +281,22 @@ def test_new_version_folders_are_served_and_the_old_one_unloaded_after(model_dir
         assert states(server.rest_url) == {2: "AVAILABLE", 1: "END"}
 
 
+def test_an_unload_waits_for_the_requests_running_on_that_version(model_dir, write_config, demo_versions):
+    """UpdateServingMap blocks until the last handle of the old serving map is freed (basic_manager.cc)."""
+    base = model_dir((1,))
+    config = write_config(model_entry(MODEL, base, policy="latest { num_versions: 1 }"))
+    with launch.running([f"--model_config_file={config}", *BASE_FLAGS], env={"TFS_STANDIN_MODE_ENDPOINT": "1"}) as server:
+        server.set_mode(slow_ms=4000)
+        with ThreadPoolExecutor(1) as pool:
+            in_flight = pool.submit(grpc_predict, server.grpc_target)
+            time.sleep(1)
+            server.set_mode(slow_ms=0)
+            shutil.copytree(demo_versions / "2", base / "2")
+            server.wait_for_log("Quiescing servable version {name: half_plus_two version: 1}")
+            assert in_flight.result(timeout=30) == [2.5, 3.0], "the request finished on version 1"
+        wait_for(lambda: states(server.rest_url) == {2: "AVAILABLE", 1: "END"}, "version 1 unloaded after its request")
+
+
 def test_hot_reload_applies_new_models_and_rejects_an_unavailable_label_move(model_dir, write_config):
     base = model_dir((1, 2))
     config = write_config(model_entry(MODEL, base, labels={"stable": 1}))

@@ -27,12 +27,13 @@ A port, in Python threads, of the parts of tensorflow/serving 2.20.0 that decide
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from . import log
 from .flags import simple_atoi
@@ -140,6 +141,7 @@ class Harness:
     should_retry: bool = True
     error: Status | None = None
     servable: Any = None
+    handles: int = 0  # ServableHandles given out and not yet released
 
     @property
     def id(self) -> str:
@@ -153,6 +155,7 @@ class Manager:
                  num_load_threads: int, num_unload_threads: int, max_num_load_retries: int, load_retry_interval_micros: int):
         self.bus, self._load, self._unload = bus, load, unload
         self.lock = threading.RLock()
+        self.handles_released = threading.Condition(self.lock)
         self.managed: dict[str, dict[int, Harness]] = {}
         self.pending: dict[str, list[tuple[int, str]]] = {}
         self.serving: dict[str, dict[int, Harness]] = {}
@@ -291,10 +294,14 @@ class Manager:
         harness.state = "quiescing"
         log.info(_HARNESS, f"Quiescing servable version {harness.id}")
         self.bus.publish(ServableState(harness.name, harness.version, UNLOADING))
-        with self.lock:
+        with self.handles_released:
             self.serving.get(harness.name, {}).pop(harness.version, None)
             if not self.serving.get(harness.name, True):
                 del self.serving[harness.name]
+            # UpdateServingMap blocks until the last handle from the old map is freed: requests
+            # already running on this version finish on it.
+            while harness.handles:
+                self.handles_released.wait()
         harness.state = "quiesced"
         log.info(_HARNESS, f"Done quiescing servable version {harness.id}")
         harness.state = "unloading"
@@ -304,16 +311,25 @@ class Manager:
         self.bus.publish(ServableState(harness.name, harness.version, END))
 
     def handle(self, name: str, version: int | None) -> Harness:
-        """BasicManager's serving map: a READY version, the highest for Latest."""
+        """BasicManager's serving map: a READY version, the highest for Latest; the caller holds a
+        handle until `release` (an unload waits for the last one, like UpdateServingMap)."""
         with self.lock:
             versions = self.serving.get(name, {})
-            if version is None:
-                if versions:
-                    return versions[max(versions)]
+            if version is None and versions:
+                harness = versions[max(versions)]
+            elif version is not None and version in versions:
+                harness = versions[version]
+            elif version is None:
                 raise not_found(f"Servable not found for request: Latest({name})")
-            if version in versions:
-                return versions[version]
-            raise not_found(f"Servable not found for request: Specific({name}, {version})")
+            else:
+                raise not_found(f"Servable not found for request: Specific({name}, {version})")
+            harness.handles += 1
+            return harness
+
+    def release(self, harness: Harness) -> None:
+        with self.handles_released:
+            harness.handles -= 1
+            self.handles_released.notify_all()
 
 
 # ---------------------------------------------------------------- file-system source
@@ -586,14 +602,21 @@ class ServerCore:
             raise invalid_argument(f"Unrecognized servable version label: {label}")
         return version
 
-    def servable(self, model_spec) -> Harness:
-        """GetServableHandle(model_spec): ServableRequestFromModelSpec then the serving map."""
+    @contextlib.contextmanager
+    def servable(self, model_spec) -> Iterator[Harness]:
+        """GetServableHandle(model_spec): ServableRequestFromModelSpec then the serving map; the
+        version stays loaded while the handle is held."""
         if not model_spec.name:
             raise invalid_argument("ModelSpec has no name specified.")
         choice = model_spec.WhichOneof("version_choice")
         if choice == "version":
-            return self.manager.handle(model_spec.name, model_spec.version.value)
-        if choice == "version_label":
-            return self.manager.handle(model_spec.name, self.version_for_label(model_spec.name, model_spec.version_label))
-        return self.manager.handle(model_spec.name, None)
+            harness = self.manager.handle(model_spec.name, model_spec.version.value)
+        elif choice == "version_label":
+            harness = self.manager.handle(model_spec.name, self.version_for_label(model_spec.name, model_spec.version_label))
+        else:
+            harness = self.manager.handle(model_spec.name, None)
+        try:
+            yield harness
+        finally:
+            self.manager.release(harness)
 

@@ -155,9 +155,9 @@ class Services:
         try:
             if not request.HasField("model_spec"):
                 raise invalid_argument("Missing ModelSpec")
-            harness = self.standin.core.servable(request.model_spec)
-            self.standin.knobs.before_predict()
-            harness.servable.predict_proto(request, response)
+            with self.standin.core.servable(request.model_spec) as harness:
+                self.standin.knobs.before_predict()
+                harness.servable.predict_proto(request, response)
         except Status as failure:
             error = failure
         code = "OK" if error is None else error.code
@@ -177,13 +177,13 @@ class Services:
             for field in request.metadata_field:
                 if field != "signature_def":
                     raise invalid_argument(f"Metadata field {field} is not supported")
-            harness = self.standin.core.servable(request.model_spec)
+            with self.standin.core.servable(request.model_spec) as harness:
+                response = get_model_metadata_pb2.GetModelMetadataResponse()
+                response.model_spec.name = harness.name
+                response.model_spec.version.value = harness.version
+                response.metadata["signature_def"].Pack(harness.servable.signature_def_map())
         except Status as error:
             _abort(context, error)
-        response = get_model_metadata_pb2.GetModelMetadataResponse()
-        response.model_spec.name = harness.name
-        response.model_spec.version.value = harness.version
-        response.metadata["signature_def"].Pack(harness.servable.signature_def_map())
         return response
 
     def unimplemented(self, name: str):

@@ -149,6 +149,15 @@ def build_rootfs(rootfs: Path, reqs: list[str], tfs_api: str, constraints: Path,
     for part in PRUNE:
         shutil.rmtree(site / part, ignore_errors=True)
     shutil.rmtree(site / "bin", ignore_errors=True)
+    strip = shutil.which("strip")
+    if strip:
+        # TensorFlow's own libraries only: auditwheel-patched ones (numpy.libs, ...) break when stripped.
+        libraries = [p for p in elf_files(site / "tensorflow") if ".so" in p.name]
+        step(f"strip --strip-unneeded on TensorFlow's {len(libraries)} shared libraries (they ship their symbol tables: ~220 MB)",
+             started)
+        subprocess.run([strip, "--strip-unneeded", *map(str, libraries)], check=True)
+    else:
+        step("no `strip` (Debian binutils): the image keeps the wheels' symbol tables, ~220 MB more", started)
     step("the stand-in's sources", started)
     package = site / "tfserving_harness"
     (package / "standin").mkdir(parents=True)

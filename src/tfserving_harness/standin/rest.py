@@ -131,17 +131,17 @@ class RestApi:
 
             raise invalid_argument(f"JSON Value: {debug_string(document)} not formatted correctly. 'signature_name' key must be a "
                                    "string value.")
-        harness = self.server.core.servable(spec)
-        key = signature_name or "serving_default"
-        if key not in harness.servable.meta_graph_def.signature_def:
-            raise invalid_argument(f'Serving signature name: "{key}" not found in signature def')
-        infos = harness.servable.meta_graph_def.signature_def[key].inputs
+        with self.server.core.servable(spec) as harness:  # GetInfoMap
+            key = signature_name or "serving_default"
+            if key not in harness.servable.meta_graph_def.signature_def:
+                raise invalid_argument(f'Serving signature name: "{key}" not found in signature def')
+            infos = harness.servable.meta_graph_def.signature_def[key].inputs
         if not infos:
             raise invalid_argument(f"Failed to get input map for signature: {signature_name or 'DEFAULT'}")
         inputs, layout = predict_inputs(document, infos)
-        self.server.knobs.before_predict()
-        harness = self.server.core.servable(spec)
-        _, outputs = harness.servable.predict(name, signature_name, inputs, [], self.server.rest_timeout_ms)
+        with self.server.core.servable(spec) as harness:  # TensorflowPredictor::Predict
+            self.server.knobs.before_predict()
+            _, outputs = harness.servable.predict(name, signature_name, inputs, [], self.server.rest_timeout_ms)
         return outputs_json(outputs, layout)
 
     def model_status(self, name: str, version: int | None) -> str:
@@ -150,19 +150,19 @@ class RestApi:
     def metadata(self, name: str, version: int | None, label: str | None) -> str:
         """ToJsonString(GetModelMetadataResponse): model_spec and signature_def printed apart, then concatenated."""
         from google.protobuf import json_format
-
-        harness = self.server.core.servable(self._spec(name, version, label))
         from tensorflow_serving.apis import model_pb2
 
-        spec = model_pb2.ModelSpec(name=harness.name)
-        spec.version.value = harness.version
+        with self.server.core.servable(self._spec(name, version, label)) as harness:
+            spec = model_pb2.ModelSpec(name=harness.name)
+            spec.version.value = harness.version
+            signature_defs = harness.servable.signature_def_map()
 
         def printed(message) -> str:
             return json.dumps(json_format.MessageToDict(message, always_print_fields_with_no_presence=True,
                                                         preserving_proto_field_name=True), indent=1, ensure_ascii=False) + "\n"
 
         return (f'{{\n"model_spec":{printed(spec)},\n"metadata": {{"signature_def": '
-                f"{printed(harness.servable.signature_def_map())}}}\n}}\n")
+                f"{printed(signature_defs)}}}\n}}\n")
 
 
 class RestServer:

@@ -255,6 +255,25 @@ def test_grpc_max_threads_refuses_the_nth_concurrent_call_without_counting_it(se
     assert count() - before == 2
 
 
+def test_grpc_channel_arguments_reach_grpc_core(model_dir, write_config):
+    """--grpc_channel_arguments=grpc.max_connection_age_ms=...: the server sends GOAWAY after that
+    age, so a long-lived client channel reconnects (the chart's reason for setting it)."""
+    config = write_config(model_entry(MODEL, model_dir((1,))))
+    flags = [f"--model_config_file={config}", "--grpc_channel_arguments=grpc.max_connection_age_ms=700,grpc.max_connection_age_grace_ms=200"]
+    with launch.running(flags) as server:
+        api = protos.apis()
+        seen: list[grpc.ChannelConnectivity] = []
+        with grpc.insecure_channel(server.grpc_target) as channel:
+            channel.subscribe(seen.append, try_to_connect=True)
+            stub = api.prediction_service_pb2_grpc.PredictionServiceStub(channel)
+            deadline = time.monotonic() + 3.5
+            while time.monotonic() < deadline:
+                stub.Predict(predict_request(), timeout=10, wait_for_ready=True)
+                time.sleep(0.05)
+        ready = [i for i, state in enumerate(seen) if state == grpc.ChannelConnectivity.READY]
+        assert len(ready) >= 3, f"one long-lived channel, several connections: {seen}"
+
+
 def test_no_signal_handler_is_installed(server):
     """As PID 1 an unhandled SIGTERM is ignored; a caught one would not be. SigCgt bit 14 is SIGTERM, bit 1 SIGINT."""
     status = open(f"/proc/{server.process.pid}/status").read()

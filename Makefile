@@ -46,6 +46,7 @@ test: ## Every test tier that runs on one machine (cluster tier when KUBECONFIG 
 	$(MAKE) --no-print-directory test-helm3
 	$(MAKE) --no-print-directory test-harness
 	$(MAKE) --no-print-directory test-model
+	$(MAKE) --no-print-directory test-standin
 	$(MAKE) --no-print-directory test-e2e
 	$(MAKE) --no-print-directory test-load
 	$(MAKE) --no-print-directory test-publishing
@@ -97,6 +98,14 @@ test-harness: ## The harness's own tests (render cache, cluster/upgrade helpers,
 .PHONY: test-model
 test-model: ## Tests that build real SavedModels with TensorFlow (demo model, tfs-rollout validate-model)
 	$(PYTEST) tests/model $(PYTEST_ARGS)
+
+.PHONY: test-standin
+test-standin: ## The TF Serving stand-in as a local process (flags, REST/gRPC answers, metrics, thread quota, polling, reload wedge, warmup)
+	$(PYTEST) tests/standin $(PYTEST_ARGS)
+
+.PHONY: standin-image
+standin-image: ## Build the TF Serving stand-in image (no Docker daemon; cached in .cache/standin-image/ by a hash of its inputs); LOAD=1 also imports it into k8s-local's real node
+	$(PY) -m tfserving_harness.standin.image --tfs-api $(TFS_API) $(if $(LOAD),--load)
 
 .PHONY: test-e2e
 test-e2e: ## tests/integration/e2e: pods that really run (kind with the real tensorflow/serving image); without one every test is skipped with the reason

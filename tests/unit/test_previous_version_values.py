@@ -10,7 +10,7 @@ import pytest
 from tfserving_harness import helm, yamlio
 from tfserving_harness.cluster import export_chart, previous_chart_commit
 from tfserving_harness.paths import chart_dir
-from tfserving_harness.testing import kube_version_tuple, render_error
+from tfserving_harness.testing import render_error
 
 
 @pytest.fixture(scope="module")

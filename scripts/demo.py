@@ -20,7 +20,7 @@ import time
 
 import yaml
 
-from tfserving_harness import demo_model, kind
+from tfserving_harness import clients, demo_model, kind
 from tfserving_harness.cluster import HelmRelease, kubeconfig_path
 from tfserving_harness.paths import REPO_ROOT
 
@@ -66,11 +66,11 @@ def main() -> int:
     print(release.test().stdout.split("NOTES:")[0])
 
     with kind.port_forward(KUBECONFIG, namespace, f"service/{RELEASE}-tf-serving", ["http", "grpc"], context=CONTEXT) as ports:
-        rest = kind.rest_predict(f"http://127.0.0.1:{ports['http']}", demo_model.MODEL_NAME, INPUTS)
-        grpc = kind.grpc_predict(f"127.0.0.1:{ports['grpc']}", demo_model.MODEL_NAME, INPUTS)
+        rest = clients.rest_predict(f"http://127.0.0.1:{ports['http']}", demo_model.MODEL_NAME, INPUTS)
+        grpc = clients.grpc_predict(f"127.0.0.1:{ports['grpc']}", demo_model.MODEL_NAME, INPUTS)
     latest = 2
     expected = [demo_model.expected_output(latest, x) for x in INPUTS]
-    print(f"REST  POST /v1/models/{demo_model.MODEL_NAME}:predict {kind.rest_predict_body(INPUTS)} -> {rest}")
+    print(f"REST  POST /v1/models/{demo_model.MODEL_NAME}:predict {clients.rest_predict_body(INPUTS)} -> {rest}")
     print(f"gRPC  PredictionService/Predict x={INPUTS} -> {grpc}")
     print(f"expected from version {latest} (y = 0.5 x + {latest + 1}): {expected}")
     ok = all(abs(a - b) < 1e-4 for a, b in zip(rest, expected, strict=True)) and all(abs(a - b) < 1e-4 for a, b in zip(grpc, expected, strict=True))

@@ -39,9 +39,10 @@ def kubeconfig_path() -> str:
     return os.environ.get("KUBECONFIG", str(Path.home() / ".kube" / "config"))
 
 
-def find_cluster(context: str | None = None) -> tuple[ClusterInfo | None, str]:
-    """(cluster, "") when one answers, else (None, why not and how to provide one)."""
-    path = kubeconfig_path()
+def find_cluster(context: str | None = None, *, kubeconfig: str | None = None) -> tuple[ClusterInfo | None, str]:
+    """(cluster, "") when one answers, else (None, why not and how to provide one). `kubeconfig`:
+    that file instead of KUBECONFIG's."""
+    path = kubeconfig or kubeconfig_path()
     how = "create one with `scripts/kind.py create` (kind + Docker) or point KUBECONFIG at a cluster"
     if not Path(path.split(os.pathsep)[0]).is_file():
         return None, f"no kubeconfig at {path}: {how}"
@@ -220,6 +221,17 @@ def volumes_for_claims(documents: Iterable[Mapping], namespace: str) -> list[dic
     return volumes
 
 
+def create_ignoring_existing(api_client: Any, manifest: dict) -> None:
+    """Create one object; one that exists already (a shared PriorityClass, StorageClass or CRD) is fine."""
+    from kubernetes import utils
+
+    try:
+        utils.create_from_dict(api_client, manifest)
+    except utils.FailToCreateError as error:
+        if any(getattr(e, "status", None) != 409 for e in error.api_exceptions):
+            raise
+
+
 # ---- CRDs ---------------------------------------------------------------------------------------
 
 def vendored_crds() -> dict[tuple[str, str], Path]:
@@ -245,6 +257,27 @@ def crds_for(documents: Iterable[Mapping]) -> list[Path]:
         elif "." in group and not group.endswith(".k8s.io"):  # built-in groups: none, apps, *.k8s.io
             raise LookupError(f"{doc['apiVersion']} {doc['kind']} is rendered but no CRD for it is vendored in {CRD_DIR}")
     return list(needed)
+
+
+def install_crds(api_client: Any, paths: Iterable[Path]) -> None:
+    """Create the CRDs of the given vendored files (kept: cluster-scoped, shared by every test) and
+    wait until they are Established."""
+    from kubernetes import client
+
+    extensions = client.ApiextensionsV1Api(api_client)
+    names = []
+    for path in paths:
+        for doc in yamlio.load_all(path.read_text()):
+            if doc and doc.get("kind") == "CustomResourceDefinition":
+                names.append(doc["metadata"]["name"])
+                create_ignoring_existing(api_client, doc)
+
+    def established():
+        pending = [n for n in names if not any(
+            c.type == "Established" and c.status == "True" for c in (extensions.read_custom_resource_definition(n).status.conditions or []))]
+        return not pending, pending
+
+    wait_until(established, what=f"CRDs {names} to be Established", timeout=60)
 
 
 # ---- events, status and waits -------------------------------------------------------------------

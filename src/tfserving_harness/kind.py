@@ -1,6 +1,7 @@
 """The kind tier's cluster: pinned versions, the kind config, the add-ons (metrics-server,
 ingress-nginx, Envoy Gateway, Prometheus + prometheus-adapter from the chart's generated rules),
-the demo model on the nodes, and the clients that ask TF Serving for predictions.
+the demo model on the nodes, port-forwards, and requests through the ingress (the clients
+themselves are in tfserving_harness.clients).
 
 scripts/kind.py, `make demo` and tests/integration/e2e use this module; the parts that need no cluster
 (versions, config, command lines, request bodies, answers) are unit-tested (tests/harness/test_kind.py).
@@ -21,7 +22,6 @@ schema-checked on 1.29 by the unit tier, not run on kind.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -175,16 +175,18 @@ def copy_model_commands(node: str, host_dir: Path | None = None) -> list[list[st
             ["docker", "exec", node, "chmod", "-R", "a+rX", NODE_MODEL_DIR]]
 
 
-def model_volume_manifests(namespace: str) -> list[dict]:
-    """A hostPath PersistentVolume over the nodes' model mount and the claim the chart reads
-    (modelStorage.source existingClaim), ReadOnlyMany: every pod on every node sees the same files."""
-    volume_name = f"{namespace}-{MODEL_CLAIM}"
+def model_volume_manifests(namespace: str, host_path: str = NODE_MODEL_DIR, claim: str = MODEL_CLAIM) -> list[dict]:
+    """A hostPath PersistentVolume over the nodes' model folder (`host_path`) and the claim the
+    chart reads (modelStorage.source existingClaim), ReadOnlyMany: every pod on every node sees the
+    same files. The volume names the claim and the claim the volume (pre-bound): the pod never waits
+    for binding."""
+    volume_name = f"{namespace}-{claim}"
     return [
         {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": volume_name},
          "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadOnlyMany"], "storageClassName": "",
-                  "persistentVolumeReclaimPolicy": "Retain", "claimRef": {"namespace": namespace, "name": MODEL_CLAIM},
-                  "hostPath": {"path": NODE_MODEL_DIR, "type": "Directory"}}},
-        {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": MODEL_CLAIM, "namespace": namespace},
+                  "persistentVolumeReclaimPolicy": "Retain", "claimRef": {"namespace": namespace, "name": claim},
+                  "hostPath": {"path": host_path, "type": "Directory"}}},
+        {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": claim, "namespace": namespace},
          "spec": {"accessModes": ["ReadOnlyMany"], "storageClassName": "", "volumeName": volume_name,
                   "resources": {"requests": {"storage": "1Gi"}}}},
     ]
@@ -193,7 +195,7 @@ def model_volume_manifests(namespace: str) -> list[dict]:
 def demo_values(*, replicas: int = 1, versions: Sequence[int] = (1, 2)) -> dict:
     """Chart values that serve the demo model from the claim: the versions given (default both,
     so version labels and splits can be measured from the answers)."""
-    from . import demo_model
+    from . import clients, demo_model
 
     return {
         "replicaCount": replicas,
@@ -202,7 +204,7 @@ def demo_values(*, replicas: int = 1, versions: Sequence[int] = (1, 2)) -> dict:
                     "versionPolicy": {"specific": {"versions": list(versions)}}}],
         "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
         # The demo signature takes x of shape [-1, 1] (TF Serving's own half_plus_two takes [-1]).
-        "helmTest": {"requests": {demo_model.MODEL_NAME: rest_predict_body([1.0, 2.0, 5.0])}},
+        "helmTest": {"requests": {demo_model.MODEL_NAME: clients.rest_predict_body([1.0, 2.0, 5.0])}},
     }
 
 
@@ -217,67 +219,6 @@ TOOL_HINTS = {
 }
 
 
-# ---- asking TF Serving ----------------------------------------------------------------------------
-
-def rest_predict_body(inputs: Sequence[float]) -> str:
-    """Row format for the demo signature (input `x` of shape [-1, 1]): one `[x]` per instance."""
-    return json.dumps({"instances": [[float(x)] for x in inputs]})
-
-
-def flat_predictions(answer: dict) -> list[float]:
-    """`{"predictions": [[2.5], [3.0]]}` -> [2.5, 3.0]."""
-    return [float(p[0] if isinstance(p, list) else p) for p in answer["predictions"]]
-
-
-def rest_predict_path(model: str, *, version: int | None = None, label: str | None = None) -> str:
-    if version is not None and label is not None:
-        raise ValueError("choose a version or a label, not both")
-    suffix = f"/versions/{version}" if version is not None else f"/labels/{label}" if label else ""
-    return f"/v1/models/{model}{suffix}:predict"
-
-
-def version_of_answer(inputs: Sequence[float], predictions: Sequence[float], versions: Sequence[int] = (1, 2)) -> int:
-    """Which demo model version produced `predictions` for `inputs` (versions differ by their offset)."""
-    from . import demo_model
-
-    for version in versions:
-        if all(abs(p - demo_model.expected_output(version, x)) < 1e-4 for x, p in zip(inputs, predictions, strict=True)):
-            return version
-    raise ValueError(f"{list(predictions)} for {list(inputs)} is no version of {versions} of the demo model")
-
-
-def rest_predict(base_url: str, model: str, inputs: Sequence[float], *, timeout: float = 10.0, headers: dict | None = None,
-                 version: int | None = None) -> list[float]:
-    import requests
-
-    response = requests.post(base_url.rstrip("/") + rest_predict_path(model, version=version), data=rest_predict_body(inputs),
-                             headers={"Content-Type": "application/json", **(headers or {})}, timeout=timeout)
-    response.raise_for_status()
-    return flat_predictions(response.json())
-
-
-def grpc_predict(target: str, model: str, inputs: Sequence[float], *, timeout: float = 10.0, version: int | None = None) -> list[float]:
-    """PredictionService/Predict over plaintext gRPC (tensorflow-serving-api's stubs)."""
-    import grpc
-    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
-
-    from . import demo_model
-
-    request = predict_pb2.PredictRequest()
-    request.model_spec.name = model
-    request.model_spec.signature_name = demo_model.SIGNATURE
-    if version is not None:
-        request.model_spec.version.value = version
-    tensor = request.inputs[demo_model.INPUT]
-    tensor.dtype = 1  # DT_FLOAT
-    tensor.tensor_shape.dim.add().size = len(inputs)
-    tensor.tensor_shape.dim.add().size = 1
-    tensor.float_val.extend(inputs)
-    with grpc.insecure_channel(target) as channel:
-        response = prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=timeout)
-    return list(response.outputs[demo_model.OUTPUT].float_val)
-
-
 def gateway_manifests() -> list[dict]:
     """The Gateway the ci/ scenarios attach their routes to (`public` in `gateways`), served by Envoy Gateway."""
     return [
@@ -289,31 +230,6 @@ def gateway_manifests() -> list[dict]:
              {"name": "http", "protocol": "HTTP", "port": 80, "allowedRoutes": {"namespaces": {"from": "All"}}},
              {"name": "https", "protocol": "HTTP", "port": 8443, "allowedRoutes": {"namespaces": {"from": "All"}}}]}},
     ]
-
-
-#: Model sources a kind cluster cannot provide (the storage itself is what those scenarios show).
-EXTERNAL_SOURCES = {"gcs": "Google Cloud Storage", "s3": "an S3 store and an S3-enabled image", "nfs": "an NFS server",
-                    "initContainer": "the object store the init container downloads from", "image": "an OCI model image"}
-
-
-def kind_overlay(scenario_values: dict) -> tuple[dict | None, str]:
-    """(values layered over a ci/ scenario so it serves the demo model on kind, "") or (None, why
-    the scenario cannot run on kind). Images go back to the TF Serving image the cluster has,
-    models and their storage become the demo model on the `demo-models` claim; everything else
-    (tracks, traffic, probes, autoscaling, policies) stays the scenario's."""
-    storage = (scenario_values.get("modelStorage") or {}).get("source")
-    if storage in EXTERNAL_SOURCES:
-        return None, f"its model source `{storage}` needs {EXTERNAL_SOURCES[storage]}, which the kind cluster does not have"
-    if (scenario_values.get("gpu") or {}).get("enabled"):
-        return None, "it needs GPU nodes (nvidia.com/gpu), which kind does not have"
-    repository, tag = TFS_IMAGE.rsplit(":", 1)
-    image = {"repository": repository, "tag": tag, "digest": ""}
-    overlay = {**demo_values(), "image": image, "imagePullSecrets": []}
-    for group in ("tracks", "blueGreen"):
-        for name, track in (scenario_values.get(group) or {}).items():
-            if isinstance(track, dict) and name not in ("enabled", "active", "preview"):
-                overlay.setdefault(group, {})[name] = {"image": image, "models": overlay["models"]}
-    return overlay, ""
 
 
 def port_forward(kubeconfig: str, namespace: str, target: str, remote_ports: Sequence[int | str], *, context: str | None = None):
@@ -385,14 +301,10 @@ def demo_models(version: int) -> list[dict]:
 
 def ask_ingress(host: str, headers: dict | None = None, inputs: Sequence[float] = (1.0,), timeout: float = 10.0) -> int:
     """One REST prediction through the ingress for `host`; the demo model version that answered."""
-    import requests
+    from . import clients, demo_model
 
-    from . import demo_model
-
-    answer = requests.post(INGRESS_URL + rest_predict_path(demo_model.MODEL_NAME), data=rest_predict_body(inputs),
-                           headers={"Host": host, "Content-Type": "application/json", **(headers or {})}, timeout=timeout)
-    answer.raise_for_status()
-    return version_of_answer(inputs, flat_predictions(answer.json()))
+    predictions = clients.rest_predict(INGRESS_URL, demo_model.MODEL_NAME, inputs, headers={"Host": host, **(headers or {})}, timeout=timeout)
+    return clients.version_of_answer(inputs, predictions)
 
 
 def wait_for_ingress(host: str, expect_version: int | None = None, *, headers: dict | None = None, timeout: float = 120) -> int:

@@ -1,6 +1,6 @@
-"""Steady, bounded request load for the kind tier's "zero failed requests" checks: a fixed rate
-for a fixed time (and never more than a fixed count), every answer recorded with its time, so a
-test can look at what happened around an event (a switch, a rollout, a deleted pod)."""
+"""Steady, bounded request load for the end-to-end tier's "zero failed requests" checks: a fixed
+rate for a fixed time (and never more than a fixed count), every answer recorded with its time, so
+a test can look at what happened around an event (a switch, a rollout, a deleted pod)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ class Outcome:
 @dataclass
 class LoadRun:
     outcomes: list[Outcome] = field(default_factory=list)
+    started_at: float = 0.0  # time.time() when the load started: Outcome.t counts from it
 
     @property
     def failures(self) -> list[Outcome]:
@@ -36,12 +37,15 @@ class LoadRun:
 
 
 def steady_load(send: Callable[[], str], *, rate: float, seconds: float, max_requests: int = 20000, workers: int = 16,
-                stop: threading.Event | None = None, clock: Callable[[], float] = time.monotonic) -> LoadRun:
+                stop: threading.Event | None = None, clock: Callable[[], float] = time.monotonic, into: LoadRun | None = None) -> LoadRun:
     """Call `send()` (returns a detail string, raises on failure) `rate` times per second for
-    `seconds` (or until `stop` is set), at most `max_requests` times, and record every outcome."""
+    `seconds` (or until `stop` is set), at most `max_requests` times, and record every outcome
+    (into `into`, which others may read while it runs). `workers=1` is one client: one request at a
+    time, a late answer delays the next ones."""
     if rate <= 0 or seconds <= 0 or max_requests <= 0:
         raise ValueError(f"rate, seconds and max_requests must be positive (got {rate}, {seconds}, {max_requests})")
-    run = LoadRun()
+    run = into if into is not None else LoadRun()
+    run.started_at = time.time()
     lock = threading.Lock()
     start = clock()
 

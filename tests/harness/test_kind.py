@@ -1,7 +1,7 @@
 """The kind tier's pieces that need no cluster (tfserving_harness.kind, scripts/kind.py,
 scripts/demo.py): pinned versions inside every add-on's support, the kind config, the add-ons'
-values as Helm reads them, which vendored CRDs are applied, the model copy, the values each e2e
-release gets, and the answers of the demo model."""
+values as Helm reads them, which vendored CRDs are applied, the model copy and the values each e2e
+release gets."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from tfserving_harness import helm, kind
-from tfserving_harness.paths import REPO_ROOT, ci_values_files
+from tfserving_harness.paths import REPO_ROOT
 from tfserving_harness.yamlio import load
 
 
@@ -132,49 +132,6 @@ def test_each_release_gets_its_own_ingress_hosts_over_the_test_values():
     assert values["ingress"]["className"] == "nginx" and values["replicaCount"] == 3
     assert values["modelStorage"]["existingClaim"]["claimName"] == kind.MODEL_CLAIM
     assert kind.release_values("a")["ingress"]["host"] != kind.release_values("b")["ingress"]["host"]
-
-
-def test_demo_answers_identify_their_version():
-    assert kind.rest_predict_body([1.0, 2.0]) == '{"instances": [[1.0], [2.0]]}'
-    assert kind.flat_predictions({"predictions": [[2.5], [3.0]]}) == [2.5, 3.0]
-    assert kind.version_of_answer([1.0, 2.0], [2.5, 3.0]) == 1
-    assert kind.version_of_answer([1.0], [3.5]) == 2
-    with pytest.raises(ValueError, match="no version"):
-        kind.version_of_answer([1.0], [9.0])
-    assert kind.rest_predict_path("m", label="canary") == "/v1/models/m/labels/canary:predict"
-    assert kind.rest_predict_path("m", version=2) == "/v1/models/m/versions/2:predict"
-
-
-def _scenarios() -> dict[str, dict]:
-    return {p.name.removesuffix("-values.yaml"): load(p.read_text()) or {} for p in ci_values_files()}
-
-
-def test_kind_overlay_runs_what_kind_can_and_says_why_not_otherwise():
-    scenarios = _scenarios()
-    runnable = {name for name, values in scenarios.items() if kind.kind_overlay(values)[0] is not None}
-    assert {"default", "blue-green", "tracks-canary", "ingress-canary-weight", "hpa-custom-metric", "deployer-rbac"} <= runnable
-    overlay, _ = kind.kind_overlay(scenarios["tracks-canary"])
-    assert overlay["tracks"]["canary"]["image"]["tag"] == kind.TFS_IMAGE.rsplit(":", 1)[1]
-    assert overlay["modelStorage"]["existingClaim"]["claimName"] == kind.MODEL_CLAIM
-    for name in ("storage-gcs", "storage-s3", "storage-nfs", "gpu"):
-        assert kind.kind_overlay(scenarios[name])[0] is None and kind.kind_overlay(scenarios[name])[1]
-
-
-@pytest.mark.parametrize("name", sorted(n for n, v in _scenarios().items() if kind.kind_overlay(v)[0] is not None))
-def test_every_scenario_kind_can_run_renders_with_what_the_e2e_tier_layers_over_it(name):
-    """What tests/integration/e2e installs: the scenario file, then its kind overlay with the
-    release's own hosts (release_values); it renders, on the real image, from the demo claim."""
-    path = REPO_ROOT / "charts" / "tf-serving" / "ci" / f"{name}-values.yaml"
-    overlay, _ = kind.kind_overlay(load(path.read_text()) or {})
-    values = yaml.safe_load(yaml.safe_dump(kind.release_values(f"{name}-ab12cd", overlay)))
-    documents = helm.render_chart(values, values_files=[path])
-    deployments = [d for d in documents if d["kind"] == "Deployment"]
-    assert {c["image"] for d in deployments for c in d["spec"]["template"]["spec"]["containers"]} == {kind.TFS_IMAGE}
-    claims = {v["persistentVolumeClaim"]["claimName"] for d in deployments for v in d["spec"]["template"]["spec"].get("volumes", [])
-              if "persistentVolumeClaim" in v}
-    assert claims == {kind.MODEL_CLAIM}
-    hosts = {rule["host"] for d in documents if d["kind"] == "Ingress" for rule in d["spec"]["rules"]}
-    assert all(host.endswith(f"{name}-ab12cd.kind.test") for host in hosts), hosts
 
 
 def test_make_demo_names_the_missing_tools_and_how_to_get_them(tmp_path):

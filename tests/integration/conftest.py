@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tfserving_harness import cluster as harness
+from tfserving_harness import e2e
 
 TIERS = {"cluster": pytest.mark.cluster, "e2e": pytest.mark.e2e}
 
@@ -38,3 +39,13 @@ def pytest_runtest_makereport(item, call):
         api, kubeconfig = item.tfs_cluster
         for name in namespaces:
             report.sections.append((f"events and helm status of namespace {name}", harness.namespace_report(api, name, kubeconfig)))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The e2e tier's measurements (`numbers`), here because under xdist the controller loads only this conftest."""
+    lines = [value for report in terminalreporter.getreports("passed") + terminalreporter.getreports("failed")
+             for key, value in getattr(report, "user_properties", ()) if key == e2e.NUMBERS_PROPERTY]
+    if lines:
+        terminalreporter.section("e2e numbers")
+        for line in sorted(lines):
+            terminalreporter.write_line(line)

@@ -81,16 +81,6 @@ def namespace(request, cluster, kube_api):
                 raise
 
 
-def create_ignoring_existing(kube_api, manifest: dict) -> None:
-    from kubernetes import utils
-
-    try:
-        utils.create_from_dict(kube_api, manifest)
-    except utils.FailToCreateError as error:
-        if any(getattr(e, "status", None) != 409 for e in error.api_exceptions):
-            raise
-
-
 @pytest.fixture
 def install_prerequisites(kube_api, request):
     """`install_prerequisites(values_file, namespace, documents)`: the scenario's `# needs:` objects,
@@ -107,10 +97,10 @@ def install_prerequisites(kube_api, request):
             manifests += harness.prerequisite_manifests(need, namespace)
         manifests += harness.volumes_for_claims(documents, namespace)
         for manifest in manifests:
-            create_ignoring_existing(kube_api, manifest)
+            harness.create_ignoring_existing(kube_api, manifest)
             if manifest["kind"] == "PersistentVolume":
                 volumes.append(manifest["metadata"]["name"])
-        install_crds(kube_api, harness.crds_for(documents))
+        harness.install_crds(kube_api, harness.crds_for(documents))
 
     yield install
     for name in volumes:
@@ -129,22 +119,3 @@ def label_gpu_node(core, need) -> None:
     metadata, status = harness.gpu_node_patch(need)
     core.patch_node(stand_ins[0].metadata.name, metadata)
     core.patch_node_status(stand_ins[0].metadata.name, status)
-
-
-def install_crds(kube_api, paths) -> None:
-    from tfserving_harness import yamlio
-
-    extensions = client.ApiextensionsV1Api(kube_api)
-    names = []
-    for path in paths:
-        for doc in yamlio.load_all(path.read_text()):
-            if doc and doc.get("kind") == "CustomResourceDefinition":
-                names.append(doc["metadata"]["name"])
-                create_ignoring_existing(kube_api, doc)
-
-    def established():
-        pending = [n for n in names if not any(
-            c.type == "Established" and c.status == "True" for c in (extensions.read_custom_resource_definition(n).status.conditions or []))]
-        return not pending, pending
-
-    harness.wait_until(established, what=f"CRDs {names} to be Established", timeout=60)

@@ -1,83 +1,92 @@
-"""The end-to-end tier: the chart's pods really run, with real traffic (today on kind with the real
-tensorflow/serving image).
+"""The end-to-end tier: the chart's pods really run, with real traffic, on k8s-local's real node
+(the TF Serving stand-in image) or on kind (the real tensorflow/serving image).
 
-Needs a cluster whose nodes run containers and have the TF Serving image and the demo model
-(`make kind-up`, i.e. scripts/kind.py create: docker, kind, kubectl). The context is
-TFS_KUBE_CONTEXT if set, else kind-$KIND_CLUSTER (default kind-tf-serving) when the kubeconfig has
-it, else the current one. Without such a cluster every test is collected and skipped with the
-reason; TFS_REQUIRE_KIND=1 turns the skip into a failure (the GitHub workflow sets it). What only
-the kind cluster of `make kind-up` has (ingress-nginx on 127.0.0.1:KIND_HTTP_PORT, NetworkPolicy
-enforcement, metrics-server + Prometheus + prometheus-adapter) is asked for by the tests that
-need it through the fixtures below, which skip with that reason elsewhere.
+The cluster is TFS_E2E_KUBECONFIG's, else KUBECONFIG's (tfserving_harness.e2e says which context);
+`make test` in CI runs the cluster tier on stand-in nodes from KUBECONFIG and this tier on a real
+node from TFS_E2E_KUBECONFIG. Without a cluster that runs containers every test is collected and
+skipped with the reason; TFS_REQUIRE_E2E=1 (.ci/run) turns that into a failure, and
+TFS_REQUIRE_KIND=1 (the GitHub workflow) fails unless the cluster is kind.
 
-Fixtures: `kind_cluster` (ClusterInfo), `kind_api`, `kind_release` (a factory that installs the
-chart with a scenario's values plus the demo values into a fresh `restricted` namespace, after the
-scenario's `# needs:` classes, and returns the HelmRelease; on failure the report gets the
-namespace's events and helm status), `kind_ingress` (ingress-nginx reachable through kind's port
-mapping), `kind_network_policies` and `kind_custom_metrics`.
+Each test says what it needs beyond pods that run, through a fixture that skips with the reason
+where the cluster lacks it: `service_load_balancing` (the host's traffic spread over a Service's
+pods by kube-proxy: the real node, whose host reaches ClusterIPs; not kind, reached by
+port-forward), and, only on the kind cluster of `make kind-up`, `kind_ingress` (ingress-nginx),
+`kind_network_policies` (an enforcing network plugin) and `kind_custom_metrics` (metrics-server,
+Prometheus, prometheus-adapter).
+
+`e2e_release(name, values_files=(), values=None, ...)` installs the chart into a fresh namespace
+that enforces Pod Security `restricted`, with `--wait`, and returns the HelmRelease; on failure the
+report gets the namespace's events and helm status. `numbers(text)` records a measurement, printed
+in the run's summary ("e2e numbers").
 """
 
 from __future__ import annotations
 
 import os
-import socket
+import time
 import uuid
 
 import pytest
 import yaml
-from kubernetes import client, config, utils
+from kubernetes import client
 
 from tfserving_harness import cluster as harness
-from tfserving_harness import kind
+from tfserving_harness import e2e, helm, kind
+from tfserving_harness.values import merge
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest tests first (marked `minutes(n)`): xdist hands tests out in collection order, and
+    a long one handed out last would make the run that much longer."""
+    def minutes(item):
+        mark = item.get_closest_marker("minutes")
+        return -mark.args[0] if mark else 0
+
+    items.sort(key=minutes)
 
 
 def _unavailable(message: str):
-    if os.environ.get("TFS_REQUIRE_KIND") == "1":
-        pytest.fail(f"TFS_REQUIRE_KIND=1 but the kind tier cannot run: {message}", pytrace=False)
+    if os.environ.get("TFS_REQUIRE_E2E") == "1" or os.environ.get("TFS_REQUIRE_KIND") == "1":
+        variable = "TFS_REQUIRE_E2E" if os.environ.get("TFS_REQUIRE_E2E") == "1" else "TFS_REQUIRE_KIND"
+        pytest.fail(f"{variable}=1 but the end-to-end tier cannot run: {message}", pytrace=False)
     pytest.skip(message)
 
 
-def _context() -> str | None:
-    """The context to test against: named, never whatever happens to be current when a kind cluster is there."""
-    if os.environ.get("TFS_KUBE_CONTEXT"):
-        return os.environ["TFS_KUBE_CONTEXT"]
-    wanted = kind.kube_context(os.environ.get("KIND_CLUSTER", kind.CLUSTER_NAME))
-    try:
-        contexts, _ = config.list_kube_config_contexts(config_file=harness.kubeconfig_path().split(os.pathsep)[0])
-    except Exception:  # no kubeconfig: find_cluster says so
-        return None
-    return wanted if any(c["name"] == wanted for c in contexts) else None
+@pytest.fixture(scope="session")
+def e2e_cluster() -> e2e.E2ECluster:
+    found, why_not = e2e.find_e2e_cluster()
+    if found is None:
+        _unavailable(f"needs a cluster whose nodes run containers: {why_not}")
+    if os.environ.get("TFS_REQUIRE_KIND") == "1" and found.what != harness.KIND:
+        pytest.fail(f"TFS_REQUIRE_KIND=1 but {found.source} points at {found.what}, not kind", pytrace=False)
+    return found
 
 
 @pytest.fixture(scope="session")
-def kind_cluster():
-    info, why_not = harness.find_cluster(_context())
-    how = "create one with `make kind-up` (needs docker, kind and kubectl)"
-    if info is None:
-        _unavailable(f"needs a kind cluster running the tensorflow/serving image: {why_not}")
-    api = config.new_client_from_config(config_file=info.kubeconfig, context=info.context)
-    nodes = client.CoreV1Api(api).list_node().items
-    what = harness.cluster_kind(nodes)
-    if what == harness.STAND_IN_NODES:
-        _unavailable(f"KUBECONFIG points at k8s-local, whose stand-in nodes run no containers (no TF Serving, no traffic): {how}")
-    if what != harness.KIND:
-        _unavailable(f"the cluster of context {info.context or '(current)'} is {what}, not the kind cluster the e2e tier installs into "
-                     f"(it puts the demo model on the nodes): {how}, or set TFS_KUBE_CONTEXT")
-    images = {name for n in nodes for image in (n.status.images or []) for name in (image.names or [])}
-    if not any(name.endswith(kind.TFS_IMAGE.removeprefix("docker.io/")) or name == kind.TFS_IMAGE for name in images):
-        _unavailable(f"the cluster's nodes do not have {kind.TFS_IMAGE}: {how}")
-    return info
+def e2e_api(e2e_cluster):
+    return e2e_cluster.api()
 
 
 @pytest.fixture(scope="session")
-def kind_api(kind_cluster):
-    return config.new_client_from_config(config_file=kind_cluster.kubeconfig, context=kind_cluster.context)
+def service_load_balancing(e2e_cluster):
+    """Traffic from the test process that kube-proxy spreads over a Service's pods."""
+    if e2e_cluster.why_no_service_load_balancing:
+        pytest.skip(e2e_cluster.why_no_service_load_balancing)
+
+
+def _kind_only(e2e_cluster, what: str) -> None:
+    if e2e_cluster.what != harness.KIND:
+        pytest.skip(f"needs {what}, which only the kind cluster of `make kind-up` has (k8s-local's real node has no ingress "
+                    "controller, no Gateway, no NetworkPolicy enforcement, no metrics-server: ../shared/k8s-local/README.md)")
 
 
 @pytest.fixture(scope="session")
-def kind_ingress(kind_api):
+def kind_ingress(e2e_cluster, e2e_api):
     """ingress-nginx, reached through kind's mapping of the control plane's port 80 to 127.0.0.1:KIND_HTTP_PORT."""
-    controllers = client.AppsV1Api(kind_api).list_namespaced_deployment("ingress-nginx", label_selector="app.kubernetes.io/component=controller")
+    import socket
+
+    _kind_only(e2e_cluster, "ingress-nginx")
+    controllers = client.AppsV1Api(e2e_api).list_namespaced_deployment("ingress-nginx", label_selector="app.kubernetes.io/component=controller")
     if not controllers.items:
         pytest.skip("needs ingress-nginx, which only the kind cluster of `make kind-up` has (`make demo` makes a bare one)")
     with socket.socket() as s:
@@ -88,17 +97,19 @@ def kind_ingress(kind_api):
 
 
 @pytest.fixture(scope="session")
-def kind_network_policies(kind_cluster, kind_api):
+def kind_network_policies(e2e_cluster, e2e_api):
     """A network plugin that enforces NetworkPolicies: kind's kindnet does since kind v0.24."""
-    pods = client.CoreV1Api(kind_api).list_namespaced_pod("kube-system", label_selector="app=kindnet").items
+    _kind_only(e2e_cluster, "NetworkPolicy enforcement (kindnet)")
+    pods = client.CoreV1Api(e2e_api).list_namespaced_pod("kube-system", label_selector="app=kindnet").items
     if not pods:
         pytest.skip("needs NetworkPolicy enforcement (kind's kindnet); this cluster's network plugin is not kindnet")
 
 
 @pytest.fixture(scope="session")
-def kind_custom_metrics(kind_api):
+def kind_custom_metrics(e2e_cluster, e2e_api):
     """metrics-server and prometheus-adapter serving the resource and custom metrics APIs."""
-    registration = client.ApiregistrationV1Api(kind_api)
+    _kind_only(e2e_cluster, "metrics-server, Prometheus and prometheus-adapter")
+    registration = client.ApiregistrationV1Api(e2e_api)
     for name in ("v1beta1.metrics.k8s.io", "v1beta1.custom.metrics.k8s.io"):
         try:
             registration.read_api_service(name)
@@ -108,48 +119,100 @@ def kind_custom_metrics(kind_api):
             pytest.skip(f"needs the {name} API (metrics-server, Prometheus + prometheus-adapter): only the kind cluster of `make kind-up` has it")
 
 
-def _create_ignoring_existing(api, manifest: dict) -> None:
-    try:
-        utils.create_from_dict(api, manifest)
-    except utils.FailToCreateError as error:
-        if any(getattr(e, "status", None) != 409 for e in error.api_exceptions):
-            raise
+@pytest.fixture
+def numbers(request):
+    """`numbers(text)`: one measurement of this test, printed in the run's summary."""
+    def record(text: str) -> None:
+        request.node.user_properties.append((e2e.NUMBERS_PROPERTY, f"{request.node.name}: {text}"))
+        print(f"e2e: {request.node.name}: {text}", flush=True)
+
+    return record
+
+
+def _crds_for_release(api, values_files, values: dict) -> None:
+    """The vendored CRDs of the custom kinds the release renders (ServiceMonitor, HTTPRoute,
+    ScaledObject...): the real node's API server serves none of them; nothing acts on them there."""
+    documents = helm.render_chart(values, values_files=list(values_files))
+    harness.install_crds(api, harness.crds_for(documents))
 
 
 @pytest.fixture
-def kind_release(request, kind_cluster, kind_api, tmp_path):
-    """`kind_release(name, values_files=(), values=None, pod_security="restricted")` -> HelmRelease
-    installed and waited for, serving the demo model from the `demo-models` claim, its Ingress
-    hosts its own (kind.release_values). The values files' `# needs:` priority and storage classes
-    are created first (shared, kept); their claims are replaced by the demo claim (kind_overlay)."""
-    core = client.CoreV1Api(kind_api)
-    made: list[str] = []
-    request.node.tfs_namespaces = made
-    request.node.tfs_cluster = (kind_api, kind_cluster.kubeconfig)
+def e2e_release(request, e2e_cluster, e2e_api, tmp_path, numbers):
+    """`e2e_release(name, values_files=(), values=None, *, models="claim", model_path=None,
+    sized=True, pod_security="restricted", wait=True, manifests=lambda namespace: [])` ->
+    HelmRelease, installed (and waited for) as `tfs` in a fresh namespace, after the objects
+    `manifests(namespace)` returns (PersistentVolumes among them are deleted after the test).
 
-    def install(name: str, values_files=(), values: dict | None = None, pod_security: str | None = "restricted", wait: bool = True):
-        namespace = f"{name[:40]}-{uuid.uuid4().hex[:6]}"
+    Values, in order: the cluster's image (and the node's busybox for `helm test` on the real
+    node), SMALL_RESOURCES unless `sized=False`, the demo model's versions 1 and 2 from the claim
+    `demo-models` when `models="claim"` (its volume over `model_path`, default the tier's model
+    folder on the node; `models="chart"` leaves the chart's own source, the built-in demo unless
+    the values choose another), the values files, `values`, and Ingress hosts of the release's own.
+    The values files' `# needs:` PriorityClasses and StorageClasses are created first (shared,
+    kept). Installs record the time `helm install --wait` took in `numbers`."""
+    core = client.CoreV1Api(e2e_api)
+    made: list[str] = []
+    volumes: list[str] = []
+    request.node.tfs_namespaces = made
+    request.node.tfs_cluster = (e2e_api, e2e_cluster.info.kubeconfig)
+
+    def install(name: str, values_files=(), values: dict | None = None, *, models: str = "claim", model_path: str | None = None,
+                sized: bool = True, pod_security: str | None = "restricted", wait: bool = True,
+                manifests=lambda namespace: []) -> harness.HelmRelease:
+        namespace = f"e2e-{name[:40].rstrip('-')}-{uuid.uuid4().hex[:6]}"
         for values_file in values_files:
             for need in harness.scenario_prerequisites(values_file):
                 if need.kind in ("PriorityClass", "StorageClass"):
                     for manifest in harness.prerequisite_manifests(need, namespace):
-                        _create_ignoring_existing(kind_api, manifest)
+                        harness.create_ignoring_existing(e2e_api, manifest)
         labels = {**harness.CREATED_BY_LABEL, **({harness.POD_SECURITY_ENFORCE: pod_security} if pod_security else {})}
         core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace, labels=labels)))
         made.append(namespace)
-        for manifest in kind.model_volume_manifests(namespace):
-            utils.create_from_dict(kind_api, manifest)
+        layered = e2e_cluster.base_values()
+        if sized:
+            layered["resources"] = e2e.SMALL_RESOURCES
+        if models == "claim":
+            for manifest in kind.model_volume_manifests(namespace, host_path=model_path or e2e_cluster.model_root):
+                harness.create_ignoring_existing(e2e_api, manifest)
+            volumes.append(f"{namespace}-{kind.MODEL_CLAIM}")
+            # Volume and claim name each other; the volume controller marks them Bound at its next pass.
+            harness.wait_until(lambda: (core.read_namespaced_persistent_volume_claim(kind.MODEL_CLAIM, namespace).status.phase == "Bound",
+                                        "Pending"), what=f"claim {namespace}/{kind.MODEL_CLAIM} to be Bound", timeout=60, interval=0.2)
+            layered = merge(layered, e2e.model_claim_values())
+            if sized:
+                layered["resources"] = e2e.SMALL_RESOURCES
+        elif models != "chart":
+            raise ValueError(f"models must be 'claim' or 'chart', got {models!r}")
+        for manifest in manifests(namespace):
+            harness.create_ignoring_existing(e2e_api, manifest)
+            if manifest["kind"] == "PersistentVolume":
+                volumes.append(manifest["metadata"]["name"])
+        layered = merge(merge(layered, dict(values or {})),
+                        {"ingress": {"host": kind.ingress_host(namespace), "grpc": {"host": f"grpc.{kind.ingress_host(namespace)}"}}})
         overlay = tmp_path / f"{namespace}-values.yaml"
-        overlay.write_text(yaml.safe_dump(kind.release_values(namespace, values)))
-        release = harness.HelmRelease("tfs", namespace, kind_cluster.kubeconfig, timeout="600s", context=kind_cluster.context)
+        overlay.write_text(yaml.safe_dump(layered))
+        if e2e_cluster.real_node:
+            _crds_for_release(e2e_api, values_files, layered)
+        release = harness.HelmRelease("tfs", namespace, e2e_cluster.info.kubeconfig, timeout="600s", context=e2e_cluster.info.context)
+        started = time.monotonic()
         release.install([*values_files, overlay], wait=wait)
+        if wait:
+            numbers(f"helm install --wait (to Ready) {time.monotonic() - started:.1f}s")
         return release
 
     yield install
     for namespace in made:
-        core.delete_namespace(namespace)
         try:
-            core.delete_persistent_volume(f"{namespace}-{kind.MODEL_CLAIM}")
+            core.delete_namespace(namespace)
+            # A terminating namespace admits no new pods; its pods would otherwise idle through their
+            # grace period (60 s by default), holding memory the next tests need.
+            core.delete_collection_namespaced_pod(namespace, grace_period_seconds=0)
+        except client.ApiException as error:
+            if error.status != 404:
+                raise
+    for name in volumes:
+        try:
+            core.delete_persistent_volume(name)
         except client.ApiException as error:
             if error.status != 404:
                 raise

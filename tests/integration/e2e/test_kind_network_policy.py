@@ -36,8 +36,8 @@ def client_pod_phase(core, namespace, url) -> str:
     return wait_until(finished, what=f"client pod {namespace}/{name}", timeout=120, interval=2)
 
 
-def test_network_policy_admits_the_allowed_namespace_and_blocks_another(kind_api, kind_network_policies, kind_release):
-    core = client.CoreV1Api(kind_api)
+def test_network_policy_admits_the_allowed_namespace_and_blocks_another(e2e_api, kind_network_policies, e2e_release):
+    core = client.CoreV1Api(e2e_api)
     namespaces = {}
     for role, labels in (("allowed", ALLOWED_LABEL), ("other", {})):
         name = f"np-{role}-{uuid.uuid4().hex[:6]}"
@@ -45,7 +45,7 @@ def test_network_policy_admits_the_allowed_namespace_and_blocks_another(kind_api
             name=name, labels={**CREATED_BY_LABEL, POD_SECURITY_ENFORCE: "restricted", **labels})))
         namespaces[role] = name
     try:
-        release = kind_release("network-policy", values={"networkPolicy": {
+        release = e2e_release("network-policy", values={"networkPolicy": {
             "enabled": True, "clients": [{"namespaceSelector": {"matchLabels": ALLOWED_LABEL}}]}})
         url = f"http://tfs-tf-serving.{release.namespace}.svc:8501/v1/models/half_plus_two:predict"
         assert client_pod_phase(core, namespaces["allowed"], url) == "Succeeded", "a client from the allowed namespace must get through"

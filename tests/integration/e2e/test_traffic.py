@@ -15,11 +15,11 @@ from tfserving_harness.split import judge_split
 from tfserving_harness.traffic import steady_load
 
 
-def test_canary_weight_split_and_header_pinning(kind_ingress, kind_release):
+def test_canary_weight_split_and_header_pinning(kind_ingress, e2e_release):
     weight, total = 20, 2000
     values = {**INGRESS_VALUES, "tracks": {"stable": {"models": demo_models(1)}, "canary": {"models": demo_models(2)}}, "primaryTrack": "stable",
               "canary": {"enabled": True, "weight": weight, "header": {"name": "X-Canary", "value": "always"}}}
-    host = ingress_host(kind_release("canary-split", values=values).namespace)
+    host = ingress_host(e2e_release("canary-split", values=values).namespace)
     # The canary Ingress reaches nginx's configuration after the primary one: until the header
     # reaches the canary, the weight does not split either (both come from the canary Ingress).
     wait_for_ingress(host, expect_version=2, headers={"X-Canary": "always"})
@@ -30,9 +30,9 @@ def test_canary_weight_split_and_header_pinning(kind_ingress, kind_release):
     assert set(pinned) == {2}, "X-Canary: always must always reach the canary"
 
 
-def test_blue_green_switch_under_steady_load_fails_no_request(kind_ingress, kind_release):
+def test_blue_green_switch_under_steady_load_fails_no_request(kind_ingress, e2e_release):
     values = {**INGRESS_VALUES, "blueGreen": {"enabled": True, "active": "blue", "blue": {"models": demo_models(1)}, "green": {"models": demo_models(2)}}}
-    release = kind_release("blue-green-load", values=values)
+    release = e2e_release("blue-green-load", values=values)
     host = ingress_host(release.namespace)
     wait_for_ingress(host, expect_version=1)
     stop = threading.Event()
@@ -48,8 +48,8 @@ def test_blue_green_switch_under_steady_load_fails_no_request(kind_ingress, kind
     assert {o.detail for o in run.outcomes} == {"1", "2"}, "the load must see blue before and green after the switch"
 
 
-def test_rolling_update_of_the_model_version_under_steady_load_fails_no_request(kind_ingress, kind_release):
-    release = kind_release("rolling-load", values={**INGRESS_VALUES, "replicaCount": 2, "models": demo_models(1)})
+def test_rolling_update_of_the_model_version_under_steady_load_fails_no_request(kind_ingress, e2e_release):
+    release = e2e_release("rolling-load", values={**INGRESS_VALUES, "replicaCount": 2, "models": demo_models(1)})
     host = ingress_host(release.namespace)
     wait_for_ingress(host, expect_version=1)
     stop = threading.Event()

@@ -54,22 +54,6 @@ def test_ops_are_checked_against_the_image_tag_the_values_run(tmp_path, tag, exp
     assert cli.serving_version_of(str(values)) == (expected or cli.chart_app_version(chart_dir()))
 
 
-def test_smoke_test_needs_an_available_version_and_a_prediction_built_from_the_signature():
-    from tfserving_harness.rollout.smoke import SmokeFailed, smoke_test
-    from tfserving_harness.rollout.standins import TFServingRestStandIn
-
-    models = [{"name": "half_plus_two"}]
-    with TFServingRestStandIn() as server:
-        said = []
-        smoke_test(None, "", models, say=said.append, base_url=server.url)
-        assert "POST /v1/models/half_plus_two:predict" in server.requests and "prediction answered" in said[-1]
-        with pytest.raises(SmokeFailed, match="model resnet has no AVAILABLE version"):
-            smoke_test(None, "", [{"name": "resnet"}], say=said.append, base_url=server.url)
-        server.state = "LOADING"
-        with pytest.raises(SmokeFailed, match=r"states \['LOADING'\]"):
-            smoke_test(None, "", models, say=said.append, base_url=server.url)
-
-
 def test_a_release_changed_by_someone_else_during_the_waits_is_not_upgraded():
     from tfserving_harness.rollout.release import ReleaseError
 

@@ -1,6 +1,6 @@
-"""Stand-ins for the rollout tool's tests: a Prometheus HTTP API and a TF Serving REST API on
-loopback. Test-only: they answer like the real servers (Prometheus' `/api/v1/query` JSON, TF
-Serving's model status / metadata / predict JSON), from numbers the test sets."""
+"""A stand-in for the rollout tool's tests: a Prometheus HTTP API on loopback. Test-only: it answers
+like the real server (`/api/v1/query` JSON) from numbers the test sets. Where the tests need TF
+Serving they run the one TF Serving stand-in, tfserving_harness.standin (launch.demo_server)."""
 
 from __future__ import annotations
 
@@ -86,52 +86,6 @@ class _PrometheusHandler(BaseHTTPRequestHandler):
             return
         query = parse_qs(url.query).get("query", [""])[0]
         _reply(self, *self.server.owner.answer(query))
-
-    def log_message(self, *args):
-        pass
-
-
-@dataclass
-class TFServingRestStandIn(_Server):
-    """TF Serving's REST answers for the demo model: status, metadata (input x / output y
-    float32 [-1, 1]) and predict (y = 0.5 x + version + 1). `state` is the reported version state."""
-
-    models: dict[str, int] = field(default_factory=lambda: {"half_plus_two": 2})
-    state: str = "AVAILABLE"
-    requests: list[str] = field(default_factory=list)
-
-    def __post_init__(self):
-        _Server.__init__(self, _TFServingHandler)
-
-
-_MODEL_PATH = re.compile(r"^/v1/models/([^/:]+)(/metadata|:predict)?$")
-
-
-class _TFServingHandler(BaseHTTPRequestHandler):
-    def _route(self):
-        owner: TFServingRestStandIn = self.server.owner
-        owner.requests.append(f"{self.command} {self.path}")
-        match = _MODEL_PATH.match(self.path)
-        if not match or match.group(1) not in owner.models:
-            return _reply(self, 404, {"error": f"Servable not found for request: {self.path}"})
-        name, what = match.group(1), match.group(2)
-        version = owner.models[name]
-        if what is None:
-            return _reply(self, 200, {"model_version_status": [{"version": str(version), "state": owner.state,
-                                                                "status": {"error_code": "OK", "error_message": ""}}]})
-        if what == "/metadata":
-            tensor = {"dtype": "DT_FLOAT", "tensor_shape": {"dim": [{"size": "-1"}, {"size": "1"}], "unknown_rank": False}}
-            return _reply(self, 200, {"model_spec": {"name": name, "version": str(version)}, "metadata": {"signature_def": {
-                "signature_def": {"serving_default": {"inputs": {"x": {**tensor, "name": "x:0"}}, "outputs": {"y": {**tensor, "name": "y:0"}},
-                                                      "method_name": "tensorflow/serving/predict"}}}}})
-        length = int(self.headers.get("Content-Length") or 0)
-        body = json.loads(self.rfile.read(length) or b"{}")
-        x = body.get("inputs", {}).get("x")
-        if x is None:
-            return _reply(self, 400, {"error": "missing input x"})
-        return _reply(self, 200, {"outputs": [[0.5 * row[0] + version + 1] for row in x]})
-
-    do_GET = do_POST = _route
 
     def log_message(self, *args):
         pass

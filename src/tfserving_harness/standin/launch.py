@@ -146,3 +146,50 @@ def load_standin(*, service_time_ms: float = 0.0, concurrency: int = 0, error_ra
         flags = [f"--model_config_file={config}", f"--monitoring_config_file={monitoring}", *LOAD_TIER_FLAGS]
         with running(flags, env=knobs, timeout=timeout) as handle:
             yield handle
+
+
+METRICS_PATH = "/monitoring/prometheus/metrics"
+
+
+@contextlib.contextmanager
+def demo_server(*, available: bool = True, timeout: float = 90.0) -> Iterator[Running]:
+    """The demo model (versions 1 and 2, as `half_plus_two`) with metrics on at METRICS_PATH: what
+    the rollout tool's tests smoke-test. `available=False`: the model is then removed from
+    models.config and the server re-reads it (every second here): its versions are unloaded, and
+    GET /v1/models/half_plus_two keeps answering 200 with them in state END (ServerCore keeps the
+    states of a removed model), a server that knows the model but serves no version of it."""
+    import requests
+
+    from .. import demo_model
+
+    with demo_models() as config:
+        model = model_entry(demo_model.MODEL_NAME, config.parent / demo_model.MODEL_NAME)
+        # Another model stays: a config that lists none is a server with nothing to serve.
+        keeper = model_entry("keeper", config.parent / demo_model.MODEL_NAME, policy="specific { versions: 1 }")
+        config.write_text(models_config(model, keeper))
+        monitoring = config.parent / "monitoring.config"
+        monitoring.write_text(f'prometheus_config {{ enable: true path: "{METRICS_PATH}" }}\n')
+        flags = [f"--model_config_file={config}", f"--monitoring_config_file={monitoring}", "--model_config_file_poll_wait_seconds=1"]
+        with running(flags, timeout=timeout) as handle:
+            if not available:
+                staging = config.with_suffix(".new")
+                staging.write_text(models_config(keeper))
+                staging.replace(config)
+                url = f"{handle.rest_url}/v1/models/{demo_model.MODEL_NAME}"
+                deadline = time.monotonic() + timeout
+                while {v["state"] for v in requests.get(url, timeout=5).json()["model_version_status"]} != {"END"}:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"the stand-in did not unload {demo_model.MODEL_NAME} within {timeout:.0f} s; its log "
+                                           f"ends:\n{handle.output[-3000:]}")
+                    time.sleep(0.1)
+            yield handle
+
+
+def predictions_served(handle: Running, model: str) -> float:
+    """How many REST and gRPC predictions `model` has answered, from the server's own
+    request_latency count (request_count also counts status and metadata requests)."""
+    from ..load import server_metrics
+
+    samples = server_metrics.scrape(handle.rest_url + METRICS_PATH)
+    return sum(value for (name, labels), value in samples.items() if name == server_metrics.REQUEST_LATENCY + "_count"
+               and dict(labels).get("model_name") == model and dict(labels).get("API") in server_metrics.PREDICT_APIS)

@@ -13,7 +13,8 @@ from kubernetes import client, config
 from tfserving_harness import helm
 from tfserving_harness.paths import chart_dir
 from tfserving_harness.rollout import cli
-from tfserving_harness.rollout.standins import PrometheusStandIn, TFServingRestStandIn, TrackSample
+from tfserving_harness.rollout.standins import PrometheusStandIn, TrackSample
+from tfserving_harness.standin import launch
 
 PINNED = [{"name": "half_plus_two", "basePath": "/models/half_plus_two", "versionPolicy": {"specific": {"versions": [1]}}}]
 #: A release serving its own model: versions on its storage (the image's here, source none), which the built-in demo is not.
@@ -119,15 +120,18 @@ def test_bluegreen_switch_smoke_tests_then_rollback(cluster, namespace):
     release = Release(cluster, namespace, {"blueGreen": {"enabled": True, "active": "blue", "green": {"image": {"tag": "2.20.0"}}}})
     assert release.main_service_track() == "blue"
 
-    with TFServingRestStandIn(state="LOADING") as loading:
-        assert release.tool("bluegreen switch", "--to", "green", "--preview-url", loading.url) == cli.ERROR
+    # The preview Service's pods are stand-ins here (nothing runs on stand-in nodes): the TF Serving
+    # stand-in on loopback plays them, first without an AVAILABLE version of the model.
+    with launch.demo_server(available=False) as unavailable:
+        assert release.tool("bluegreen switch", "--to", "green", "--preview-url", unavailable.rest_url) == cli.ERROR
         assert release.main_service_track() == "blue" and release.revision() == 1, "a failed smoke test changes nothing"
 
-    with TFServingRestStandIn() as preview:
-        assert release.tool("bluegreen switch", "--to", "green", "--preview-url", preview.url, "--dry-run") == cli.OK
-        assert release.revision() == 1 and not preview.requests, "a dry run neither switches nor smoke-tests"
-        assert release.tool("bluegreen switch", "--to", "green", "--preview-url", preview.url) == cli.OK
-        assert "POST /v1/models/half_plus_two:predict" in preview.requests, preview.requests
+    with launch.demo_server() as preview:
+        assert release.tool("bluegreen switch", "--to", "green", "--preview-url", preview.rest_url, "--dry-run") == cli.OK
+        served = launch.predictions_served(preview, "half_plus_two")
+        assert release.revision() == 1 and served == 0, "a dry run neither switches nor smoke-tests"
+        assert release.tool("bluegreen switch", "--to", "green", "--preview-url", preview.rest_url) == cli.OK
+        assert launch.predictions_served(preview, "half_plus_two") == 1, "the smoke test asks the preview for one prediction"
     assert release.main_service_track() == "green" and release.revision() == 2
     assert release.tool("bluegreen switch", "--to", "green") == cli.OK and release.revision() == 2, "a re-run changes nothing"
 

@@ -25,10 +25,15 @@ PYTEST := GOGC=$${GOGC:-400} $(PY) -m pytest
 # The cluster tier waits on the API server (helm --wait, the controllers) more than it computes:
 # 6 workers on 2 cores, tests spread one by one (one file holds 30 scenario lifecycles).
 CLUSTER_PYTEST_ARGS ?= -n 6 --dist load --durations=5
+# Where `make standin-image` keeps its archive (one, keyed by its inputs' hash); .ci/run keeps it across clones.
+STANDIN_CACHE ?= .cache/standin-image
+# The e2e tier waits too (pods starting, grace periods running out): 6 workers, the longest tests
+# handed out first (tests/integration/e2e/conftest.py).
+E2E_PYTEST_ARGS ?= -n 6 --dist load --durations=5
 
 .PHONY: help
 help: ## List the targets
-	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 .PHONY: setup
 setup: ## Create .venv and install everything, pinned (helm included)
@@ -39,7 +44,7 @@ setup: ## Create .venv and install everything, pinned (helm included)
 	$(HELM) version --short
 
 .PHONY: test
-test: ## Every test tier that runs on one machine (cluster tier when KUBECONFIG answers; kind tests skip with the reason); the version check when BASE_REF is set
+test: ## Every test tier that runs on one machine (the cluster tier when KUBECONFIG answers, the e2e tier on a real node or kind; each skips with the reason otherwise); the version check when BASE_REF is set
 	$(VENV)/bin/ruff check src scripts tests loadtests
 	$(MAKE) --no-print-directory lint-workflows
 	$(MAKE) --no-print-directory test-unit
@@ -47,10 +52,9 @@ test: ## Every test tier that runs on one machine (cluster tier when KUBECONFIG 
 	$(MAKE) --no-print-directory test-harness
 	$(MAKE) --no-print-directory test-model
 	$(MAKE) --no-print-directory test-standin
-	$(MAKE) --no-print-directory test-e2e
 	$(MAKE) --no-print-directory test-load
 	$(MAKE) --no-print-directory test-publishing
-	$(MAKE) --no-print-directory test-cluster
+	$(MAKE) --no-print-directory test-clusters
 	$(MAKE) --no-print-directory check-version
 
 .PHONY: test-load
@@ -60,6 +64,13 @@ test-load: ## The real locustfiles, headless, against the TF Serving stand-in on
 .PHONY: bench-load
 bench-load: ## Requests/s per Locust process: REST and gRPC users vs a bare FastHttpUser and wrk, against the stand-in
 	$(PY) scripts/bench_load.py $(BENCH_ARGS)
+
+.PHONY: test-clusters
+test-clusters: ## The cluster tier and the e2e tier side by side (each waits on its own cluster far more than it computes), every line marked with its tier
+	@status=0; \
+	{ $(MAKE) --no-print-directory test-cluster 2>&1 | awk '{ print "[cluster] " $$0; fflush() }'; } & cluster=$$!; \
+	{ $(MAKE) --no-print-directory test-e2e 2>&1 | awk '{ print "[e2e] " $$0; fflush() }'; } & e2e=$$!; \
+	wait $$cluster || status=1; wait $$e2e || status=1; exit $$status
 
 .PHONY: test-cluster
 test-cluster: ## tests/integration/cluster: installs on a real API server (KUBECONFIG; ../shared/k8s-local/up.sh gives one); skipped without one
@@ -104,12 +115,12 @@ test-standin: ## The TF Serving stand-in as a local process (flags, REST/gRPC an
 	$(PYTEST) tests/standin $(PYTEST_ARGS)
 
 .PHONY: standin-image
-standin-image: ## Build the TF Serving stand-in image (no Docker daemon; cached in .cache/standin-image/ by a hash of its inputs); LOAD=1 also imports it into k8s-local's real node
-	$(PY) -m tfserving_harness.standin.image --tfs-api $(TFS_API) $(if $(LOAD),--load)
+standin-image: ## Build the TF Serving stand-in image (no Docker daemon; cached in STANDIN_CACHE by a hash of its inputs); LOAD=1 also imports it into k8s-local's real node (K8S_LOCAL_DIR: its state dir)
+	$(PY) -m tfserving_harness.standin.image --tfs-api $(TFS_API) --cache-dir $(STANDIN_CACHE) $(if $(LOAD),--load)
 
 .PHONY: test-e2e
-test-e2e: ## tests/integration/e2e: pods that really run (kind with the real tensorflow/serving image); without one every test is skipped with the reason
-	$(PYTEST) tests/integration -m e2e
+test-e2e: ## tests/integration/e2e: pods that really run, on k8s-local's real node (TFS_E2E_KUBECONFIG, else KUBECONFIG; make standin-image LOAD=1) or kind (make kind-up); skipped with the reason without one
+	$(PYTEST) tests/integration -m e2e $(E2E_PYTEST_ARGS)
 
 .PHONY: setup-done
 setup-done:

@@ -336,7 +336,7 @@ class Run:
         self.cpu_mark = (time.time(), _cpu_seconds(self.process))
         gevent.spawn(self.report_loop)
 
-    def on_request(self, response_time=None, exception=None, **_kwargs) -> None:
+    def on_request(self, response_time: float | None, exception) -> None:
         if self.part is not None and not self.part_final:
             self.part.record(response_time, exception is not None)
 
@@ -673,7 +673,11 @@ _report_dir: Path | None = None  # of the last report written; the quit event ca
 @events.init.add_listener
 def on_init(environment, runner, **_kwargs) -> None:
     environment.tfserving = Run(environment)
-    environment.events.request.add_listener(lambda **kwargs: environment.tfserving.on_request(**kwargs))
+
+    def on_request(response_time=None, exception=None, **_kwargs) -> None:  # every request: kept lean
+        environment.tfserving.on_request(response_time, exception)
+
+    environment.events.request.add_listener(on_request)
     if not isinstance(runner, WorkerRunner):
         runner.register_message("tfs_window", lambda msg, **_: environment.tfserving.on_window_message(msg))
     if isinstance(runner, MasterRunner):

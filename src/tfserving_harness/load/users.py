@@ -279,6 +279,9 @@ class Run:
         self.measure_start, self.window_shape_t = time.monotonic(), shape_t
         self.env.runner.send_message("tfs_measure", origin)  # the only process: runs open_window at once
         if self.distributed:
+            # The master's stats hold nothing yet (workers send none of their warm-up); Locust's table
+            # divides by the time since they started, which is now the window's start.
+            self.env.runner.stats.total.start_time = origin
             self.master_cpu_start = _cpu_seconds(self.process)
         self.metrics_before = self.read_metrics()
         log.info("warm-up done: measuring from now")

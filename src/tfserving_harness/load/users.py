@@ -423,10 +423,11 @@ class Run:
 
     # --- the timeline (master/local, at the end) ---
     def timeline(self, seconds: float) -> list[report.Point]:
-        """One point per whole second of the window, from every process's requests of that second."""
+        """One point per second of the window (a last part-second of at least half counts as one), from every
+        process's requests of that second."""
         samples = self.recorder.samples if self.recorder else []
         points = []
-        for k in range(math.floor(seconds)):
+        for k in range(round(seconds)):
             second = self.window.seconds.get(k, window.Second())
             located = shapes.locate(self.phases, self.window_shape_t + k + 0.5) if self.phases else None
             at = self.measure_start + k + 1

@@ -11,11 +11,13 @@ import os
 import shutil
 import subprocess
 import threading
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+import requests
 import yaml
 
 from tfserving_harness import adapter_values, helm
@@ -361,8 +363,6 @@ def test_pod_storage_follows_metrics_servers_pod_test(batches, expected):
     storage = metrics_server.PodStorage(60 * NS)
     for (s, t, cpu, memory), in batches:  # one container per batch
         storage.store({("ns1", "pod1"): {"container1": _point(start + s, start + t, cpu, memory)}})
-    from datetime import datetime, timezone
-
     got = storage.pod_metrics("ns1", "pod1", {}, datetime.now(timezone.utc))
     if expected is None:
         assert got is None
@@ -377,8 +377,6 @@ def test_cpu_decrease_leaves_the_container_out():
     storage = metrics_server.PodStorage(60 * NS)
     storage.store({("ns1", "pod1"): {"c": _point(0, 110, 20, MIB)}})
     storage.store({("ns1", "pod1"): {"c": _point(0, 120, 10, MIB)}})
-    from datetime import datetime, timezone
-
     assert storage.pod_metrics("ns1", "pod1", {}, datetime.now(timezone.utc))["containers"] == []
 
 
@@ -387,8 +385,6 @@ def test_recorded_kubelet_scrapes_give_the_busy_pods_cpu():
     before it, a fresh container at resolution 15 s), the second gives the rate between the two."""
     first, second = (metrics_server.decode((FIXTURES / "metrics-server" / f"kubelet-metrics-resource-{i}.txt").read_text(), 0) for i in (1, 2))
     storage = metrics_server.PodStorage(15 * NS)
-    from datetime import datetime, timezone
-
     now = datetime.now(timezone.utc)
     storage.store(first)
     fresh = storage.pod_metrics("as-rec", "bb", {"run": "bb"}, now)
@@ -409,7 +405,7 @@ def test_pod_metrics_has_the_shape_of_a_real_metrics_servers():
     storage = metrics_server.PodStorage(15 * NS)
     storage.store({("kube-system", "s"): {"kube-scheduler": _point(0, 1000, 1, 22244 * 1024)}})
     storage.store({("kube-system", "s"): {"kube-scheduler": _point(0, 1030, 1.28678890, 22244 * 1024)}})
-    standin = metrics_server.MetricsServerStandIn(lambda: [], lambda ns, selector: [("kube-system", "s", {})], requests_session())
+    standin = metrics_server.MetricsServerStandIn(lambda: [], lambda ns, selector: [("kube-system", "s", {})], requests.Session())
     standin.storage = storage
     code, body = standin.route(["apis", "metrics.k8s.io", "v1beta1", "namespaces", "kube-system", "pods", "s"], {})
     assert code == 200
@@ -421,12 +417,6 @@ def test_pod_metrics_has_the_shape_of_a_real_metrics_servers():
     assert (code, missing["message"]) == (404, 'pods "gone" not found')
 
 
-def requests_session():
-    import requests
-
-    return requests.Session()
-
-
 @pytest.mark.parametrize(("nanoseconds", "text"), [(0, "0s"), (5 * NS, "5s"), (11_036_000_000, "11.036s"), (60_500_000_000, "1m0.5s"),
                                                    (3_600 * NS + 5 * NS, "1h0m5s"), (500_000_000, "500ms"), (1500, "1.5µs")])
 def test_windows_are_written_like_go_durations(nanoseconds, text):
@@ -435,4 +425,26 @@ def test_windows_are_written_like_go_durations(nanoseconds, text):
 
 def test_metric_resolution_below_ten_seconds_is_refused():
     with pytest.raises(ValueError, match="at least 10s"):
-        metrics_server.MetricsServerStandIn(lambda: [], lambda ns, s: [], requests_session(), resolution=5)
+        metrics_server.MetricsServerStandIn(lambda: [], lambda ns, s: [], requests.Session(), resolution=5)
+
+
+# --- loadtests/k8s as the autoscaling tier applies it ----------------------------------------
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl (its built-in kustomize) renders loadtests/k8s: install kubectl")
+def test_the_tiers_overlay_changes_only_image_options_and_cpu_requests(tmp_path):
+    from tfserving_harness.autoscaling import incluster
+
+    directory = incluster.overlay(tmp_path / "o", namespace="as-x", image="tfserving-harness/tfs-locust:abc",
+                                  options={"LOCUST_EXPECT_WORKERS": "3", "TFS_LOAD_PROFILE": "autoscale"}, cpu_request="10m")
+    docs = [d for d in yaml.safe_load_all(incluster.render(directory)) if d]
+    jobs = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Job"}
+    options = next(d for d in docs if d["kind"] == "ConfigMap")["data"]
+    assert {d["metadata"].get("namespace") for d in docs} == {"as-x"}
+    assert (options["TFS_LOAD_PROFILE"], options["LOCUST_EXPECT_WORKERS"], jobs["locust-worker"]["spec"]["parallelism"]) == ("autoscale", "3", 3)
+    for job in jobs.values():
+        container, = job["spec"]["template"]["spec"]["containers"]
+        assert container["image"] == "tfserving-harness/tfs-locust:abc"
+        assert container["resources"]["requests"]["cpu"] == "10m"
+        assert container["resources"]["requests"]["memory"]  # everything else as the manifest has it
+    assert options["TFS_REPORT_DIR"] == "/reports" and options["LOCUST_AUTOSTART"] == "true"

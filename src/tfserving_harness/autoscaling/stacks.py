@@ -20,24 +20,32 @@ from typing import Callable, Mapping
 import requests
 from kubernetes import client
 
+from .. import adapter_values
 from . import adapter, aggregated, kubernetes_sd, metrics_server, scrape_config
 from .prometheus import LocalPrometheus, api_server_from_kubeconfig
 
 
-def _say(message: str) -> None:
+def say(message: str) -> None:
+    """Progress of the autoscaling tier, flushed at once (pytest -s shows it as it happens)."""
     print(f"[autoscaling] {message}", flush=True)
 
 
 @dataclass
 class CustomMetrics:
+    """`adapter_config`: prometheus-adapter's config file; by default the chart's own rules rendered with
+    `rate_window` (autoscaling.prometheusAdapter.rateWindow, which the releases it serves must use too)."""
+
     api: client.ApiClient
     kubeconfig: str
-    adapter_config: Mapping
+    rate_window: str = "2m"
+    adapter_config: Mapping | None = None
     relist_interval: float = 5.0
-    progress: Callable[[str], None] = _say
+    progress: Callable[[str], None] = say
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="tfs-custom-metrics-")))
 
     def start(self) -> CustomMetrics:
+        if self.adapter_config is None:
+            self.adapter_config = adapter_values.rendered_config({"prometheusAdapter": {"rateWindow": self.rate_window}})
         self.credentials = api_server_from_kubeconfig(self.kubeconfig, self.root / "kube")
         self.discovery = kubernetes_sd.KubernetesDiscoveryStandIn(self.api, self.root / "sd").run(on_error=self.progress)
         self.prometheus = LocalPrometheus(root=self.root / "prometheus").start(progress=self.progress)
@@ -93,6 +101,7 @@ def kubelet_session(kubeconfig: str, directory: Path) -> requests.Session:
     """A session that authenticates to kubelets with the kubeconfig's client certificate and checks them against its CA."""
     credentials = api_server_from_kubeconfig(kubeconfig, directory)
     session = requests.Session()
+    session.trust_env = False  # REQUESTS_CA_BUNDLE in the environment would override `verify` (requests merges it in per request)
     session.cert = (credentials.cert_file, credentials.key_file)
     session.verify = credentials.ca_file
     return session
@@ -103,7 +112,7 @@ class ResourceMetrics:
     api: client.ApiClient
     kubeconfig: str
     resolution: float = 10.0
-    progress: Callable[[str], None] = _say
+    progress: Callable[[str], None] = say
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="tfs-resource-metrics-")))
 
     def start(self) -> ResourceMetrics:

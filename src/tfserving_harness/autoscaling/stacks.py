@@ -89,12 +89,7 @@ class CustomMetrics:
                           "Prometheus log:", self.prometheus.log_tail(2000)])
 
     def stop(self) -> None:
-        for step in (lambda: self.registration.unregister(), lambda: self.server.stop(), lambda: self.adapter.stop(),
-                     lambda: self.discovery.stop(), lambda: self.prometheus.remove()):
-            try:
-                step()
-            except AttributeError:  # start() stopped half way
-                pass
+        _stop_all(self, ("registration", "unregister"), ("server", "stop"), ("adapter", "stop"), ("discovery", "stop"), ("prometheus", "remove"))
 
 
 def kubelet_session(kubeconfig: str, directory: Path) -> requests.Session:
@@ -144,8 +139,19 @@ class ResourceMetrics:
                           "last requests to metrics.k8s.io:", *list(self.server.requests)[-30:]])
 
     def stop(self) -> None:
-        for step in (lambda: self.registration.unregister(), lambda: self.server.stop(), lambda: self.metrics_server.stop()):
-            try:
-                step()
-            except AttributeError:
-                pass
+        _stop_all(self, ("registration", "unregister"), ("server", "stop"), ("metrics_server", "stop"))
+
+
+def _stop_all(stack, *steps: tuple[str, str]) -> None:
+    """Every part that start() got to, each stopped even when an earlier one fails; the first failure is raised after."""
+    errors = []
+    for attribute, method in steps:
+        part = getattr(stack, attribute, None)
+        if part is None:  # start() stopped half way
+            continue
+        try:
+            getattr(part, method)()
+        except Exception as error:  # noqa: BLE001 - the Prometheus process and the APIService must go even so
+            errors.append(error)
+    if errors:
+        raise errors[0]

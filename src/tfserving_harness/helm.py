@@ -149,8 +149,9 @@ def find_helm() -> str:
 def run_helm(args: Sequence[str], *, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
     command = [find_helm(), *args]
     # helm runs for ~0.1 s and peaks near 60 MB: Go's garbage collector only costs CPU here
-    # (about a third of each render). A GOGC the caller set wins.
-    env = {**os.environ, "GOGC": os.environ.get("GOGC", "off")}
+    # (about a third of each render). Always off: a GOGC in the environment is for the in-process
+    # Helm 4 of this process and its workers (tests/conftest.py), which lives for the whole run.
+    env = {**os.environ, "GOGC": "off"}
     result = subprocess.run(command, input=stdin, capture_output=True, text=True, env=env)
     if check and result.returncode != 0:
         raise RenderError(f"helm {args[0]} failed (exit {result.returncode})", result.stderr, command)
@@ -196,15 +197,44 @@ def _share_load(key: str) -> Any:
     if kind == "error":
         message, stderr, command = payload
         return RenderError(message, stderr, command)
-    return tuple(freeze(doc) for doc in payload)
+    return _documents(kind, payload)
 
 
 def _share_store(key: str, outcome: tuple[str, Any]) -> None:
+    """`outcome` is (renderer, helm's output) or ("error", (message, stderr, command)): the text,
+    not the parsed documents, is what pickles fastest and parses through the same memo."""
     path = _share_path(key)
     if path is not None:
         partial = path.with_suffix(f".{os.getpid()}.partial")
         partial.write_bytes(pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL))
         os.replace(partial, path)  # atomic: a reader sees the whole file or none
+
+
+#: Frozen documents per rendered template text. Renders share most of their templates' output (the
+#: ServiceAccount, the Services, the ConfigMaps of every scenario that leaves them alone), so each
+#: distinct text is parsed and frozen once per process: a fifth of a render's CPU before. Frozen
+#: documents are read-only, so renders can share them.
+_parsed: dict[str, tuple] = {}
+
+
+def _parse(text: str) -> tuple:
+    return tuple(freeze(doc) for doc in yamlio.load_all(text) if doc)
+
+
+def _parse_template(text: str) -> tuple:
+    parsed = _parsed.get(text)
+    if parsed is None:
+        parsed = _parsed[text] = _parse(text)
+    return parsed
+
+
+def _documents(renderer: str, output: Any) -> tuple:
+    """The documents of one render, read-only: `sdk` output is {template path: text} (NOTES.txt
+    left out), in template-path order; `binary` output is helm's stdout (every template in one
+    text, rarely the same twice), in Helm's install order."""
+    if renderer == "binary":
+        return _parse(output)
+    return tuple(doc for path in sorted(output) if not path.endswith("NOTES.txt") for doc in _parse_template(output[path]))
 
 
 #: The two renderers. `sdk` is Helm 4 in-process (helm-python-sdk, the chart loaded once per
@@ -256,21 +286,77 @@ def merge_values(base: Any, override: Any) -> Any:
     return override
 
 
+#: The words Helm 4 puts before values.schema.json's violations when a render refuses the values
+#: (helm.sh/helm/v4 pkg/chart/common/util/values.go, ToRenderValuesWithSchemaValidation, v4.2.3).
+HELM4_SCHEMA_REFUSAL = "values don't meet the specifications of the schema(s) in the following chart(s):\n"
+
+
+class _SdkChart:
+    """A chart loaded into Helm 4, with its values schema compiled once.
+
+    Helm 4 validates the values against values.schema.json on every render, compiling the schema
+    each time: half the CPU of a render of this chart. So the chart is loaded twice, as it is and
+    without its values.schema.json, and the schema is compiled once with jsonschema-rs. Values the
+    compiled schema accepts render on the copy without it; values it refuses are validated by Helm 4
+    itself (helm_schema_validate, what a render runs before any template), so a refusal carries
+    Helm 4's own words. jsonschema-rs follows the same draft and the same format rules as Helm 4's
+    validator (santhosh-tekuri/jsonschema v6) and its patterns match like Go's RE2, except that
+    ECMA-262 whitespace is wider (a pattern may refuse more here, and then Helm 4 decides);
+    tests/unit/test_in_process_render.py holds the two to the same verdicts."""
+
+    def __init__(self, chart: Path) -> None:
+        sdk = _sdk_module()
+        self.chart = sdk.Chart.load(str(chart))
+        self.kube_version_constraint = self.chart.metadata.get("kubeVersion")
+        self.unchecked = self.chart
+        self.schema = None
+        schema_file = chart / "values.schema.json"
+        if schema_file.is_file():
+            import jsonschema_rs
+
+            # Draft and format assertions from the schema's $schema, defaulting like Helm 4 (2020-12).
+            self.schema = jsonschema_rs.validator_for(json.loads(schema_file.read_text()))
+            with tempfile.TemporaryDirectory(prefix="tfs-unchecked-") as scratch:
+                copy = Path(scratch, chart.name)
+                shutil.copytree(chart, copy, ignore=lambda directory, names: ["values.schema.json"] if Path(directory) == chart else [])
+                self.unchecked = sdk.Chart.load(str(copy))  # read into memory: the folder can go
+
+    def close(self) -> None:
+        for loaded in {id(self.chart): self.chart, id(self.unchecked): self.unchecked}.values():
+            loaded.close()
+
+    def for_values(self, values_json: str, command: list[str]):
+        """The loaded chart to render `values_json` with; raises Helm 4's RenderError when they
+        break values.schema.json."""
+        if self.schema is None:
+            return self.chart
+        native = _sdk_module()._native
+        # The values Helm validates: the chart's defaults coalesced with the given ones (nulls drop keys).
+        effective = json.loads(native.call_string("helm_chart_merge_values", self.chart._raw(), values_json))
+        if self.schema.is_valid(effective):
+            return self.unchecked
+        try:
+            native.call_status("helm_schema_validate", self.chart._raw(), values_json)
+        except _sdk_module().errors.HelmError as error:
+            raise RenderError("helm (SDK) render failed", HELM4_SCHEMA_REFUSAL + str(error), command) from None
+        return self.unchecked  # refused here, accepted by Helm 4 (ECMA whitespace): Helm 4 decides
+
+
 class _SdkCharts:
     """Charts loaded into Helm 4 once per process, reloaded when a file under the chart changes."""
 
     def __init__(self) -> None:
-        self._loaded: dict[Path, tuple[tuple, Any]] = {}
+        self._loaded: dict[Path, tuple[tuple, _SdkChart]] = {}
         self._lock = threading.Lock()
 
-    def get(self, chart: Path):
+    def get(self, chart: Path) -> _SdkChart:
         fingerprint = _tree_fingerprint(chart)
         with self._lock:
             loaded = self._loaded.get(chart)
             if loaded is None or loaded[0] != fingerprint:
                 if loaded is not None:
                     loaded[1].close()
-                loaded = (fingerprint, _sdk_module().Chart.load(str(chart)))
+                loaded = (fingerprint, _SdkChart(chart))
                 self._loaded[chart] = loaded
             return loaded[1]
 
@@ -297,21 +383,34 @@ def _render_sdk(values: dict, name: str, namespace: str, kube_version: str, api_
         raise HelmNotFoundError("TFS_RENDERER=sdk needs helm-python-sdk: run `make setup`, or set TFS_RENDERER=binary")
     merged: dict = {}
     for values_file in values_files:
-        merged = merge_values(merged, yamlio.load(Path(values_file).read_text()) or {})
+        merged = merge_values(merged, _values_file(values_file))
     merged = merge_values(merged, values)
     options = {"name": name, "namespace": namespace, "kube_version": kube_version, "api_versions": api_versions}
     command = ["helm-python-sdk render", name, str(chart), json.dumps(options)]
     loaded = _sdk_charts.get(chart)
-    constraint = loaded.metadata.get("kubeVersion")
-    if constraint:
-        check_kube_version(constraint, kube_version)
+    if loaded.kube_version_constraint:
+        check_kube_version(loaded.kube_version_constraint, kube_version)
+    values_json = json.dumps(merged)
+    chart_to_render = loaded.for_values(values_json, command)
     try:
         # The wrapper's Chart.render does not pass kube_version/api_versions (0.2.2); the native call does.
-        rendered = sdk._native.call_string("helm_render", loaded._raw(),
-                                           json.dumps(merged), json.dumps(options))
+        rendered = sdk._native.call_string("helm_render", chart_to_render._raw(), values_json, json.dumps(options))
     except sdk.errors.HelmError as error:
         raise RenderError("helm (SDK) render failed", str(error), command) from None
     return json.loads(rendered)
+
+
+#: Parsed values files by contents: a scenario's file is read for every render of it. merge_values
+#: copies what it changes, so the parsed values are never modified.
+_values_files: dict[bytes, Any] = {}
+
+
+def _values_file(path: str) -> Any:
+    contents = Path(path).read_bytes()
+    parsed = _values_files.get(contents)
+    if parsed is None:
+        parsed = _values_files[contents] = yamlio.load(contents.decode()) or {}
+    return parsed
 
 
 def check_kube_version(constraint: str, kube_version: str) -> None:
@@ -338,14 +437,6 @@ def _version_tuple(version: str) -> tuple[int, int, int]:
     return tuple(parts + [0] * (3 - len(parts)))  # type: ignore[return-value]
 
 
-def _documents_sdk(templates: dict[str, str]) -> tuple:
-    docs = []
-    for path in sorted(templates):
-        if not path.endswith("NOTES.txt"):
-            docs.extend(doc for doc in yamlio.load_all(templates[path]) if doc)
-    return tuple(docs)
-
-
 def render_chart(
     values: dict | None = None,
     *,
@@ -361,12 +452,15 @@ def render_chart(
     """Render the whole chart and return its documents, read-only.
 
     The whole chart is rendered (no `--show-only`) so `fail` messages from any template surface as a
-    RenderError. Results are cached per process on the canonical JSON of the arguments; the
-    returned documents are frozen, so no test can change what the next one sees. `renderer` is
-    `sdk` or `binary` (default: `default_renderer()`); documents come in template-path order with
-    `sdk` and in Helm's install order with `binary`, so compare them as sets, never by position.
+    RenderError. Results are cached per process on the canonical JSON of the arguments and the
+    contents of the values files (so an edited file is rendered again); the returned documents are
+    frozen, so no test can change what the next one sees. `renderer` is `sdk` or `binary` (default:
+    `default_renderer()`); documents come in template-path order with `sdk` and in Helm's install
+    order with `binary`, so compare them as sets, never by position.
     """
     renderer = renderer or default_renderer()
+    if renderer not in RENDERERS:
+        raise ValueError(f"renderer {renderer!r}: use one of {', '.join(RENDERERS)}")
     chart_path = Path(chart) if chart else chart_dir()
     files = [str(Path(f).resolve()) for f in values_files]
     api_list = sorted(set(api_versions))
@@ -377,7 +471,7 @@ def render_chart(
             "namespace": namespace,
             "kube_version": kube_version,
             "api_versions": api_list,
-            "values_files": files,
+            "values_files": [[path, _file_digest(path)] for path in files],
             "chart": str(chart_path),
             "renderer": renderer,
         },
@@ -402,13 +496,11 @@ def render_chart(
             cache_stats.misses += 1
     try:
         if renderer == "sdk":
-            raw = _documents_sdk(_render_sdk(values or {}, name, namespace, kube_version, api_list, files, chart_path))
-        elif renderer == "binary":
-            command = _template_command(files, name, namespace, kube_version, api_list, chart_path)
-            raw = tuple(doc for doc in yamlio.load_all(run_helm(command, stdin=yaml.safe_dump(values or {})).stdout) if doc)
+            output: Any = _render_sdk(values or {}, name, namespace, kube_version, api_list, files, chart_path)
         else:
-            raise ValueError(f"renderer {renderer!r}: use one of {', '.join(RENDERERS)}")
-        documents = tuple(freeze(doc) for doc in raw)
+            command = _template_command(files, name, namespace, kube_version, api_list, chart_path)
+            output = run_helm(command, stdin=yaml.safe_dump(values or {})).stdout
+        documents = _documents(renderer, output)
     except RenderError as error:
         if use_cache:
             with _cache_lock:
@@ -418,8 +510,16 @@ def render_chart(
     if use_cache:
         with _cache_lock:
             _cache[key] = documents
-        _share_store(key, ("documents", raw))
+        _share_store(key, (renderer, output))
     return documents
+
+
+def _file_digest(path: str) -> str | None:
+    """A values file's contents in the cache key (None when it is missing: the renderer says so)."""
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return None
 
 
 @functools.lru_cache(maxsize=None)

@@ -17,7 +17,7 @@ TFS_API := tensorflow-serving-api==2.20.0
 # tests handed out one by one (worksteal), and tests/conftest.py gives the workers their GOGC: a
 # target runs what `pytest <dir>` runs typed. `make test-unit PYTEST_ARGS="-n 0"` runs in one process.
 PYTEST_ARGS ?=
-# The TensorFlow and registry tiers keep each file on one worker (a file shares one SavedModel or registry).
+# The TensorFlow, stand-in and registry tiers keep each file on one worker (a file shares one SavedModel, server or registry).
 FILE_PYTEST_ARGS ?= $(if $(filter command line environment,$(origin PYTEST_ARGS)),$(PYTEST_ARGS),--dist loadfile)
 PYTEST := $(PY) -m pytest
 # The cluster tier waits on the API server (helm --wait, the controllers) more than it computes:
@@ -43,6 +43,7 @@ test: ## Every test tier that runs on one machine (cluster tier when KUBECONFIG 
 	$(MAKE) --no-print-directory test-unit
 	$(MAKE) --no-print-directory test-harness
 	$(MAKE) --no-print-directory test-model
+	$(MAKE) --no-print-directory test-standin
 	$(MAKE) --no-print-directory test-e2e
 	$(MAKE) --no-print-directory test-load
 	$(MAKE) --no-print-directory test-publishing
@@ -94,6 +95,14 @@ test-harness: ## The harness's own tests (render cache, cluster/upgrade helpers,
 .PHONY: test-model
 test-model: ## Tests that build real SavedModels with TensorFlow (demo model, tfs-rollout validate-model)
 	$(PYTEST) tests/model $(FILE_PYTEST_ARGS)
+
+.PHONY: test-standin
+test-standin: ## The TF Serving stand-in as a local process (flags, REST/gRPC answers, metrics, thread quota, polling, reload wedge, warmup)
+	$(PYTEST) tests/standin $(FILE_PYTEST_ARGS)
+
+.PHONY: standin-image
+standin-image: ## Build the TF Serving stand-in image (no Docker daemon; cached in .cache/standin-image/ by a hash of its inputs); LOAD=1 also imports it into k8s-local's real node
+	$(PY) -m tfserving_harness.standin.image --tfs-api $(TFS_API) $(if $(LOAD),--load)
 
 .PHONY: test-e2e
 test-e2e: ## tests/integration/e2e: pods that really run (kind with the real tensorflow/serving image); without one every test is skipped with the reason

@@ -28,8 +28,8 @@ import psutil
 import requests
 
 from tfserving_harness.load import server_metrics
-from tfserving_harness.load.standin import subprocess_standin
 from tfserving_harness.paths import REPO_ROOT
+from tfserving_harness.standin.launch import load_standin
 
 BODY = json.dumps({"signature_name": "serving_default", "inputs": {"x": [[1.0]]}})
 PATH = "/v1/models/half_plus_two:predict"
@@ -94,7 +94,7 @@ def main() -> None:
     locust = [sys.executable, "-m", "locust", "--headless", "-u", str(args.users), "-r", str(args.users), "-t", f"{args.seconds:g}s",
               "--stop-timeout", "1"]
     best: dict[str, Result | None] = {}
-    with tempfile.TemporaryDirectory() as tmp, subprocess_standin() as standin:
+    with tempfile.TemporaryDirectory() as tmp, load_standin() as standin:
         work = Path(tmp)
         (work / "bare_locustfile.py").write_text(BARE_LOCUSTFILE)
         (work / "post.lua").write_text(WRK_SCRIPT)

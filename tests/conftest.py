@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tfserving_harness import helm, testing
+from tfserving_harness import helm, promtool, testing
 
 #: Go's collector in the in-process Helm 4 runs every few MB at Go's default GOGC=100; at 400 a
 #: render measured ~20% less CPU for ~20 MB more memory. Go reads GOGC once, from the environment
@@ -66,3 +66,13 @@ def scenario():
 @pytest.fixture(scope="session")
 def default_docs():
     return testing.render()
+
+
+@pytest.fixture(scope="session")
+def promtool_available():
+    """Skips, with how to install it, when promtool is missing; with TFS_REQUIRE_PROMTOOL=1 (.ci/run) fails instead."""
+    if promtool.find_promtool() is None:
+        reason = f"promtool is not on PATH: {promtool.INSTALL_HINT}"
+        if os.environ.get("TFS_REQUIRE_PROMTOOL") == "1":
+            pytest.fail(f"TFS_REQUIRE_PROMTOOL=1 and {reason}", pytrace=False)
+        pytest.skip(reason)

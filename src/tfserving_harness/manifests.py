@@ -90,3 +90,35 @@ def walk(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
             yield from walk(item, f"{path}[{index}]")
     else:
         yield path, value
+
+
+def configmap_volume_files(configmap: Mapping, volume: Mapping) -> dict[str, bytes]:
+    """The files a `configMap` volume shows its pod, by path inside the mount: each `items` entry's
+    key at its `path` (without `items`, every key at its own name); `data` as UTF-8, `binaryData`
+    base64-decoded. A key that `items` names and the ConfigMap lacks raises KeyError: the kubelet
+    fails such a mount (unless `optional`)."""
+    import base64
+
+    content = {key: value.encode() for key, value in (configmap.get("data") or {}).items()}
+    content.update({key: base64.b64decode(value, validate=True) for key, value in (configmap.get("binaryData") or {}).items()})
+    items = volume["configMap"].get("items")
+    if items is None:
+        return content
+    return {item["path"]: content[item["key"]] for item in items}
+
+
+def write_like_kubelet(root, files: Mapping[str, bytes]) -> None:
+    """Write a ConfigMap volume's files under `root` the way the kubelet's atomic writer lays them
+    out: the files in a timestamped `..<ts>` folder, `..data` a symlink to it, and each top-level
+    entry a symlink through `..data` (so `root/a/b` is reached through the symlink `root/a`)."""
+    from pathlib import Path
+
+    root = Path(root)
+    payload = root / "..2026_01_01_00_00_00.000000000"
+    for path, data in files.items():
+        target = payload / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    (root / "..data").symlink_to(payload.name)
+    for top in sorted({path.split("/", 1)[0] for path in files}):
+        (root / top).symlink_to(f"..data/{top}")

@@ -154,12 +154,16 @@ _ADAPTER_PLACEHOLDERS = {
 }
 
 
-def expand_adapter_query(metrics_query: str, series: str) -> str:
+def expand_adapter_query(metrics_query: str, series: str, *, label_matchers: str | None = None, group_by: str | None = None) -> str:
     """A prometheus-adapter metricsQuery with its Go-template placeholders filled in as the adapter
-    would for one HPA request, so it can be parsed. Fails on a placeholder it does not know."""
+    would for one HPA request, so it can be parsed (or evaluated). `label_matchers` and `group_by`
+    are those of that request (the adapter joins the HPA's pod names into `pod=~"a|b"`, or turns
+    an External metric's selector into matchers, plus `namespace="..."`); by default a request
+    for two pods. Fails on a placeholder it does not know."""
+    given = {"<<.LabelMatchers>>": label_matchers, "<<.GroupBy>>": group_by, "<<.GroupBySlice>>": group_by}
     expanded = metrics_query
     for placeholder, value in _ADAPTER_PLACEHOLDERS.items():
-        expanded = expanded.replace(placeholder, series if value is None else value)
+        expanded = expanded.replace(placeholder, series if value is None else given.get(placeholder) or value)
     leftover = re.findall(r"<<[^>]*>>", expanded)
     if leftover:
         raise PromQLError(f"unknown prometheus-adapter placeholder(s) {leftover} in {metrics_query}")

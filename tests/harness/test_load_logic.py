@@ -9,8 +9,8 @@ import pytest
 
 from tfserving_harness.load import capacity, payloads, server_metrics, shapes
 from tfserving_harness.load.pacing import Pacer
-from tfserving_harness.load.standin import Metrics
 from tfserving_harness.load.thresholds import Thresholds
+from tfserving_harness.standin import metrics as standin_metrics
 
 
 def metadata(inputs: dict, outputs: dict | None = None) -> dict:
@@ -120,11 +120,15 @@ def test_histogram_quantile_interpolates_like_prometheus():
     assert server_metrics.histogram_quantile(0.5, {1000.0: 0, float("inf"): 0}) is None
 
 
-def test_standin_exposition_uses_tf_serving_names_and_buckets():
-    metrics = Metrics()
-    metrics.record("m", "OK", "Predict", "GRPC", 25.0)
-    metrics.record("m", "INTERNAL", "Predict", "GRPC", 25.0)
-    text = metrics.exposition()
+def test_standin_exposition_parses_with_the_load_tools():
+    """The stand-in's Prometheus page (TF Serving's layout) reads back through server_metrics."""
+    registry = standin_metrics.Registry()
+    count = registry.counter("/tensorflow/serving/request_count", "model_name", "status")
+    latency = registry.sampler("/tensorflow/serving/request_latency", standin_metrics.LATENCY_BUCKETS, "model_name", "API", "entrypoint")
+    registry.increment(count, "m", "OK")
+    registry.increment(count, "m", "INTERNAL")
+    registry.add(latency, 25.0, "m", "Predict", "GRPC")
+    text = registry.exposition()
     samples = server_metrics.parse(text)
     assert samples[(":tensorflow:serving:request_count", (("model_name", "m"), ("status", "INTERNAL")))] == 1
     labels = (("API", "Predict"), ("entrypoint", "GRPC"), ("le", "32.4"), ("model_name", "m"))

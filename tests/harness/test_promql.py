@@ -78,6 +78,12 @@ def test_adapter_queries_are_expanded_before_parsing_and_unknown_placeholders_fa
         promql.expand_adapter_query("rate(<<.Series>>{<<.Labels>>}[2m])", "x_total")
 
 
+def test_adapter_queries_take_the_matchers_and_grouping_of_one_request():
+    expanded = promql.expand_adapter_query("sum(rate(<<.Series>>{<<.LabelMatchers>>}[2m])) by (<<.GroupBy>>)", "x_total",
+                                           label_matchers='namespace="ml",pod=~"a|b"', group_by="pod")
+    assert expanded == 'sum(rate(x_total{namespace="ml",pod=~"a|b"}[2m])) by (pod)'
+
+
 def test_dashboard_expressions_walk_rows_and_replace_grafana_intervals():
     dashboard = {
         "panels": [

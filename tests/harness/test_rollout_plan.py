@@ -17,7 +17,8 @@ from tfserving_harness.rollout.release import Release
 from tfserving_harness.values import effective_values
 
 PINNED = [{"name": "half_plus_two", "basePath": "/models/half_plus_two", "versionPolicy": {"specific": {"versions": [1]}}}]
-SINGLE = {"ingress": {"enabled": True}, "models": PINNED}
+#: A release serving its own model (versions on storage: here the image's, source none).
+SINGLE = {"ingress": {"enabled": True}, "models": PINNED, "modelStorage": {"source": "none"}}
 
 
 def release_values(user: dict) -> plan.ReleaseValues:

@@ -1,5 +1,5 @@
 """Load tier: the real locustfiles (`locust -f loadtests/`) run headless against the TF Serving
-stand-in (tfserving_harness.load.standin) on loopback. Serial (no xdist): it measures."""
+stand-in (tfserving_harness.standin, real TensorFlow) on loopback. Serial (no xdist): it measures."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tfserving_harness.load.standin import subprocess_standin
 from tfserving_harness.paths import REPO_ROOT
+from tfserving_harness.standin.launch import load_standin
 
 
 @dataclass
@@ -38,7 +38,7 @@ class LocustRun:
 @pytest.fixture(scope="session")
 def standin():
     """A stand-in with no capacity limit: threshold and payload tests measure the generator path."""
-    with subprocess_standin() as running:
+    with load_standin() as running:
         yield running
 
 

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from tfserving_harness import values
-from tfserving_harness.load.standin import subprocess_standin
+from tfserving_harness.standin.launch import load_standin
 
 pytestmark = pytest.mark.load
 
@@ -24,7 +24,7 @@ KNEE = CONCURRENCY / (SERVICE_MS / 1000)
 
 
 def test_capacity_mode_finds_the_knee_and_recommends_chart_values(locust):
-    with subprocess_standin(service_time_ms=SERVICE_MS, concurrency=CONCURRENCY) as standin:
+    with load_standin(service_time_ms=SERVICE_MS, concurrency=CONCURRENCY) as standin:
         run = locust("RestUser", "-H", standin.rest_url, "--load-profile", "capacity", "--capacity-start", "40",
                      "--capacity-factor", "1.25", "--capacity-max-rate", "150", "--capacity-step-seconds", "3",
                      "--slo-p99-ms", "1000", "--headroom", "0.3", "--base-rate", "300", "--peak-rate", "1000",

@@ -112,7 +112,8 @@ def test_broken_models_fail_the_check_that_names_the_problem(models, model, chec
 
 def _values_file(tmp_path, model: dict) -> str:
     path = tmp_path / "values.yaml"
-    path.write_text(yaml.safe_dump({"models": [model], "server": {"allowVersionLabelsForUnavailableModels": True}}))
+    path.write_text(yaml.safe_dump({"models": [model], "server": {"allowVersionLabelsForUnavailableModels": True},
+                                    "modelStorage": {"source": "existingClaim", "existingClaim": {"claimName": "models"}}}))
     return str(path)
 
 

@@ -19,7 +19,7 @@ def test_off_by_default_the_deployment_owns_its_replicas(default_docs):
     kinds = {d["kind"] for d in default_docs}
     assert not kinds & {"HorizontalPodAutoscaler", "ScaledObject", "VerticalPodAutoscaler"}
     assert one(default_docs, "Deployment")["spec"]["replicas"] == 1
-    assert not [c for c in of_kind(default_docs, "ConfigMap") if "config.yaml" in c["data"]]
+    assert not [c for c in of_kind(default_docs, "ConfigMap") if "config.yaml" in c.get("data", {})]
 
 
 def test_each_hpa_targets_its_own_tracks_deployment(render):

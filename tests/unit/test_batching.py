@@ -26,7 +26,7 @@ def batching_file(docs):
 def test_batching_is_off_by_default(default_docs):
     flags = server_flags(server_container(one(default_docs, "Deployment")))
     assert not {"enable_batching", "batching_parameters_file", "enable_per_model_batching_parameters"} & set(flags)
-    assert "batching.config" not in one(default_docs, "ConfigMap")["data"]
+    assert "batching.config" not in one(default_docs, "ConfigMap", "tfs-tf-serving-config")["data"]
 
 
 def test_scenario_file_has_every_field_as_given(scenario):
@@ -154,3 +154,31 @@ def test_the_load_time_rule_of_the_server(text, expected):
 )
 def test_other_bad_values_fail_with_the_value_path(values, expected):
     assert_refused(values, expected)
+
+
+# ---- gRPC threads: a batch is filled by requests in flight, each holding one gRPC thread ----
+
+
+@pytest.mark.parametrize(
+    ("batching", "threads", "path", "batch"),
+    [
+        ({"maxBatchSize": 256}, 256, "batching.maxBatchSize", 256),
+        ({"maxBatchSize": 32}, 32, "batching.maxBatchSize", 32),
+        ({"maxBatchSize": 128, "enableLargeBatchSplitting": True, "maxExecutionBatchSize": 64, "allowedBatchSizes": [64, 128]}, 64,
+         "batching.maxExecutionBatchSize", 64),
+    ],
+    ids=["default-threads", "equal", "splitting-batches-are-execution-size"],
+)
+def test_grpc_threads_that_cannot_fill_a_batch_are_refused(batching, threads, path, batch):
+    """gRPC's sync server keeps one thread polling and refuses the call that would take it, so at most
+    grpcMaxThreads - 1 requests wait in a batch (ThreadManager::MainWorkLoop, thread_manager.cc)."""
+    values = {"batching": {"enabled": True, **batching}, "server": {"grpcMaxThreads": threads}}
+    assert_refused(values, f"tf-serving: server.grpcMaxThreads ({threads}) cannot fill a batch of {path} ({batch})")
+    assert_refused(values, f"set server.grpcMaxThreads to at least {batch + 1}")
+
+
+def test_one_thread_more_than_the_batch_passes_and_per_model_batching_is_not_checked(render):
+    """Per-model batching reads max_batch_size from each SavedModel, which the chart cannot see."""
+    assert render({"batching": {"enabled": True, "maxBatchSize": 32}, "server": {"grpcMaxThreads": 33}})
+    assert render({"batching": {"enabled": True, "perModelParameters": True, "maxBatchSize": 512}, "server": {"grpcMaxThreads": 16}})
+    assert render({"batching": {"enabled": False, "maxBatchSize": 512}, "server": {"grpcMaxThreads": 16}})

@@ -17,7 +17,7 @@ def _run(*args):
 
 def test_good_values_pass_for_each_supported_kubernetes(tmp_path):
     values = tmp_path / "values.yaml"
-    values.write_text("models:\n  - name: resnet\n    basePath: /models/resnet\n")
+    values.write_text("models:\n  - name: resnet\n    basePath: /models/resnet\nmodelStorage:\n  source: none\n")
     result = _run("--values", str(values))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Kubernetes 1.29.0: 5 objects checked, 0 problem(s)" in result.stderr

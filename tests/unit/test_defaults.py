@@ -11,6 +11,7 @@ def test_inventory_of_default_objects(default_docs):
     kinds = sorted(f"{d['kind']}/{d['metadata']['name']}" for d in default_docs)
     assert kinds == [
         "ConfigMap/tfs-tf-serving-config",
+        "ConfigMap/tfs-tf-serving-demo-model",
         "Deployment/tfs-tf-serving",
         "Pod/tfs-tf-serving-test-models",
         "Service/tfs-tf-serving",
@@ -56,7 +57,7 @@ def test_ports_are_named_grpc_and_http_on_pod_and_service(default_docs):
 
 
 def test_models_config_parses_as_a_model_server_config(default_docs):
-    text = one(default_docs, "ConfigMap")["data"]["models.config"]
+    text = one(default_docs, "ConfigMap", "tfs-tf-serving-config")["data"]["models.config"]
     config = tfs_config.parse_model_server_config(text)
     (model,) = config.model_config_list.config
     assert (model.name, model.base_path, model.model_platform) == ("half_plus_two", "/models/half_plus_two", "tensorflow")
@@ -71,7 +72,7 @@ def test_service_account_has_no_token(default_docs):
 
 def test_config_change_rolls_the_pods(render):
     before = one(render(), "Deployment")["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
-    after = one(render({"models": [{"name": "other", "basePath": "/models/other"}]}), "Deployment")
+    after = one(render({"models": [{"name": "other", "basePath": "/models/other"}], "modelStorage": {"source": "none"}}), "Deployment")
     assert after["spec"]["template"]["metadata"]["annotations"]["checksum/config"] != before
 
 
@@ -89,7 +90,7 @@ def test_fullname_is_trimmed_to_63_characters(render):
 def test_metrics_are_on_by_default_at_tf_servings_own_path(default_docs):
     flags = server_flags(server_container(one(default_docs, "Deployment")))
     assert flags["monitoring_config_file"] == "/etc/tf-serving/monitoring.config"
-    config = tfs_config.parse_monitoring_config(one(default_docs, "ConfigMap")["data"]["monitoring.config"])
+    config = tfs_config.parse_monitoring_config(one(default_docs, "ConfigMap", "tfs-tf-serving-config")["data"]["monitoring.config"])
     assert config.prometheus_config.enable is True
     assert config.prometheus_config.path == "/monitoring/prometheus/metrics"
 
@@ -97,4 +98,4 @@ def test_metrics_are_on_by_default_at_tf_servings_own_path(default_docs):
 def test_metrics_off_removes_flag_and_file(render):
     docs = render({"metrics": {"enabled": False}})
     assert "monitoring_config_file" not in server_flags(server_container(one(docs, "Deployment")))
-    assert "monitoring.config" not in one(docs, "ConfigMap")["data"]
+    assert "monitoring.config" not in one(docs, "ConfigMap", "tfs-tf-serving-config")["data"]

@@ -84,3 +84,20 @@ def test_default_resources_are_set_for_a_small_model(default_docs):
     resources = server_container(_deployment(default_docs))["resources"]
     assert set(resources) == {"requests", "limits"}
     assert {"cpu", "memory"} <= set(resources["requests"]) and "memory" in resources["limits"]
+
+
+def test_the_cuda_jit_cache_is_on_the_bounded_scratch_volume(render, default_docs):
+    """The driver caches JIT-compiled kernels under $HOME/.nv, on the read-only root here: /tmp (an
+    emptyDir with a 1Gi limit) keeps them across container restarts, at most 256 MiB."""
+    assert "env" not in server_container(_deployment(default_docs))
+    container = server_container(_deployment(render({"gpu": {"enabled": True}})))
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env == {"CUDA_CACHE_PATH": "/tmp/cuda-cache", "CUDA_CACHE_MAXSIZE": "268435456"}
+    assert any(m["mountPath"] == "/tmp" for m in container["volumeMounts"])
+
+
+def test_your_own_cuda_cache_setting_wins(render):
+    values = {"gpu": {"enabled": True}, "server": {"extraEnv": [{"name": "CUDA_CACHE_PATH", "value": "/cache"}, {"name": "CUDA_CACHE_MAXSIZE", "value": "1"}]}}
+    env = server_container(_deployment(render(values)))["env"]
+    assert [e["name"] for e in env] == ["CUDA_CACHE_PATH", "CUDA_CACHE_MAXSIZE"]
+    assert env[0]["value"] == "/cache"

@@ -35,6 +35,7 @@ def test_test_pod_is_selected_by_no_service_or_deployment(default_docs):
 
 def test_every_model_of_every_track_on_its_own_service_with_its_request(render):
     values = {
+        "modelStorage": {"source": "none"},
         "tracks": {"stable": {}, "canary": {"models": [{"name": "ranker", "basePath": "/models/ranker"}]}},
         "models": [{"name": "resnet", "basePath": "/models/resnet"}, {"name": "half_plus_two", "basePath": "/models/half_plus_two"}],
         "helmTest": {"requests": {"resnet": '{"instances": [[0.5]]}'}},

@@ -9,6 +9,8 @@ from tfserving_harness.manifests import of_kind
 from tfserving_harness.testing import render_error
 
 LOCAL = {"name": "resnet", "basePath": "/models/resnet"}
+#: Models of one's own come from model storage (here: none, in the image); the default demo serves only its own.
+NO_STORAGE = {"modelStorage": {"source": "none"}}
 
 
 # ---- unique names per list ----
@@ -16,17 +18,17 @@ LOCAL = {"name": "resnet", "basePath": "/models/resnet"}
 
 def test_the_same_name_in_two_tracks_is_fine(render):
     """Names are unique per server: two tracks may (and usually do) serve the same model name."""
-    docs = render({"tracks": {"stable": {"models": [LOCAL]}, "canary": {"models": [LOCAL]}}})
+    docs = render({**NO_STORAGE, "tracks": {"stable": {"models": [LOCAL]}, "canary": {"models": [LOCAL]}}})
     assert len(of_kind(docs, "Deployment")) == 2
 
 
 def test_duplicate_name_inside_a_track_names_the_track_path(render):
-    message = render_error({"tracks": {"stable": {}, "canary": {"models": [LOCAL, {"name": "resnet", "basePath": "/models/other"}]}}})
+    message = render_error({**NO_STORAGE, "tracks": {"stable": {}, "canary": {"models": [LOCAL, {"name": "resnet", "basePath": "/models/other"}]}}})
     assert 'tf-serving: tracks.canary.models[1].name "resnet" is already used by tracks.canary.models[0]' in message
 
 
 def test_duplicate_name_inside_a_colour_names_the_colour_path(render):
-    values = {"blueGreen": {"enabled": True, "green": {"models": [LOCAL, {"name": "resnet", "basePath": "/models/other"}]}}}
+    values = {**NO_STORAGE, "blueGreen": {"enabled": True, "green": {"models": [LOCAL, {"name": "resnet", "basePath": "/models/other"}]}}}
     message = render_error(values)
     assert 'tf-serving: blueGreen.green.models[1].name "resnet" is already used by blueGreen.green.models[0]' in message
 
@@ -43,12 +45,13 @@ def test_duplicate_name_inside_a_colour_names_the_colour_path(render):
 )
 def test_remote_base_path_without_its_source_fails(render, base_path, fragment):
     """The stock image cannot read s3:// at all, and gs:// needs the credentials/egress the gcs source sets up."""
-    message = render_error({"models": [{"name": "resnet", "basePath": base_path}]})
+    message = render_error({**NO_STORAGE, "models": [{"name": "resnet", "basePath": base_path}]})
     assert f'tf-serving: models[0].basePath "{base_path}" {fragment}' in message
 
 
 def test_s3_base_path_in_a_track_fails_naming_the_track(render):
     values = {
+        **NO_STORAGE,
         "models": [LOCAL],
         "tracks": {"stable": {}, "canary": {"models": [{"name": "resnet", "basePath": "s3://ml-models/resnet"}]}},
     }
@@ -57,7 +60,7 @@ def test_s3_base_path_in_a_track_fails_naming_the_track(render):
 
 
 def test_gs_base_path_in_a_colour_fails_naming_the_colour(render):
-    values = {"blueGreen": {"enabled": True, "blue": {"models": [{"name": "resnet", "basePath": "gs://ml-models/resnet"}]}}}
+    values = {**NO_STORAGE, "blueGreen": {"enabled": True, "blue": {"models": [{"name": "resnet", "basePath": "gs://ml-models/resnet"}]}}}
     message = render_error(values)
     assert 'tf-serving: blueGreen.blue.models[0].basePath "gs://ml-models/resnet" is a gs:// URL' in message
 
@@ -97,7 +100,7 @@ def test_colour_with_models_override_is_reported_as_the_colour(render):
 
 
 def test_server_config_messages_name_the_colour_path(render):
-    values = {"blueGreen": {"enabled": True, "green": {"models": [{"name": "a", "basePath": "/models/a", "versionLabels": {"stable": 1}}]}}}
+    values = {**NO_STORAGE, "blueGreen": {"enabled": True, "green": {"models": [{"name": "a", "basePath": "/models/a", "versionLabels": {"stable": 1}}]}}}
     assert "tf-serving: blueGreen.green.models[0].versionLabels needs server.allowVersionLabelsForUnavailableModels=true" in render_error(values)
 
 

@@ -35,16 +35,17 @@ def _fails(values, *fragments, **kwargs):
     return stderr
 
 
-def test_default_source_is_none_and_mounts_nothing(default_docs):
-    assert _models_volume(default_docs) is None and _models_mount(default_docs) is None
-    assert of_kind(default_docs, "PersistentVolumeClaim") == []
-    assert "env" not in server_container(one(default_docs, "Deployment"))
+def test_source_none_mounts_nothing(render):
+    docs = render({"modelStorage": {"source": "none"}})
+    assert _models_volume(docs) is None and _models_mount(docs) is None
+    assert of_kind(docs, "PersistentVolumeClaim") == [] and [c["metadata"]["name"] for c in of_kind(docs, "ConfigMap")] == ["tfs-tf-serving-config"]
+    assert "env" not in server_container(one(docs, "Deployment"))
 
 
 def test_notes_warn_when_no_storage_is_mounted_and_name_the_empty_claim_otherwise():
     """`helm install` output: with source none the user is told the models must come from somewhere;
     with pvc the claim the chart created (empty) is named instead, and the warning is gone."""
-    none = helm.render_notes()
+    none = helm.render_notes({"modelStorage": {"source": "none"}})
     assert 'WARNING: modelStorage.source is "none"' in none
     pvc = helm.render_notes({"modelStorage": {"source": "pvc"}})
     assert "WARNING: modelStorage.source" not in pvc
@@ -223,7 +224,7 @@ BAD = [
     ),
     pytest.param(
         {"modelStorage": {"nfs": {"server": "s", "path": "/p"}}},
-        'tf-serving: modelStorage.nfs.server is set but modelStorage.source is "none"',
+        'tf-serving: modelStorage.nfs.server is set but modelStorage.source is "demo"',
         id="source-not-selected",
     ),
     pytest.param(

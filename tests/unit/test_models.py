@@ -12,6 +12,8 @@ from tfserving_harness.values import effective_values
 
 LABELS_SCENARIO = chart_dir() / "ci" / "multi-model-labels-values.yaml"
 ALLOW_LABELS = {"allowVersionLabelsForUnavailableModels": True}
+#: Models of one's own come from model storage (here: none, in the image); the default demo serves only its own.
+NO_STORAGE = {"modelStorage": {"source": "none"}}
 
 
 def models_config(docs, configmap: str = "tfs-tf-serving-config"):
@@ -47,12 +49,13 @@ def test_scenario_models_config_says_what_the_values_say(scenario):
 
 def test_labels_without_the_unavailable_models_flag_fail(render):
     """A starting server applies labels before any version is loaded; without the flag it exits."""
-    message = render_error({"models": [{"name": "m", "basePath": "/models/m", "versionLabels": {"stable": 1}}]})
+    message = render_error({**NO_STORAGE, "models": [{"name": "m", "basePath": "/models/m", "versionLabels": {"stable": 1}}]})
     assert "tf-serving: models[0].versionLabels needs server.allowVersionLabelsForUnavailableModels=true" in message
 
 
 def test_label_outside_a_specific_policy_fails_naming_the_label(render):
     values = {
+        **NO_STORAGE,
         "server": ALLOW_LABELS,
         "models": [
             {"name": "a", "basePath": "/models/a"},
@@ -74,11 +77,11 @@ def test_label_outside_a_specific_policy_fails_naming_the_label(render):
 )
 def test_more_labelled_versions_than_a_latest_policy_keeps_fail(render, policy, expected):
     model = {"name": "m", "basePath": "/models/m", "versionLabels": {"canary": 4, "stable": 3}, **policy}
-    assert expected in render_error({"server": ALLOW_LABELS, "models": [model]})
+    assert expected in render_error({**NO_STORAGE, "server": ALLOW_LABELS, "models": [model]})
 
 
 def test_labels_sharing_a_version_fit_a_latest_policy(render):
-    docs = render({"server": ALLOW_LABELS, "models": [{"name": "m", "basePath": "/models/m", "versionLabels": {"stable": 3, "default": 3}}]})
+    docs = render({**NO_STORAGE, "server": ALLOW_LABELS, "models": [{"name": "m", "basePath": "/models/m", "versionLabels": {"stable": 3, "default": 3}}]})
     (model,) = models_config(docs).model_config_list.config
     assert dict(model.version_labels) == {"stable": 3, "default": 3}
 
@@ -86,7 +89,7 @@ def test_labels_sharing_a_version_fit_a_latest_policy(render):
 def test_track_models_are_checked_under_the_track_path(render):
     """A track that overrides models gets the same checks, and the message names the track's value path."""
     bad = [{"name": "m", "basePath": "/models/m", "versionPolicy": {"specific": {"versions": [2]}}, "versionLabels": {"canary": 3}}]
-    message = render_error({"server": ALLOW_LABELS, "tracks": {"stable": {}, "canary": {"models": bad}}})
+    message = render_error({**NO_STORAGE, "server": ALLOW_LABELS, "tracks": {"stable": {}, "canary": {"models": bad}}})
     assert "tf-serving: tracks.canary.models[0].versionLabels.canary points at version 3" in message
 
 
@@ -112,6 +115,7 @@ def test_schema_rejects_bad_model_values_with_their_path(render, model, path):
 def test_every_policy_renders_as_its_proto_oneof(render):
     docs = render(
         {
+            **NO_STORAGE,
             "models": [
                 {"name": "latest", "basePath": "/m/latest", "versionPolicy": {"latest": {"numVersions": 3}}},
                 {"name": "all", "basePath": "/m/all", "versionPolicy": {"all": {}}},

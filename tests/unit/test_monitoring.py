@@ -92,7 +92,7 @@ def test_metrics_path_moves_the_scrape_config_and_the_server_config_together(ren
     docs = render({"metrics": {"path": "/custom/metrics"}, "monitoring": {"podMonitor": {"enabled": True, "force": True}}})
     [endpoint] = one(docs, "PodMonitor")["spec"]["podMetricsEndpoints"]
     assert (endpoint["port"], endpoint["path"]) == ("http", "/custom/metrics")
-    assert 'path: "/custom/metrics"' in one(docs, "ConfigMap")["data"]["monitoring.config"]
+    assert 'path: "/custom/metrics"' in one(docs, "ConfigMap", "tfs-tf-serving-config")["data"]["monitoring.config"]
     assert not any(k.startswith("prometheus.io/") for k in pod_template(one(docs, "Deployment"))["metadata"].get("annotations", {}))
     assert_no_problems(docs)
     docs = render({"metrics": {"path": "/custom/metrics"}, "monitoring": {"scrapeAnnotations": True}})
@@ -112,8 +112,8 @@ def test_metrics_path_moves_the_scrape_config_and_the_server_config_together(ren
         ({"monitoring": {"serviceMonitor": {"enabled": True, "interval": "1m", "scrapeTimeout": "1m500ms"}}}, "monitoring.serviceMonitor.scrapeTimeout (1m500ms) is longer than monitoring.serviceMonitor.interval (1m)"),
         ({"monitoring": {"podMonitor": {"enabled": True, "interval": "15s", "scrapeTimeout": "20s"}}}, "monitoring.podMonitor.scrapeTimeout (20s) is longer than monitoring.podMonitor.interval (15s)"),
         (
-            {"monitoring": {"prometheusRule": {"enabled": True, "force": True, "alerts": {"modelLoadFailures": {"for": "15m"}}}}},
-            "monitoring.prometheusRule.alerts.modelLoadFailures.for is 15m but the alert looks at the last 15m",
+            {"monitoring": {"prometheusRule": {"enabled": True, "force": True, "alerts": {"modelLoadFailures": {"for": "14m59s"}}}}},
+            "monitoring.prometheusRule.alerts.modelLoadFailures.for is 14m59s but the alert is true only for the 15m after a failed load",
         ),
     ],
 )
@@ -192,9 +192,9 @@ def test_model_load_failure_alert_reads_the_saved_model_load_counter(stack):
     assert "model_path" in alert["expr"], "the counter's labels are model_path and status"
 
 
-def test_model_load_failure_for_below_the_15m_window_renders(render):
-    docs = render({"monitoring": {"prometheusRule": {"enabled": True, "force": True, "alerts": {"modelLoadFailures": {"for": "14m59s"}}}}})
-    assert _rule(docs, "TFServingModelLoadFailed")["for"] == "14m59s"
+def test_model_load_failure_for_one_evaluation_inside_the_15m_window_renders(render):
+    docs = render({"monitoring": {"prometheusRule": {"enabled": True, "force": True, "alerts": {"modelLoadFailures": {"for": "14m"}}}}})
+    assert _rule(docs, "TFServingModelLoadFailed")["for"] == "14m"
 
 
 def test_model_load_failure_alert_also_fires_for_a_series_that_appears_already_failed(stack):

@@ -8,7 +8,7 @@ from tfserving_harness.paths import chart_dir
 
 
 def test_notes_show_rest_grpc_and_status_for_every_model():
-    notes = helm.render_notes({"models": [{"name": "resnet", "basePath": "/m/resnet"}, {"name": "bert", "basePath": "/m/bert"}]})
+    notes = helm.render_notes({"models": [{"name": "resnet", "basePath": "/m/resnet"}, {"name": "bert", "basePath": "/m/bert"}], "modelStorage": {"source": "none"}})
     assert "port-forward service/tfs-tf-serving 8501:http 8500:grpc" in notes
     for model in ("resnet", "bert"):
         assert f"curl -s http://localhost:8501/v1/models/{model}\n" in notes
@@ -55,7 +55,7 @@ def test_notes_print_label_urls_for_models_with_version_labels():
         },
         {"name": "bert", "basePath": "/models/bert"},
     ]
-    notes = helm.render_notes({"models": models, "server": {"allowVersionLabelsForUnavailableModels": True}})
+    notes = helm.render_notes({"models": models, "server": {"allowVersionLabelsForUnavailableModels": True}, "modelStorage": {"source": "none"}})
     assert "http://localhost:8501/v1/models/resnet/labels/stable:predict -d '{\"instances\": [...]}'   # version 3" in notes
     assert "http://localhost:8501/v1/models/resnet/labels/canary:predict -d '{\"instances\": [...]}'   # version 4" in notes
     assert "/v1/models/bert/labels/" not in notes and "curl -s http://localhost:8501/v1/models/bert\n" in notes

@@ -54,12 +54,16 @@ def test_chart_created_claim_renders_the_values_without_a_cluster(render):
 
 def test_every_previous_scenario_this_version_refuses_is_in_its_upgrading_entry(previous_export, render):
     """The previous version's own ci/ scenarios stand for values users run: any this version refuses
-    must be refused naming a value whose top-level key the README's `### To <this version>` names."""
+    must be refused naming a value whose top-level key an Upgrading entry newer than the previous
+    version names (`### To <this version>`, and the next one's while its changes are unreleased)."""
+    from tfserving_harness.testing import kube_version_tuple as version_tuple
+
     old_chart, previous = previous_export
     current = yamlio.load((chart_dir() / "Chart.yaml").read_text())["version"]
     readme = (chart_dir() / "README.md").read_text()
-    entry = readme.partition(f"### To {current}")[2].split("\n### ", 1)[0]
-    assert entry, f"the chart README's Upgrading section has no `### To {current}`"
+    sections = re.findall(r"^### To (\d+\.\d+\.\d+)\n(.*?)(?=^### |^## )", readme, flags=re.M | re.S)
+    assert current in [version for version, _ in sections], f"the chart README's Upgrading section has no `### To {current}`"
+    entry = "".join(text for version, text in sections if version_tuple(version) > version_tuple(previous))
     unexplained = []
     for values_file in sorted((old_chart / "ci").glob("*-values.yaml")):
         try:

@@ -11,7 +11,7 @@ import pytest
 
 from tfserving_harness import checks
 from tfserving_harness.manifests import of_kind, one, pod_template, server_container, server_flags
-from tfserving_harness.testing import ci_scenarios
+from tfserving_harness.testing import assert_refused, ci_scenarios
 
 #: sha256 of the `readiness.sh` key as chart 0.2.0 (commit a84e28b) rendered it: pods of that version
 #: exec it from the mounted ConfigMap until they are replaced, so it must not change (see _config.tpl).
@@ -34,9 +34,24 @@ def test_default_startup_probe_budget_is_ten_minutes(default_docs):
 
 @pytest.mark.parametrize(("budget", "period", "threshold"), [(600, 10, 60), (601, 10, 61), (95, 30, 4), (10, 15, 1)])
 def test_startup_budget_is_rounded_up_to_whole_periods(render, budget, period, threshold):
-    startup = _container(render({"probes": {"startup": {"budgetSeconds": budget, "periodSeconds": period}}}))["startupProbe"]
+    values = {"probes": {"startup": {"budgetSeconds": budget, "periodSeconds": period}}, "server": {"maxNumLoadRetries": 0}}
+    startup = _container(render(values))["startupProbe"]
     assert (startup["periodSeconds"], startup["failureThreshold"]) == (period, threshold)
     assert startup["periodSeconds"] * startup["failureThreshold"] >= budget
+
+
+@pytest.mark.parametrize(("retries", "interval", "budget"), [(5, 60_000_000, 300), (2, 150_000_000, 120), (1, 600_000_000, 600)])
+def test_the_startup_budget_must_outlast_the_load_retries(retries, interval, budget):
+    """The initial load waits through every retry of a failed load (LoaderHarness::Load with
+    max_num_load_retries and load_retry_interval_micros): a shorter budget restarts the server first."""
+    values = {"probes": {"startup": {"budgetSeconds": budget}}, "server": {"maxNumLoadRetries": retries, "loadRetryIntervalMicros": interval}}
+    assert_refused(values, f"tf-serving: probes.startup.budgetSeconds ({budget}) must be greater than server.maxNumLoadRetries ({retries}) x "
+                           f"server.loadRetryIntervalMicros ({interval}) = {retries * interval // 1_000_000} s")
+
+
+def test_a_budget_just_past_the_retries_and_no_retries_at_all_pass(render):
+    assert render({"probes": {"startup": {"budgetSeconds": 301}}})
+    assert render({"probes": {"startup": {"budgetSeconds": 10}}, "server": {"maxNumLoadRetries": 0}})
 
 
 def test_liveness_and_readiness_ask_the_grpc_health_service_by_default(default_docs):
@@ -128,7 +143,7 @@ def test_no_new_pod_runs_readiness_sh_and_it_is_not_in_the_checksum(tmp_path, de
     script = chart / "files" / "readiness-0.2.0.sh"
     script.write_text(script.read_text() + "echo edited\n")
     edited = render(chart=chart)
-    assert one(edited, "ConfigMap")["data"]["readiness.sh"] != one(default_docs, "ConfigMap")["data"]["readiness.sh"]
+    assert one(edited, "ConfigMap", "tfs-tf-serving-config")["data"]["readiness.sh"] != one(default_docs, "ConfigMap", "tfs-tf-serving-config")["data"]["readiness.sh"]
     assert pod_template(one(edited, "Deployment")) == pod_template(one(default_docs, "Deployment"))
     assert checksum(edited) == checksum(default_docs)
 

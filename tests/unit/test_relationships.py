@@ -39,8 +39,8 @@ def test_models_config_is_mounted_as_a_directory_where_the_flag_points(default_d
     mount = next(m for m in container["volumeMounts"] if path.startswith(m["mountPath"] + "/"))
     assert "subPath" not in mount, "subPath mounts never receive ConfigMap updates"
     volume = next(v for v in pod_template(deployment)["spec"]["volumes"] if v["name"] == mount["name"])
-    assert volume["configMap"]["name"] == one(default_docs, "ConfigMap")["metadata"]["name"]
-    assert path.rsplit("/", 1)[1] in one(default_docs, "ConfigMap")["data"]
+    assert volume["configMap"]["name"] == one(default_docs, "ConfigMap", "tfs-tf-serving-config")["metadata"]["name"]
+    assert path.rsplit("/", 1)[1] in one(default_docs, "ConfigMap", "tfs-tf-serving-config")["data"]
 
 
 def test_config_mount_path_moves_flag_and_mount_together(render):
@@ -89,7 +89,7 @@ def test_check_catches_a_subpath_mount(default_docs):
 
 
 def test_check_catches_a_config_file_that_does_not_parse(default_docs):
-    configmap = thaw(one(default_docs, "ConfigMap"))
+    configmap = thaw(one(default_docs, "ConfigMap", "tfs-tf-serving-config"))
     configmap["data"]["models.config"] = "model_config_list:\n  - name: m\n"
     problems = checks.server_problems(_replace(default_docs, "ConfigMap", configmap))
     assert [(p.object, p.field, p.check) for p in problems] == [("ConfigMap/tfs-tf-serving-config", "data.models.config", "tf-serving-config")]

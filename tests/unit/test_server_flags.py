@@ -1,4 +1,5 @@
-"""server.*: the tuning flags the chart emits, sized to the container's CPU limit, and only known flags."""
+"""server.*: the tuning flags the chart emits (TensorFlow's op pools sized to the container's CPU
+limit, fixed gRPC and REST threads), and only known flags."""
 
 from __future__ import annotations
 
@@ -23,13 +24,16 @@ FEATURE_FLAGS = {
 }
 FEATURES_OFF = {"metrics": {"enabled": False}}
 # Emitted whenever there is a CPU limit (or request) to size them from.
-CPU_DERIVED_FLAGS = {"tensorflow_intra_op_parallelism", "tensorflow_inter_op_parallelism", "rest_api_num_threads", "grpc_max_threads"}
+CPU_DERIVED_FLAGS = {"tensorflow_intra_op_parallelism", "tensorflow_inter_op_parallelism"}
 # Always emitted, so the pod spec shows the effective setting rather than the binary's default.
 EXPLICIT_FLAGS = {
     "port",
     "rest_api_port",
     "model_config_file",
     "file_system_poll_wait_seconds",
+    "rest_api_num_threads",
+    "grpc_max_threads",
+    "enable_profiler",
     "rest_api_timeout_in_ms",
     "enable_model_warmup",
     "max_num_load_retries",
@@ -70,14 +74,26 @@ def test_everything_on_renders_only_known_flags_and_passes_every_check(render):
     assert_no_problems(docs)
 
 
-def test_defaults_size_threads_to_the_cpu_limit_not_the_node(default_docs):
-    """values.yaml limits the container to 2 CPUs: 2 op threads, and 4 x 2 REST/gRPC threads (the
-    binary's own rule, 4 x CPUs, applied to the limit instead of the node)."""
+def test_defaults_size_op_threads_to_the_cpu_limit_not_the_node(default_docs):
+    """values.yaml limits the container to 2 CPUs: 2 op threads."""
     flags = flags_of(default_docs)
     assert flags["tensorflow_intra_op_parallelism"] == "2"
     assert flags["tensorflow_inter_op_parallelism"] == "2"
-    assert flags["rest_api_num_threads"] == "8"
-    assert flags["grpc_max_threads"] == "8"
+
+
+@pytest.mark.parametrize("cpu", ["2", "500m", "16"])
+def test_grpc_and_rest_threads_do_not_follow_the_cpu_limit(render, cpu):
+    """A gRPC call beyond --grpc_max_threads - 1 in flight is refused (RESOURCE_EXHAUSTED "Server
+    Threadpool Exhausted", gRPC's ThreadManager), not queued; REST calls and the metrics scrape queue
+    for the REST pool. Both mostly wait for TensorFlow, so the CPU limit is no measure for them."""
+    flags = flags_of(render({"resources": {"limits": {"cpu": cpu}, "requests": {"cpu": "250m"}}}))
+    assert (flags["grpc_max_threads"], flags["rest_api_num_threads"]) == ("256", "64")
+
+
+def test_the_profiler_service_is_off_unless_asked_for(default_docs, render):
+    """server.h defaults enable_profiler to true: anyone reaching the gRPC port could run profiles."""
+    assert flags_of(default_docs)["enable_profiler"] == "false"
+    assert flags_of(render({"server": {"enableProfiler": True}}))["enable_profiler"] == "true"
 
 
 def test_explicit_thread_values_win_over_the_cpu_limit(render):
@@ -87,7 +103,7 @@ def test_explicit_thread_values_win_over_the_cpu_limit(render):
 
 def test_millicore_limit_rounds_up(render):
     flags = flags_of(render({"resources": {"limits": {"cpu": "2500m"}}}))
-    assert (flags["tensorflow_intra_op_parallelism"], flags["grpc_max_threads"]) == ("3", "12")
+    assert (flags["tensorflow_intra_op_parallelism"], flags["tensorflow_inter_op_parallelism"]) == ("3", "3")
 
 
 def test_without_a_cpu_figure_thread_flags_are_omitted(render):
@@ -103,25 +119,40 @@ def test_track_resources_size_that_tracks_threads(render):
 
 def test_numbers_render_as_integers(render):
     """Helm holds YAML numbers as floats; 60000000 must not reach the binary as 6e+07."""
-    flags = flags_of(render({"server": {"loadRetryIntervalMicros": 120000000, "restApiTimeoutInMs": 2500000}}))
+    flags = flags_of(render({"server": {"loadRetryIntervalMicros": 120000000, "restApiTimeoutInMs": 2500000},
+                             "probes": {"startup": {"budgetSeconds": 900}}, "shutdown": {"terminationGracePeriodSeconds": 2510}}))
     assert flags["load_retry_interval_micros"] == "120000000"
     assert flags["rest_api_timeout_in_ms"] == "2500000"
 
 
-def test_grpc_channel_arguments_default_to_a_max_connection_age(default_docs):
-    assert flags_of(default_docs)["grpc_channel_arguments"] == "grpc.max_connection_age_ms=60000"
+def test_grpc_channel_arguments_default_to_a_max_connection_age_and_its_grace(default_docs):
+    assert flags_of(default_docs)["grpc_channel_arguments"] == "grpc.max_connection_age_grace_ms=10000,grpc.max_connection_age_ms=30000"
 
 
 def test_grpc_channel_arguments_split_as_the_server_splits_them(render):
     """The server splits on ',' then on '=' and reads the second part (no '=' would crash it)."""
-    flags = flags_of(render({"server": {"grpcChannelArguments": {"grpc.max_connection_age_ms": 120000, "grpc.max_connection_age_grace_ms": 30000, "grpc.primary_user_agent": "tfs"}}}))
+    values = {"server": {"grpcChannelArguments": {"grpc.max_connection_age_ms": 120000, "grpc.max_connection_age_grace_ms": 30000, "grpc.primary_user_agent": "tfs"}},
+              "shutdown": {"terminationGracePeriodSeconds": 172}}
+    flags = flags_of(render(values))
     pairs = [argument.split("=") for argument in flags["grpc_channel_arguments"].split(",")]
     assert all(len(pair) == 2 for pair in pairs)
     assert dict(pairs) == {"grpc.max_connection_age_ms": "120000", "grpc.max_connection_age_grace_ms": "30000", "grpc.primary_user_agent": "tfs"}
 
 
-def test_empty_grpc_channel_arguments_omit_the_flag(render):
-    assert "grpc_channel_arguments" not in flags_of(render({"server": {"grpcChannelArguments": None}}))
+@pytest.mark.parametrize(
+    ("arguments", "key", "got"),
+    [
+        (None, "grpc.max_connection_age_ms", "nothing"),
+        ({"grpc.max_connection_age_grace_ms": None}, "grpc.max_connection_age_grace_ms", "nothing"),
+        ({"grpc.max_connection_age_ms": "30s"}, "grpc.max_connection_age_ms", "30s"),
+        ({"grpc.max_connection_age_grace_ms": 0}, "grpc.max_connection_age_grace_ms", "0"),
+    ],
+    ids=["no-arguments", "no-grace", "not-milliseconds", "zero-grace"],
+)
+def test_a_connection_age_and_its_grace_are_required(arguments, key, got):
+    """gRPC's max-age filter defaults both to infinite, and TF Serving sends GOAWAY at nothing else."""
+    assert_refused({"server": {"grpcChannelArguments": arguments}},
+                   f"tf-serving: server.grpcChannelArguments.{key} must be a positive number of milliseconds, got {got}")
 
 
 def test_warmup_and_load_settings_reach_the_flags(render):
@@ -181,15 +212,18 @@ def test_harness_flags_combinations_the_server_refuses(default_docs, extra, expe
         ({"server": {"extraArgs": ["--model_name=resnet"]}}, "ignores --model_name next to the --model_config_file the chart passes; list the model in models"),
         ({"server": {"extraArgs": ["--model_base_path=/models/resnet"]}}, "ignores --model_base_path next to the --model_config_file"),
         ({"server": {"extraArgs": ["--version=true"]}}, "--version prints the version and exits"),
-        ({"server": {"extraArgs": ["--enable_profiler"]}}, 'server.extraArgs[0] "--enable_profiler": write --enable_profiler=VALUE'),
+        ({"server": {"extraArgs": ["--xla_cpu_compilation_enabled"]}}, 'server.extraArgs[0] "--xla_cpu_compilation_enabled": write --xla_cpu_compilation_enabled=VALUE'),
+        ({"server": {"extraArgs": ["--enable_profiler=true"]}}, "the chart already sets --enable_profiler (the last of two equal flags wins, so one would be ignored); set server.enableProfiler instead"),
         ({"server": {"extraArgs": ["--saved_model_tags=serve", "--saved_model_tags=serve,gpu"]}}, 'server.extraArgs[1] "--saved_model_tags=serve,gpu": --saved_model_tags is also server.extraArgs[0]'),
         ({"server": {"extraArgs": ["--tensorflow_session_parallelism=4"]}}, "server.extraArgs has --tensorflow_session_parallelism, but the chart sets intra- and inter-op parallelism"),
-        ({"server": {"extraArgs": ["--use_alts_credentials=true", "--ssl_config_file=/etc/ssl.config"]}}, "the server refuses to start with both"),
+        ({"server": {"extraArgs": ["--ssl_config_file=/etc/ssl.config"]}},
+         'server.extraArgs[0] "--ssl_config_file=/etc/ssl.config": --ssl_config_file makes the gRPC port speak TLS (BuildServerCredentials, model_servers/server.cc), but the kubelet\'s gRPC probe'),
+        ({"server": {"extraArgs": ["--use_alts_credentials=TRUE"]}}, "--use_alts_credentials makes the gRPC port speak ALTS"),
         ({"tracks": {"a": {"image": {"tag": "2.14.1"}}, "b": {}}, "server": {"extraArgs": ["--mixed_precision=bfloat16"]}},
          'server.extraArgs[0] "--mixed_precision=bfloat16": tensorflow_model_server 2.14.1 has no flag --mixed_precision'),
     ],
     ids=["typo", "newer-than-image", "chart-port", "chart-monitoring", "chart-health", "model-name", "model-base-path",
-         "version", "bare", "twice", "session-parallelism", "alts-and-ssl", "per-track-image"],
+         "version", "bare", "chart-profiler", "twice", "session-parallelism", "tls", "alts", "per-track-image"],
 )
 def test_extra_args_the_server_would_ignore_or_refuse_are_refused(values, expected):
     assert expected in render_error(values)
@@ -197,7 +231,8 @@ def test_extra_args_the_server_would_ignore_or_refuse_are_refused(values, expect
 
 @pytest.mark.parametrize(
     "args",
-    [["--saved_model_tags=serve,gpu"], ["--enable_profiler=true", "--rest_api_enable_cors_support=true"], ["--tensorflow_session_config_file=/etc/s.config"]],
+    [["--saved_model_tags=serve,gpu"], ["--xla_cpu_compilation_enabled=true", "--rest_api_enable_cors_support=true"],
+     ["--tensorflow_session_config_file=/etc/s.config"], ["--use_alts_credentials=false", "--ssl_config_file="]],
 )
 def test_extra_args_the_server_uses_pass(render, args):
     docs = render({"server": {"extraArgs": args}})

@@ -15,7 +15,7 @@ def test_every_model_is_rendered_in_order(render):
         {"name": "bert.v2", "basePath": "/models/bert", "platform": "tensorflow"},
         {"name": "ranker", "basePath": "/models/path/ranker"},
     ]
-    text = one(render({"models": models}), "ConfigMap")["data"]["models.config"]
+    text = one(render({"models": models, "modelStorage": {"source": "none"}}), "ConfigMap", "tfs-tf-serving-config")["data"]["models.config"]
     config = tfs_config.parse_model_server_config(text)
     assert [(m.name, m.base_path, m.model_platform) for m in config.model_config_list.config] == [
         (m["name"], m["basePath"], "tensorflow") for m in models

@@ -43,7 +43,7 @@ def test_main_service_routes_to_the_primary_track_and_each_track_has_a_service(r
 
 
 def test_each_track_reads_its_own_config(render):
-    docs = render({"tracks": {"a": {}, "b": {"models": [{"name": "other", "basePath": "/models/other"}]}}})
+    docs = render({"modelStorage": {"source": "none"}, "tracks": {"a": {}, "b": {"models": [{"name": "other", "basePath": "/models/other"}]}}})
     for deployment in of_kind(docs, "Deployment"):
         volume = next(v for v in pod_template(deployment)["spec"]["volumes"] if v["name"] == "config")
         configmap = one(docs, "ConfigMap", volume["configMap"]["name"])

@@ -71,6 +71,7 @@ def test_adding_a_canary_track_to_existing_tracks_is_safe(render):
 def test_changing_a_tracks_model_version_rolls_its_pods_but_keeps_the_selector(render):
     def pinned(version):
         return {
+            "modelStorage": {"source": "none"},
             "tracks": {
                 "v1": {"models": [{"name": "resnet", "basePath": "/models/resnet/pinned/v1"}]},
                 "v2": {"models": [{"name": "resnet", "basePath": f"/models/resnet/pinned/{version}"}]},

@@ -46,7 +46,7 @@ def test_schema_rejects_bad_values_naming_the_path(values, path, rule):
     ("values", "message"),
     [
         (
-            {"models": [{"name": "a", "basePath": "/a"}, {"name": "a", "basePath": "/b"}]},
+            {"models": [{"name": "a", "basePath": "/a"}, {"name": "a", "basePath": "/b"}], "modelStorage": {"source": "none"}},
             'models[1].name "a" is already used by models[0]',
         ),
         ({"server": {"grpcPort": 9000, "restPort": 9000}}, "server.grpcPort and server.restPort are both 9000"),

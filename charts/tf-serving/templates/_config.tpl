@@ -119,9 +119,13 @@ max_execution_batch_size { value: {{ $b.maxExecutionBatchSize | int64 }} }
 
 {{/*
 Checksum of the config files the server reads once at start, for the pod template: a change rolls
-the pods. With hot reload (server.modelConfigPollWaitSeconds > 0) models.config is left out, so
-model list, version policy and label changes reach the running pods through the mounted volume
-instead of a rollout; batching.config and monitoring.config are still read once, so they stay in.
+the pods. With hot reload (server.modelConfigPollWaitSeconds > 0) only the model set of
+models.config is hashed (each model's name, base path and platform, in name order), so version
+policy and label changes reach the running pods through the mounted volume, while adding, removing
+or re-pathing a model rolls them: ServerCore::ReloadConfig (model_servers/server_core.cc) waits,
+with no timeout and holding its lock, until a newly added model has a version, so a model it cannot
+load would stop every later reload, and only a restart (new pods run check-models first) clears it.
+batching.config and monitoring.config are read once, so they stay in.
 Only file contents are hashed (no labels): a chart version bump alone does not roll the pods.
 readiness.sh is never hashed: only old pods run it, and leaving it out keeps the checksum (and the
 pods) unchanged when the key is finally removed.
@@ -131,6 +135,11 @@ pods) unchanged when the key is finally removed.
 {{- $_ := unset $files "readiness.sh" }}
 {{- if gt (int64 .Values.server.modelConfigPollWaitSeconds) 0 }}
 {{- $_ := unset $files "models.config" }}
+{{- $models := list }}
+{{- range .Values.models }}
+{{- $models = append $models (printf "%q %q %q" .name .basePath (.platform | default "tensorflow")) }}
+{{- end }}
+{{- $_ := set $files "models.config model set" (sortAlpha $models | join "\n") }}
 {{- end }}
 {{- $text := "" }}
 {{- range $name := keys $files | sortAlpha }}

@@ -120,7 +120,9 @@ Resources of the server container, as JSON: resources, plus the GPU limit when g
 Every command-line flag of the server, one per list item: the chart's fixed flags, then server.*,
 batching.*, probes and GPU, then server.extraArgs. Only flags the binary knows (the generated
 tf-serving.serverFlagTable at the end of this file): an unknown flag is ignored with "unknown
-argument". A value of 0 for a thread count means "derived from the CPU limit" (tf-serving.cpuCores).
+argument". The TensorFlow op pools (0 = derived from the CPU limit, tf-serving.cpuCores) compute on
+the cores; the REST and gRPC threads mostly wait for TensorFlow, so their counts are values of their
+own: gRPC refuses a call beyond its thread cap, and the REST pool also serves the metrics scrape.
 */}}
 {{- define "tf-serving.serverArgs" -}}
 - --port={{ .Values.server.grpcPort }}
@@ -140,16 +142,17 @@ argument". A value of 0 for a thread count means "derived from the CPU limit" (t
 - --file_system_poll_wait_seconds={{ $s.fileSystemPollWaitSeconds | int64 }}
 {{- $threads := dict
     "tensorflow_intra_op_parallelism" (list $s.tensorflowIntraOpParallelism $cores)
-    "tensorflow_inter_op_parallelism" (list $s.tensorflowInterOpParallelism $cores)
-    "rest_api_num_threads" (list $s.restApiNumThreads (mul 4 $cores))
-    "grpc_max_threads" (list $s.grpcMaxThreads (mul 4 $cores)) }}
-{{- range $flag := list "tensorflow_intra_op_parallelism" "tensorflow_inter_op_parallelism" "rest_api_num_threads" "grpc_max_threads" }}
+    "tensorflow_inter_op_parallelism" (list $s.tensorflowInterOpParallelism $cores) }}
+{{- range $flag := list "tensorflow_intra_op_parallelism" "tensorflow_inter_op_parallelism" }}
 {{- $pair := index $threads $flag }}
 {{- $value := (index $pair 0) | default (index $pair 1) | int64 }}
 {{- if gt $value 0 }}
 - --{{ $flag }}={{ $value }}
 {{- end }}
 {{- end }}
+- --rest_api_num_threads={{ $s.restApiNumThreads | int64 }}
+- --grpc_max_threads={{ $s.grpcMaxThreads | int64 }}
+- --enable_profiler={{ $s.enableProfiler }}
 - --rest_api_timeout_in_ms={{ $s.restApiTimeoutInMs | int64 }}
 {{- with $s.grpcChannelArguments }}
 {{- $pairs := list }}
@@ -228,8 +231,8 @@ returns only after the initial models are loaded (ServerCore::Create; a failed l
 exit), then starts gRPC with the health service SERVING, then REST last. So the startup probe checks
 the REST port: it covers the one window where gRPC health says SERVING but the pod cannot serve REST
 yet (and a REST server that failed to start, which the binary only logs). Readiness and liveness
-then ask the gRPC health service (2.15+), or check the gRPC port on older images. A model added
-later by hot reload is not gated (README, Probes).
+then ask the gRPC health service (2.15+), or check the gRPC port on older images. A version loaded
+later (a new folder, a hot-reloaded policy) is not gated (README, Probes).
 The preStop pause: the Pod is removed from Service endpoints while it sleeps, then the grace period
 runs out (TF Serving ignores SIGTERM as PID 1). The `sleep` lifecycle action needs no binary in the
 image; it is on by default from Kubernetes 1.30 (alpha, off, in 1.29), so 1.29 gets an exec sleep.
@@ -253,7 +256,11 @@ Resources: tf-serving.containerResources (the GPU limit is added when gpu.enable
     - name: http
       containerPort: {{ .Values.server.restPort }}
       protocol: TCP
-  {{- if or (eq $s.source "s3") (and (eq $s.source "gcs") $s.gcs.existingSecret) .Values.server.extraEnv }}
+  {{- $ownEnv := list }}
+  {{- range .Values.server.extraEnv }}
+  {{- $ownEnv = append $ownEnv .name }}
+  {{- end }}
+  {{- if or (eq $s.source "s3") (and (eq $s.source "gcs") $s.gcs.existingSecret) .Values.server.extraEnv .Values.gpu.enabled }}
   env:
     {{- if eq $s.source "s3" }}
     {{- /* Credentials for the server's own S3 file system. */}}
@@ -284,6 +291,17 @@ Resources: tf-serving.containerResources (the GPU limit is added when gpu.enable
     {{- else if and (eq $s.source "gcs") $s.gcs.existingSecret }}
     - name: GOOGLE_APPLICATION_CREDENTIALS
       value: /var/run/secrets/tf-serving/gcs/credentials.json
+    {{- end }}
+    {{- if and .Values.gpu.enabled (not (has "CUDA_CACHE_PATH" $ownEnv)) }}
+    {{- /* The CUDA driver keeps the kernels it JIT-compiles for this GPU under $HOME/.nv, on the
+    read-only root here, so every start would compile them again: the /tmp emptyDir keeps them for
+    the pod's life (container restarts included), bounded well inside its 1Gi limit. */}}
+    - name: CUDA_CACHE_PATH
+      value: /tmp/cuda-cache
+    {{- if not (has "CUDA_CACHE_MAXSIZE" $ownEnv) }}
+    - name: CUDA_CACHE_MAXSIZE
+      value: "268435456"
+    {{- end }}
     {{- end }}
     {{- with .Values.server.extraEnv }}
     {{- toYaml . | nindent 4 }}

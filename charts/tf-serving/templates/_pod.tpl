@@ -8,7 +8,38 @@ and tolerations apply) and renders nothing when its feature is off.
 Is modelStorage.source one that mounts a local volume at modelStorage.mountPath? "true" or "".
 */}}
 {{- define "tf-serving.modelStorageIsLocal" -}}
-{{- if has .Values.modelStorage.source (list "existingClaim" "pvc" "nfs" "initContainer" "image") }}true{{ end }}
+{{- if has .Values.modelStorage.source (list "demo" "existingClaim" "pvc" "nfs" "initContainer" "image") }}true{{ end }}
+{{- end }}
+
+{{/*
+The chart's built-in demo (modelStorage.source=demo): TF Serving's half_plus_two, version 1, whose
+files are in files/demo-model/half_plus_two/1 (written by scripts/build_demo_model.py --chart), in
+one ConfigMap per release shared by every track, mounted at modelStorage.mountPath. The one model
+list it serves, as JSON: what `models` must be (per track) with this source.
+*/}}
+{{- define "tf-serving.demoModels" -}}
+{{- list (dict "name" "half_plus_two" "basePath" (printf "%s/half_plus_two" (trimSuffix "/" .Values.modelStorage.mountPath)) "platform" "tensorflow") | toJson }}
+{{- end }}
+
+{{/*
+Name of the demo model's ConfigMap.
+*/}}
+{{- define "tf-serving.demoModelConfigMapName" -}}
+{{- printf "%s-demo-model" (include "tf-serving.fullname" . | trunc 52 | trimSuffix "-") }}
+{{- end }}
+
+{{/*
+The demo's files as JSON, ConfigMap key -> path in the models volume, e.g. "variables_variables.index"
+-> "half_plus_two/1/variables/variables.index". A key cannot hold "/": it is the path inside the
+version folder with "_" for "/".
+*/}}
+{{- define "tf-serving.demoModelFiles" -}}
+{{- $files := dict }}
+{{- range $path, $_ := .Files.Glob "files/demo-model/**" }}
+{{- $volumePath := trimPrefix "files/demo-model/" $path }}
+{{- $_ := set $files (regexReplaceAll "^[^/]+/[^/]+/" $volumePath "" | replace "/" "_") $volumePath }}
+{{- end }}
+{{- toJson $files }}
 {{- end }}
 
 {{/*
@@ -41,7 +72,17 @@ The `models` volume for local sources (list items).
 */}}
 {{- define "tf-serving.modelStorageVolumes" -}}
 {{- $s := .Values.modelStorage }}
-{{- if eq $s.source "existingClaim" }}
+{{- if eq $s.source "demo" }}
+- name: models
+  configMap:
+    name: {{ include "tf-serving.demoModelConfigMapName" . }}
+    # A version folder: half_plus_two/1/saved_model.pb, variables/, assets.extra/ (warmup records).
+    items:
+      {{- range $key, $path := include "tf-serving.demoModelFiles" . | fromJson }}
+      - key: {{ $key }}
+        path: {{ $path }}
+      {{- end }}
+{{- else if eq $s.source "existingClaim" }}
 - name: models
   persistentVolumeClaim:
     claimName: {{ $s.existingClaim.claimName }}
@@ -128,13 +169,16 @@ get the same restricted security context as the server.
       mountPath: /tmp
 {{- end }}
 {{- if and $s.checkModelsAtStart (not (has $s.source (list "s3" "gcs"))) }}
-{{- /* TF Serving waits forever, never Ready and never failing, when a model's base path has no
-version folder (file_system_storage_path_source.cc: "No versions of servable ... found") or lacks a
-version its specific policy names: the stock image with the defaults, an empty claim, a typo in
-basePath. This check fails the pod at once, saying which path and what to set. It reads the mounted
-models.config (the lines the chart writes: base_path, then each specific version), so model changes
-move only the config checksum, and hot reload keeps working. Object stores (s3, gcs) are read by
-the server itself and are not checked here. */}}
+{{- /* TF Serving waits forever, never Ready and never failing, when a model's base path is missing
+("Could not find base path", which also stops the file-system poll of every other model) or has no
+version folder ("No versions of servable ... found"), or with a specific policy none of the listed
+versions (AspireSpecificVersions serves the listed versions it finds and only logs the others):
+sources/storage_path/file_system_storage_path_source.cc. This check fails the pod at once in those
+cases, saying which path and what to set, and warns for each listed version not there yet. It reads
+folder names as TF Serving does (absl::SimpleAtoi into an int64: "0008" is version 8) and the mounted
+models.config (the lines the chart writes: name, base_path, then each specific version), so model
+changes move only the config checksum and hot reload keeps working. Object stores (s3, gcs) are read
+by the server itself and are not checked here. */}}
 - name: check-models
   image: {{ include "tf-serving.image" . | quote }}
   imagePullPolicy: {{ .Values.image.pullPolicy }}
@@ -142,22 +186,54 @@ the server itself and are not checked here. */}}
     - /bin/bash
     - -c
     - |
-      status=0 base=""
+      export LC_ALL=C
+      shopt -s nullglob
+      status=0 name="" base="" listed=()
+      # The version absl::SimpleAtoi reads from an entry name into an int64, in $version: ASCII
+      # whitespace around an optional sign and decimal digits ("0008" and "+8" are 8, "v8" is none).
+      read_version() {
+        [[ $1 =~ ^[[:space:]]*([+-]?)0*([0-9]+)[[:space:]]*$ ]] || return 1
+        local sign=${BASH_REMATCH[1]} digits=${BASH_REMATCH[2]} limit=9223372036854775807
+        [[ $sign == - ]] && limit=9223372036854775808
+        (( ${#digits} < 19 )) || { (( ${#digits} == 19 )) && [[ ! $digits > $limit ]]; } || return 1
+        version=$digits
+        [[ $sign == - && $digits != 0 ]] && version=-$digits
+        return 0
+      }
+      check() {
+        [[ -n $name ]] || return 0
+        local entry found=" " present=0 v
+        if [[ ! -d $base ]]; then
+          echo "tf-serving: model $name: its base path $base is not a folder: TF Serving would log \"Could not find base path\" and wait forever (and find no new version of any other model meanwhile). Put the model's version folders there, or set models[].basePath and modelStorage (chart README: Model storage); make demo shows a working setup." >&2
+          status=1; return
+        fi
+        for entry in "$base"/*; do
+          read_version "${entry##*/}" && found+="$version "
+        done
+        if (( ${#listed[@]} == 0 )); then
+          [[ $found != " " ]] && return 0
+          echo "tf-serving: model $name: no version folder (a number, e.g. $base/1) under $base: TF Serving would wait for one forever. Put the SavedModel versions there, or set models[].basePath and modelStorage (chart README: Model storage); make demo shows a working setup." >&2
+          status=1; return
+        fi
+        for v in "${listed[@]}"; do
+          if [[ $found == *" $v "* ]]; then
+            present=$((present + 1))
+          else
+            echo "tf-serving: warning: model $name: version $v of its versionPolicy.specific is not under $base (yet); TF Serving serves the listed versions it finds and loads this one when it appears." >&2
+          fi
+        done
+        (( present > 0 )) && return 0
+        echo "tf-serving: model $name: none of the versions its versionPolicy.specific lists (${listed[*]}) is under $base: TF Serving would wait for one forever. Put at least one of them there, or list versions that exist." >&2
+        status=1
+      }
       while read -r key value; do
         case $key in
-          base_path:)
-            base=${value//\"/}
-            if ! ls -1 "$base" 2>/dev/null | grep -qE '^[0-9]+$'; then
-              echo "tf-serving: no version folder (a number, e.g. $base/1) under $base: TF Serving would wait for one forever. Put the SavedModel versions there, or set models[].basePath and modelStorage (chart README: Model storage); make demo shows a working setup." >&2
-              status=1
-            fi ;;
-          versions:)
-            if [[ ! -d $base/$value ]]; then
-              echo "tf-serving: $base/$value does not exist but the model's versionPolicy.specific lists version $value: TF Serving would wait for it forever." >&2
-              status=1
-            fi ;;
+          name:) check; name=${value//\"/} base="" listed=() ;;
+          base_path:) base=${value//\"/} ;;
+          versions:) listed+=("$value") ;;
         esac
       done < "$1"
+      check
       exit $status
     - check-models
   args:

@@ -22,6 +22,22 @@ max_execution_batch_size exceeds its max_batch_size when splitting is on. */}}
 {{- if gt $execution $max }}
 {{- fail (printf "tf-serving: batching.maxExecutionBatchSize (%d) must be at most batching.maxBatchSize (%d): requests up to maxBatchSize are split into batches of at most maxExecutionBatchSize, and TF Serving refuses to load a model otherwise; lower it or raise batching.maxBatchSize" $execution $max) }}
 {{- end }}
+{{- /* A request waits in its batch holding its gRPC thread (session_bundle_config.proto), and gRPC's
+sync server keeps one thread polling, refusing the call that would take it (ThreadManager::MainWorkLoop,
+src/cpp/thread_manager/thread_manager.cc): at most grpcMaxThreads - 1 requests can be in a batch. The
+batches formed are max_batch_size, or with splitting max_execution_batch_size (GetQueueOptions,
+servables/tensorflow/bundle_factory_util.h). Per-model batching reads max_batch_size from each
+SavedModel, which the chart cannot see. */}}
+{{- $grpcThreads := int64 .Values.server.grpcMaxThreads }}
+{{- $batch := $max }}
+{{- $batchPath := "batching.maxBatchSize" }}
+{{- if and $b.enableLargeBatchSplitting $b.maxExecutionBatchSize }}
+{{- $batch = int64 $b.maxExecutionBatchSize }}
+{{- $batchPath = "batching.maxExecutionBatchSize" }}
+{{- end }}
+{{- if and (not $b.perModelParameters) (le $grpcThreads $batch) }}
+{{- fail (printf "tf-serving: server.grpcMaxThreads (%d) cannot fill a batch of %s (%d): every gRPC request holds one of those threads while it waits in its batch, and gRPC keeps one polling and refuses the call that would take it (RESOURCE_EXHAUSTED \"Server Threadpool Exhausted\"), so no batch gets more than %d requests; set server.grpcMaxThreads to at least %d (upstream advice: about twice the batch, %d)" $grpcThreads $batchPath $batch (sub $grpcThreads 1) (add $batch 1) (mul 2 $batch)) }}
+{{- end }}
 {{- with $b.allowedBatchSizes }}
 {{- $sizes := list }}
 {{- range . }}

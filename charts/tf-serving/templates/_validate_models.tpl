@@ -71,6 +71,10 @@ egress, and for S3 an image that can).
 {{- if and (hasPrefix "s3://" $m.basePath) (ne $src "s3") }}
 {{- fail (printf "tf-serving: %s[%d].basePath %q is an s3:// URL but modelStorage.source is %q; the server can only read it with modelStorage.source=s3 (credentials, and modelStorage.s3.serverSupportsS3=true with an image built with TensorFlow's S3 file system: the stock images cannot), or download it with modelStorage.source=initContainer and use a path under modelStorage.mountPath (chart 0.1.0 rendered this and the server failed at load time: see Upgrading in the chart README)" $path $i $m.basePath $src) }}
 {{- end }}
+{{- /* The stock images link TensorFlow's GCS file system only; HDFS went with S3 in 2.7 (model_servers/BUILD). */}}
+{{- if hasPrefix "hdfs://" (toString $m.basePath) }}
+{{- fail (printf "tf-serving: %s[%d].basePath %q is an HDFS URL, but the tensorflow/serving images since 2.7 have no HDFS file system (model_servers/BUILD), so the server would fail to read it; download the model with modelStorage.source=initContainer and use a path under modelStorage.mountPath" $path $i $m.basePath) }}
+{{- end }}
 {{- if and (hasPrefix "gs://" $m.basePath) (ne $src "gcs") }}
 {{- fail (printf "tf-serving: %s[%d].basePath %q is a gs:// URL but modelStorage.source is %q; set modelStorage.source=gcs (credentials from modelStorage.gcs.existingSecret, or workload identity through serviceAccount.annotations when it is empty), or download it with modelStorage.source=initContainer and use a path under modelStorage.mountPath (chart 0.1.0 rendered this: see Upgrading in the chart README)" $path $i $m.basePath $src) }}
 {{- end }}

@@ -56,10 +56,12 @@ alert windows.
 {{- end }}
 {{- end }}
 {{- end }}
-{{- /* The new-series branch of TFServingModelLoadFailed looks back 15m: a longer `for` never fires. */}}
+{{- /* TFServingModelLoadFailed is true for the 15m after a single failed load (its window), and
+Prometheus only checks `for` at its evaluations, every evaluation_interval (1m by default): a `for`
+above 14m needs a 16th evaluation inside the window and never fires (promtool shows 14m59s silent). */}}
 {{- $load := .Values.monitoring.prometheusRule.alerts.modelLoadFailures }}
-{{- if and .Values.monitoring.prometheusRule.enabled $load.enabled (ge (int64 (include "tf-serving.durationMillis" $load.for)) 900000) }}
-{{- fail (printf "tf-serving: monitoring.prometheusRule.alerts.modelLoadFailures.for is %s but the alert looks at the last 15m, so a single failed load would never fire it; use less than 15m (default 0m)" $load.for) }}
+{{- if and .Values.monitoring.prometheusRule.enabled $load.enabled (gt (int64 (include "tf-serving.durationMillis" $load.for)) 840000) }}
+{{- fail (printf "tf-serving: monitoring.prometheusRule.alerts.modelLoadFailures.for is %s but the alert is true only for the 15m after a failed load, checked at each rule evaluation (1m by default), so a single failed load would never fire it; use 14m or less (default 0m)" $load.for) }}
 {{- end }}
 {{- end }}
 

@@ -1,11 +1,24 @@
 {{/*
-Pod: shutdown timing, rollout deadline, non-root identity, the PodDisruptionBudget, GPU flags, the
-download container's requests within its limits.
+Pod: shutdown timing (every connection closed before SIGKILL), rollout deadline, non-root identity,
+the PodDisruptionBudget, GPU flags, the download container's requests within its limits.
 */}}
 {{- define "tf-serving.validate.pod" -}}
+{{- /* Every connection must be told to go away, and its calls finish, before SIGKILL. TF Serving
+ignores SIGTERM as PID 1 and sends GOAWAY only at a connection's max age (gRPC's max-age filter:
+the age times a jitter of 0.9-1.1, then the grace before it closes the connection). kube-proxy keeps
+established connections to a terminating pod, and new ones may still arrive until the end of the
+preStop pause: the last of them is closed 1.1 x age + grace after it. A REST request runs at most
+--rest_api_timeout_in_ms. tf-serving.validate.server has checked that both gRPC values are set. */}}
 {{- $sd := .Values.shutdown }}
-{{- if le (int $sd.terminationGracePeriodSeconds) (int $sd.preStopSleepSeconds) }}
-{{- fail (printf "tf-serving: shutdown.terminationGracePeriodSeconds (%d) must be greater than shutdown.preStopSleepSeconds (%d): the pause counts against the grace period, and in-flight requests need the rest; raise the grace period or shorten the pause" (int $sd.terminationGracePeriodSeconds) (int $sd.preStopSleepSeconds)) }}
+{{- $channel := .Values.server.grpcChannelArguments }}
+{{- $ageMs := index $channel "grpc.max_connection_age_ms" | int64 }}
+{{- $ageGraceMs := index $channel "grpc.max_connection_age_grace_ms" | int64 }}
+{{- $restMs := int64 .Values.server.restApiTimeoutInMs }}
+{{- $grpcSeconds := div (add (mul 11 $ageMs) (mul 10 $ageGraceMs) 9999) 10000 }}
+{{- $restSeconds := div (add $restMs 999) 1000 }}
+{{- $needed := add (int64 $sd.preStopSleepSeconds) (max $grpcSeconds $restSeconds) }}
+{{- if lt (int64 $sd.terminationGracePeriodSeconds) $needed }}
+{{- fail (printf "tf-serving: shutdown.terminationGracePeriodSeconds (%d) must be at least %d, or a terminating pod is killed with calls in flight: shutdown.preStopSleepSeconds (%d) + the longer of the gRPC connections' end, 1.1 x server.grpcChannelArguments.grpc.max_connection_age_ms (%d) + grpc.max_connection_age_grace_ms (%d) = %d s, and a REST request, server.restApiTimeoutInMs (%d) = %d s. TF Serving ignores SIGTERM and tells a gRPC connection to go away only at its max age (+-10%%), so a connection opened during the preStop pause may carry calls that long. Raise the grace period to %d, or lower the others" (int64 $sd.terminationGracePeriodSeconds) $needed (int64 $sd.preStopSleepSeconds) $ageMs $ageGraceMs $grpcSeconds $restMs $restSeconds $needed) }}
 {{- end }}
 {{- $deadline := int .Values.rollingUpdate.progressDeadlineSeconds }}
 {{- if and $deadline (le $deadline (int .Values.probes.startup.budgetSeconds)) }}

@@ -87,6 +87,23 @@ Base paths of one track's models match the storage source; adds the track's pods
 {{- $src := $ms.source }}
 {{- $local := include "tf-serving.modelStorageIsLocal" $root }}
 {{- $where := include "tf-serving.trackValuePath" (dict "root" $root "track" $track "key" "models") }}
+{{- /* The demo serves exactly the default model list: any other list (a track's or colour's own
+too) means models the user expects from somewhere else, which the demo ConfigMap, mounted over
+modelStorage.mountPath, would hide. Since 0.5.0 demo is the default, so this is also what tells a
+user upgrading with models in an image (source none was the default) what to set. */}}
+{{- if eq $src "demo" }}
+{{- $demo := include "tf-serving.demoModels" $root | fromJsonArray }}
+{{- $given := list }}
+{{- $named := list }}
+{{- range $ctx.Values.models }}
+{{- $given = append $given (merge (dict) . (dict "platform" "tensorflow")) }}
+{{- $named = append $named (printf "%s at %s" .name .basePath) }}
+{{- end }}
+{{- if ne (toJson $given) (toJson $demo) }}
+{{- $d := first $demo }}
+{{- fail (printf "tf-serving: %s (%s) is not the built-in demo, but modelStorage.source is \"demo\" (the default since chart 0.5.0), which serves only %s at %s from a ConfigMap mounted over %s, so your models would never be found. Set modelStorage.source to where they are: existingClaim, pvc, nfs, s3, gcs, initContainer, image, or none when the server image itself holds every basePath (the default before 0.5.0). To serve the demo instead, %s must be the default [{name: %s, basePath: %s, platform: tensorflow}], without versionPolicy or versionLabels" $where (join ", " $named | default "empty") $d.name $d.basePath $ms.mountPath $where $d.name $d.basePath) }}
+{{- end }}
+{{- end }}
 {{- range $i, $m := $ctx.Values.models }}
 {{- if and (eq $src "s3") (not (hasPrefix "s3://" $m.basePath)) }}
 {{- fail (printf "tf-serving: %s[%d].basePath %q must be an s3:// URL when modelStorage.source is s3 (the server reads the bucket itself)" $where $i $m.basePath) }}

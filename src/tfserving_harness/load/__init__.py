@@ -3,5 +3,5 @@ open-model pacing, load shapes, thresholds, the server-side metrics view, the au
 verifier, capacity analysis and reports. `loadtests/locustfile.py` imports `users`; everything
 else here is plain Python and unit-testable without Locust running.
 
-`standin` is a stand-in for TF Serving, for the load tier and `make bench-load` only.
+The TF Serving stand-in the load tier and `make bench-load` run is `tfserving_harness.standin`.
 """

@@ -16,6 +16,8 @@ from tfserving_harness.rollout import cli
 from tfserving_harness.rollout.standins import PrometheusStandIn, TFServingRestStandIn, TrackSample
 
 PINNED = [{"name": "half_plus_two", "basePath": "/models/half_plus_two", "versionPolicy": {"specific": {"versions": [1]}}}]
+#: A release serving its own model: versions on its storage (the image's here, source none), which the built-in demo is not.
+OWN_STORAGE = {"modelStorage": {"source": "none"}}
 
 
 @pytest.fixture
@@ -64,7 +66,7 @@ def gate_args(prometheus: PrometheusStandIn) -> list[str]:
 
 
 def test_canary_start_advance_promote(cluster, namespace, capsys):
-    release = Release(cluster, namespace, {"ingress": {"enabled": True}, "models": PINNED})
+    release = Release(cluster, namespace, {"ingress": {"enabled": True}, "models": PINNED, **OWN_STORAGE})
     start = ("canary start", "--model-version", "2", "--weight", "5")
 
     assert release.tool(*start, "--dry-run") == cli.OK
@@ -137,7 +139,7 @@ def test_bluegreen_switch_smoke_tests_then_rollback(cluster, namespace):
 
 
 def test_diagnose_reports_the_release_and_changes_nothing(cluster, namespace, tmp_path, capsys):
-    release = Release(cluster, namespace, {"ingress": {"enabled": True}, "models": PINNED})
+    release = Release(cluster, namespace, {"ingress": {"enabled": True}, "models": PINNED, **OWN_STORAGE})
     assert release.tool("canary start", "--model-version", "2") == cli.OK
     revision = release.revision()
     assert release.tool("diagnose", "--output", str(tmp_path / "diag")) == cli.OK
@@ -151,7 +153,7 @@ def test_diagnose_reports_the_release_and_changes_nothing(cluster, namespace, tm
 
 
 def test_bad_input_changes_nothing(cluster, namespace, capsys):
-    release = Release(cluster, namespace, {"models": PINNED})
+    release = Release(cluster, namespace, {"models": PINNED, **OWN_STORAGE})
     assert release.tool("canary start", "--model-version", "2") == cli.ERROR
     assert "needs traffic splitting" in capsys.readouterr().out
     assert release.revision() == 1
@@ -162,7 +164,7 @@ def test_bad_input_changes_nothing(cluster, namespace, capsys):
 def test_a_canary_that_never_becomes_available_gets_no_traffic_and_is_rolled_back(cluster, namespace, capsys):
     """A pod quota leaves the canary's ReplicaSet unable to create its pod: helm's wait times out,
     --atomic rolls the release back, and the canary was never enabled."""
-    release = Release(cluster, namespace, {"ingress": {"enabled": True}, "models": PINNED})
+    release = Release(cluster, namespace, {"ingress": {"enabled": True}, "models": PINNED, **OWN_STORAGE})
     release.core.create_namespaced_resource_quota(namespace, client.V1ResourceQuota(
         metadata=client.V1ObjectMeta(name="one-pod"), spec=client.V1ResourceQuotaSpec(hard={"pods": "1"})))
     assert release.tool("canary start", "--model-version", "2", "--timeout", "20s") == cli.ERROR

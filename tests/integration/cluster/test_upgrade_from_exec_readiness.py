@@ -35,7 +35,11 @@ VALUES = {
     "replicaCount": 3,
     "rollingUpdate": {"minReadySeconds": 2},
     "models": [{"name": "m", "basePath": "/models/m"}],
-    "shutdown": {"preStopSleepSeconds": 1, "terminationGracePeriodSeconds": 2},
+    # Short-lived pods (the stand-in nodes run no container): a grace period the chart accepts needs
+    # short gRPC connection ages and REST timeout (1 + 1.1 x 1 s + 1 s, rounded up), which 0.2.0 takes too.
+    "server": {"restApiTimeoutInMs": 1000, "grpcChannelArguments": {"grpc.max_connection_age_ms": 1000, "grpc.max_connection_age_grace_ms": 1000}},
+    "modelStorage": {"source": "none"},
+    "shutdown": {"preStopSleepSeconds": 1, "terminationGracePeriodSeconds": 4},
 }
 
 

@@ -103,9 +103,9 @@ def test_rolling_update_of_the_model_version_keeps_every_replica_ready(cluster, 
     apps = client.AppsV1Api(kube_api)
     ns = namespace("rolling-update")
     release = HelmRelease(RELEASE, ns, cluster.kubeconfig)
-    first = values_file(tmp_path, "v1", {"replicaCount": 3, "models": [{"name": "half_plus_two", "basePath": "/models/half_plus_two",
+    first = values_file(tmp_path, "v1", {"replicaCount": 3, "modelStorage": {"source": "none"}, "models": [{"name": "half_plus_two", "basePath": "/models/half_plus_two",
                                                                          "versionPolicy": {"specific": {"versions": [1]}}}]})
-    second = values_file(tmp_path, "v2", {"replicaCount": 3, "models": [{"name": "half_plus_two", "basePath": "/models/half_plus_two",
+    second = values_file(tmp_path, "v2", {"replicaCount": 3, "modelStorage": {"source": "none"}, "models": [{"name": "half_plus_two", "basePath": "/models/half_plus_two",
                                                                           "versionPolicy": {"specific": {"versions": [2]}}}]})
     release.install([first])
 

@@ -375,16 +375,19 @@ def _tree_fingerprint(root: Path) -> tuple:
 _sdk_charts = _SdkCharts()
 
 
-def _render_sdk(values: dict, name: str, namespace: str, kube_version: str, api_versions: list[str],
-                values_files: Sequence[str], chart: Path) -> dict[str, str]:
+def _sdk_values(values: dict, values_files: Sequence[str]) -> dict:
+    """What Helm 4 in-process is given: the values files merged as `-f a -f b` would, then `values`."""
+    merged: dict = {}
+    for values_file in values_files:
+        merged = merge_values(merged, _values_file(values_file))
+    return merge_values(merged, values)
+
+
+def _render_sdk(merged: dict, name: str, namespace: str, kube_version: str, api_versions: list[str], chart: Path) -> dict[str, str]:
     """{template path: rendered text} from Helm 4 in-process, NOTES.txt included."""
     sdk = _sdk_module()
     if sdk is None:
         raise HelmNotFoundError("TFS_RENDERER=sdk needs helm-python-sdk: run `make setup`, or set TFS_RENDERER=binary")
-    merged: dict = {}
-    for values_file in values_files:
-        merged = merge_values(merged, _values_file(values_file))
-    merged = merge_values(merged, values)
     options = {"name": name, "namespace": namespace, "kube_version": kube_version, "api_versions": api_versions}
     command = ["helm-python-sdk render", name, str(chart), json.dumps(options)]
     loaded = _sdk_charts.get(chart)
@@ -452,8 +455,8 @@ def render_chart(
     """Render the whole chart and return its documents, read-only.
 
     The whole chart is rendered (no `--show-only`) so `fail` messages from any template surface as a
-    RenderError. Results are cached per process on the canonical JSON of the arguments and the
-    contents of the values files (so an edited file is rendered again); the returned documents are
+    RenderError. Results are cached per process on the canonical JSON of the arguments, with the
+    values files by their contents (so an edited file is rendered again); the returned documents are
     frozen, so no test can change what the next one sees. `renderer` is `sdk` or `binary` (default:
     `default_renderer()`); documents come in template-path order with `sdk` and in Helm's install
     order with `binary`, so compare them as sets, never by position.
@@ -464,14 +467,20 @@ def render_chart(
     chart_path = Path(chart) if chart else chart_dir()
     files = [str(Path(f).resolve()) for f in values_files]
     api_list = sorted(set(api_versions))
+    # Helm 4 in-process is given the merged values, so renders of equal values share an entry however
+    # they were split between files and `values`; the binary is given the files, keyed by contents.
+    if renderer == "sdk":
+        merged = _sdk_values(values or {}, files)
+        given: dict = {"values": merged}
+    else:
+        given = {"values": values or {}, "values_files": [[path, _file_digest(path)] for path in files]}
     key = json.dumps(
         {
-            "values": values or {},
+            **given,
             "name": name,
             "namespace": namespace,
             "kube_version": kube_version,
             "api_versions": api_list,
-            "values_files": [[path, _file_digest(path)] for path in files],
             "chart": str(chart_path),
             "renderer": renderer,
         },
@@ -496,7 +505,7 @@ def render_chart(
             cache_stats.misses += 1
     try:
         if renderer == "sdk":
-            output: Any = _render_sdk(values or {}, name, namespace, kube_version, api_list, files, chart_path)
+            output: Any = _render_sdk(merged, name, namespace, kube_version, api_list, chart_path)
         else:
             command = _template_command(files, name, namespace, kube_version, api_list, chart_path)
             output = run_helm(command, stdin=yaml.safe_dump(values or {})).stdout
@@ -556,7 +565,7 @@ def render_notes(
     files = [str(Path(f).resolve()) for f in values_files]
     api_list = sorted(set(api_versions))
     if (renderer or default_renderer()) == "sdk":
-        templates = _render_sdk(values or {}, name, namespace, kube_version, api_list, files, chart_path)
+        templates = _render_sdk(_sdk_values(values or {}, files), name, namespace, kube_version, api_list, chart_path)
         (notes,) = (text for path, text in templates.items() if path.endswith("/templates/NOTES.txt"))
         return notes
     copy = _chart_with_rendered_notes(chart_path)

@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-import yaml
-
 from . import yamlio
 from .frozen import freeze
 from .paths import REPO_ROOT, chart_dir
@@ -508,7 +506,7 @@ def render_chart(
             output: Any = _render_sdk(merged, name, namespace, kube_version, api_list, chart_path)
         else:
             command = _template_command(files, name, namespace, kube_version, api_list, chart_path)
-            output = run_helm(command, stdin=yaml.safe_dump(values or {})).stdout
+            output = run_helm(command, stdin=yamlio.dump(values or {})).stdout
         documents = _documents(renderer, output)
     except RenderError as error:
         if use_cache:
@@ -571,7 +569,7 @@ def render_notes(
     copy = _chart_with_rendered_notes(chart_path)
     args = _template_command(files, name, namespace, kube_version, api_list, copy)
     args += ["--show-only", f"templates/{_NOTES_COPY}"]
-    output = run_helm(args, stdin=yaml.safe_dump(values or {})).stdout
+    output = run_helm(args, stdin=yamlio.dump(values or {})).stdout
     return yamlio.load(output)["notes"]
 
 

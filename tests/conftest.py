@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tfserving_harness import helm, promtool, testing
+from tfserving_harness import helm, promtool
 
 #: Go's collector in the in-process Helm 4 runs every few MB at Go's default GOGC=100; at 400 a
 #: render measured ~20% less CPU for ~20 MB more memory. Go reads GOGC once, from the environment
@@ -53,6 +53,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 def render():
     """`render(values=None, *, validate=True, **render_chart_kwargs)` -> read-only documents,
     cached across the session and schema-checked; `validate=False` skips the object schemas."""
+    # Imported where used: the xdist controller never renders, and its imports delay the workers' start.
+    from tfserving_harness import testing
+
     return testing.render
 
 
@@ -60,12 +63,14 @@ def render():
 def scenario():
     """`scenario("hpa-cpu-memory", values=None, **kwargs)`: ci/hpa-cpu-memory-values.yaml rendered
     like `render`, with `values` on top; a ci/ path (a `ci_scenarios()` param) works too."""
+    from tfserving_harness import testing
+
     return testing.scenario
 
 
 @pytest.fixture(scope="session")
-def default_docs():
-    return testing.render()
+def default_docs(render):
+    return render()
 
 
 @pytest.fixture(scope="session")

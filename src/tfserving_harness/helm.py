@@ -16,7 +16,9 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
+
+import yaml
 
 from . import yamlio
 from .frozen import freeze
@@ -300,20 +302,29 @@ class _SdkChart:
     Helm 4's own words. jsonschema-rs follows the same draft and the same format rules as Helm 4's
     validator (santhosh-tekuri/jsonschema v6) and its patterns match like Go's RE2, except that
     ECMA-262 whitespace is wider (a pattern may refuse more here, and then Helm 4 decides);
-    tests/unit/test_in_process_render.py holds the two to the same verdicts."""
+    tests/unit/test_in_process_render.py holds the two to the same verdicts.
+
+    Values files come in folders of cases (tests/unit/bad_values/): the first refusal of a file's
+    values asks Helm 4 about every values file of its folder in one call, one schema compile for all
+    (`helm4_verdicts`), and answers the others from that."""
 
     def __init__(self, chart: Path) -> None:
         sdk = _sdk_module()
         self.chart = sdk.Chart.load(str(chart))
+        self.name = self.chart.metadata["name"]
         self.kube_version_constraint = self.chart.metadata.get("kubeVersion")
         self.unchecked = self.chart
         self.schema = None
+        self._schema_json: dict = {}
+        self._refusals: dict[str, str | None] = {}  # canonical JSON of the given values -> Helm 4's refusal, or None
+        self._folders_asked: set[Path] = set()
         schema_file = chart / "values.schema.json"
         if schema_file.is_file():
             import jsonschema_rs
 
+            self._schema_json = json.loads(schema_file.read_text())
             # Draft and format assertions from the schema's $schema, defaulting like Helm 4 (2020-12).
-            self.schema = jsonschema_rs.validator_for(json.loads(schema_file.read_text()))
+            self.schema = jsonschema_rs.validator_for(self._schema_json)
             with tempfile.TemporaryDirectory(prefix="tfs-unchecked-") as scratch:
                 copy = Path(scratch, chart.name)
                 shutil.copytree(chart, copy, ignore=lambda directory, names: ["values.schema.json"] if Path(directory) == chart else [])
@@ -323,21 +334,85 @@ class _SdkChart:
         for loaded in {id(self.chart): self.chart, id(self.unchecked): self.unchecked}.values():
             loaded.close()
 
-    def for_values(self, values_json: str, command: list[str]):
+    def effective_values(self, values_json: str) -> Any:
+        """The values Helm validates: the chart's defaults coalesced with the given ones (nulls drop keys)."""
+        return json.loads(_sdk_module()._native.call_string("helm_chart_merge_values", self.chart._raw(), values_json))
+
+    def for_values(self, values_json: str, command: list[str], values_file: str | None = None):
         """The loaded chart to render `values_json` with; raises Helm 4's RenderError when they
-        break values.schema.json."""
-        if self.schema is None:
-            return self.chart
-        native = _sdk_module()._native
-        # The values Helm validates: the chart's defaults coalesced with the given ones (nulls drop keys).
-        effective = json.loads(native.call_string("helm_chart_merge_values", self.chart._raw(), values_json))
-        if self.schema.is_valid(effective):
+        break values.schema.json. `values_file`: the one file the values are, if they are one."""
+        if self.schema is None or self.schema.is_valid(self.effective_values(values_json)):
             return self.unchecked
-        try:
-            native.call_status("helm_schema_validate", self.chart._raw(), values_json)
-        except _sdk_module().errors.HelmError as error:
-            raise RenderError("helm (SDK) render failed", HELM4_SCHEMA_REFUSAL + str(error), command) from None
+        canonical = json.dumps(json.loads(values_json), sort_keys=True)
+        if canonical not in self._refusals and values_file is not None:
+            self._ask_about_folder(Path(values_file).parent)
+        if canonical not in self._refusals:
+            self._refusals[canonical] = self.helm4_verdicts({"values": json.loads(values_json)})["values"]
+        refusal = self._refusals[canonical]
+        if refusal is not None:
+            raise RenderError("helm (SDK) render failed", refusal, command)
         return self.unchecked  # refused here, accepted by Helm 4 (ECMA whitespace): Helm 4 decides
+
+    def _ask_about_folder(self, folder: Path) -> None:
+        if folder in self._folders_asked:
+            return
+        self._folders_asked.add(folder)
+        cases = {}
+        for path in sorted(folder.glob("*.yaml")):
+            try:
+                given = yamlio.load(path.read_text())
+            except (OSError, UnicodeDecodeError, yaml.YAMLError):
+                continue  # not a values file: nothing to ask
+            if isinstance(given, dict):
+                cases.setdefault(json.dumps(given, sort_keys=True), given)
+        self._refusals.update(self.helm4_verdicts(cases))
+
+    def helm4_verdicts(self, cases: Mapping[str, Any]) -> dict[str, str | None]:
+        """{case: Helm 4's refusal of the given values (HELM4_SCHEMA_REFUSAL and its lines, as a render
+        writes them), or None} for many value sets in one helm_schema_validate: a schema that holds
+        the chart's under one key per case, each case's lines read back without its key. Helm 4
+        orders the lines of one refusal as it likes, with or without this."""
+        sdk = _sdk_module()
+        names = {f"case{index}": case for index, case in enumerate(cases)}
+        # A reference to the schema's root, an $id or a subchart's schema would not survive the wrapping.
+        if len(names) <= 1 or "$id" in self._schema_json or '"$ref": "#"' in json.dumps(self._schema_json) or self.chart.dependencies:
+            return {case: self._helm4_verdict(cases[case]) for case in cases}
+        container = "$defs" if "$defs" in self._schema_json else "definitions"
+        root = {key: value for key, value in self._schema_json.items() if key not in ("$schema", container)}
+        wrapper = {**({"$schema": self._schema_json["$schema"]} if "$schema" in self._schema_json else {}),
+                   container: {**self._schema_json.get(container, {}), "tfsCase": root},
+                   "type": "object", "properties": {name: {"$ref": f"#/{container}/tfsCase"} for name in names}}
+        effective = {name: self.effective_values(json.dumps(cases[case])) for name, case in names.items()}
+        with tempfile.TemporaryDirectory(prefix="tfs-verdicts-") as scratch:
+            folder = Path(scratch, self.name)
+            folder.mkdir()
+            (folder / "Chart.yaml").write_text(yamlio.dump({"apiVersion": "v2", "name": self.name, "version": "0.0.0"}))
+            (folder / "values.schema.json").write_text(json.dumps(wrapper))
+            batch = sdk.Chart.load(str(folder))
+        try:
+            sdk._native.call_status("helm_schema_validate", batch._raw(), json.dumps(effective))
+            report = ""
+        except sdk.errors.HelmError as error:
+            report = str(error)
+        finally:
+            batch.close()
+        lines: dict[str, list[str]] = {}
+        name = None
+        for line in report.splitlines()[1:]:  # after the chart's name
+            match = re.match(r"^(\s*- at ')/(case\d+)((?:/[^']*)?'.*)$", line)
+            if match and not line.startswith(" "):
+                name = match[2]
+            lines.setdefault(name, []).append(f"{match[1]}{match[3]}" if match else line)
+        return {case: f"{HELM4_SCHEMA_REFUSAL}{self.name}:\n" + "\n".join(lines[name]) + "\n" if name in lines else None
+                for name, case in names.items()}
+
+    def _helm4_verdict(self, given: Any) -> str | None:
+        sdk = _sdk_module()
+        try:
+            sdk._native.call_status("helm_schema_validate", self.chart._raw(), json.dumps(given))
+        except sdk.errors.HelmError as error:
+            return HELM4_SCHEMA_REFUSAL + str(error)
+        return None
 
 
 class _SdkCharts:
@@ -381,8 +456,10 @@ def _sdk_values(values: dict, values_files: Sequence[str]) -> dict:
     return merge_values(merged, values)
 
 
-def _render_sdk(merged: dict, name: str, namespace: str, kube_version: str, api_versions: list[str], chart: Path) -> dict[str, str]:
-    """{template path: rendered text} from Helm 4 in-process, NOTES.txt included."""
+def _render_sdk(merged: dict, name: str, namespace: str, kube_version: str, api_versions: list[str], chart: Path,
+                values_file: str | None = None) -> dict[str, str]:
+    """{template path: rendered text} from Helm 4 in-process, NOTES.txt included; `values_file`: the
+    one file `merged` is, if it is one."""
     sdk = _sdk_module()
     if sdk is None:
         raise HelmNotFoundError("TFS_RENDERER=sdk needs helm-python-sdk: run `make setup`, or set TFS_RENDERER=binary")
@@ -392,7 +469,7 @@ def _render_sdk(merged: dict, name: str, namespace: str, kube_version: str, api_
     if loaded.kube_version_constraint:
         check_kube_version(loaded.kube_version_constraint, kube_version)
     values_json = json.dumps(merged)
-    chart_to_render = loaded.for_values(values_json, command)
+    chart_to_render = loaded.for_values(values_json, command, values_file)
     try:
         # The wrapper's Chart.render does not pass kube_version/api_versions (0.2.2); the native call does.
         rendered = sdk._native.call_string("helm_render", chart_to_render._raw(), values_json, json.dumps(options))
@@ -503,7 +580,8 @@ def render_chart(
             cache_stats.misses += 1
     try:
         if renderer == "sdk":
-            output: Any = _render_sdk(merged, name, namespace, kube_version, api_list, chart_path)
+            only_file = files[0] if len(files) == 1 and not values else None
+            output: Any = _render_sdk(merged, name, namespace, kube_version, api_list, chart_path, only_file)
         else:
             command = _template_command(files, name, namespace, kube_version, api_list, chart_path)
             output = run_helm(command, stdin=yamlio.dump(values or {})).stdout

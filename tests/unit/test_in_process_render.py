@@ -1,10 +1,10 @@
 """The in-process Helm 4 render skips Helm's per-render compile of values.schema.json: the schema is
 compiled once with jsonschema-rs, values it accepts render on a copy of the chart without the schema,
-and values it refuses are validated by Helm 4 itself (helm._SdkChart). That is only sound while
-jsonschema-rs accepts nothing Helm 4 refuses: held here on the defaults, every ci/ scenario, the
-bad-values corpus, and every pattern of the schema against every string those values hold (with the
-endings where ECMA-262, Python and Go regular expressions part ways). Helm 4 answers each question
-in one call: one schema holds every case under its own key."""
+and values it refuses are validated by Helm 4 itself, a folder of values files in one call
+(helm._SdkChart). That is only sound while jsonschema-rs accepts nothing Helm 4 refuses: held here on
+the defaults, every ci/ scenario, the bad-values corpus, and every pattern of the schema against every
+string those values hold (with the endings where ECMA-262, Python and Go regular expressions part
+ways); and a refusal answered from its folder's call must read as Helm 4's own validation of it."""
 
 from __future__ import annotations
 
@@ -33,9 +33,8 @@ def _schema() -> dict:
     return json.loads((chart_dir() / "values.schema.json").read_text())
 
 
-def helm4_refusals(schema: dict, cases: dict[str, Any], *, whole_path: bool = False) -> set[str]:
-    """The cases (top-level keys of `cases`) that Helm 4's validator refuses under `schema`, or with
-    `whole_path` the value paths it names (`p3.17`: item 17 of case p3)."""
+def helm4_refusals(schema: dict, cases: dict[str, Any]) -> set[str]:
+    """The value paths Helm 4's validator refuses in `cases` under any `schema` (`p3.17`: item 17 of p3)."""
     with tempfile.TemporaryDirectory(prefix="tfs-precheck-") as scratch:
         chart = Path(scratch, "precheck")
         chart.mkdir()
@@ -45,43 +44,38 @@ def helm4_refusals(schema: dict, cases: dict[str, Any], *, whole_path: bool = Fa
     try:
         sdk._native.call_status("helm_schema_validate", loaded._raw(), json.dumps(cases))
     except sdk.errors.HelmError as error:
-        paths = {violation.path for violation in helm.schema_violations(str(error))}
-        return paths if whole_path else {path.split(".")[0] for path in paths}
+        return {violation.path for violation in helm.schema_violations(str(error))}
     finally:
         loaded.close()
     return set()
 
 
-def _each_case_under_its_key(schema: dict, names) -> dict:
-    """The chart's schema applied to each named case: its root moved into the definitions (whose
-    `#/definitions/...` references still resolve from the new root)."""
-    container = "$defs" if "$defs" in schema else "definitions"
-    root = {key: value for key, value in schema.items() if key not in ("$schema", "$id", container)}
-    assert '"$ref": "#"' not in json.dumps(schema), "a reference to the schema's root would point at the wrapper"
-    return {
-        "$schema": schema["$schema"],
-        container: {**schema.get(container, {}), "tfsValues": root},
-        "type": "object",
-        "properties": {name: {"$ref": f"#/{container}/tfsValues"} for name in names},
-    }
-
-
-def _effective_values(path: Path) -> Any:
-    """The values Helm validates: the chart's defaults coalesced with the file (Helm 4's own merge)."""
-    loaded = helm._sdk_charts.get(chart_dir())
-    given = json.dumps(yamlio.load(path.read_text()) or {})
-    return json.loads(sdk._native.call_string("helm_chart_merge_values", loaded.chart._raw(), given))
+def words(text: str) -> list:
+    """A refusal's lines with their quoted words sorted: Helm 4 orders both as it likes."""
+    return sorted((re.sub(r"'[^']*'", "''", line), sorted(re.findall(r"'[^']*'", line))) for line in text.splitlines())
 
 
 def test_helm4_refuses_nothing_the_precheck_accepts_in_the_corpus():
-    schema = _schema()
-    cases = {f"case{index}": _effective_values(path) for index, path in enumerate(CORPUS)}
-    precheck = jsonschema_rs.validator_for(schema)
-    accepted = {name for name, values in cases.items() if precheck.is_valid(values)}
-    refused_by_helm4 = helm4_refusals(_each_case_under_its_key(schema, cases), cases)
+    loaded = helm._sdk_charts.get(chart_dir())
+    given = {path.name: yamlio.load(path.read_text()) or {} for path in CORPUS}
+    precheck = jsonschema_rs.validator_for(_schema())
+    accepted = {name for name, values in given.items() if precheck.is_valid(loaded.effective_values(json.dumps(values)))}
+    refused_by_helm4 = {name for name, refusal in loaded.helm4_verdicts(given).items() if refusal}
     assert len(refused_by_helm4) >= 50, "the bad-values corpus breaks the schema in many ways; Helm 4 refused too few to be checking"
-    wrongly_accepted = sorted(CORPUS[int(name.removeprefix("case"))].name for name in refused_by_helm4 & accepted)
+    wrongly_accepted = sorted(refused_by_helm4 & accepted)
     assert not wrongly_accepted, f"Helm 4 refuses values that jsonschema-rs accepts, so in-process renders would pass them: {wrongly_accepted}"
+
+
+def test_a_refusal_answered_from_its_folder_reads_as_helm4_validating_it_alone():
+    """helm4_verdicts asks about a whole folder of values files in one call; each answer must be
+    what Helm 4 writes for that file alone (a sample of the corpus, every tenth file)."""
+    loaded = helm._sdk_charts.get(chart_dir())
+    sample = sorted((Path(__file__).parent / "bad_values").glob("*.yaml"))[::10]
+    given = {path.name: yamlio.load(path.read_text()) or {} for path in sample}
+    together = loaded.helm4_verdicts(given)
+    alone = {name: loaded.helm4_verdicts({name: values})[name] for name, values in given.items()}
+    assert sum(refusal is not None for refusal in alone.values()) >= 5, "too few schema refusals in the sample to be checking"
+    assert {name: refusal and words(refusal) for name, refusal in together.items()} == {name: refusal and words(refusal) for name, refusal in alone.items()}
 
 
 def _patterns(node: Any, in_properties: bool = False) -> Iterator[str]:
@@ -126,7 +120,7 @@ def test_every_pattern_helm4_matches_whatever_the_precheck_matches():
         matched |= {text + ending for text in matched for ending in ENDINGS if precheck.is_valid(text + ending)}
         case_schemas[f"p{index}"], cases[f"p{index}"] = {"type": "array", "items": pattern_schema}, sorted(matched)
     assert sum(map(len, cases.values())) >= 500, "too few corpus strings match the schema's patterns to be checking them"
-    refused = helm4_refusals({"$schema": schema["$schema"], "type": "object", "properties": case_schemas}, cases, whole_path=True)
+    refused = helm4_refusals({"$schema": schema["$schema"], "type": "object", "properties": case_schemas}, cases)
     mismatches = [path.split(".") for path in sorted(helm.deepest_paths([helm.SchemaViolation(path, "", "") for path in refused]))]
     assert not refused, "jsonschema-rs matches strings that Helm 4 does not:\n" + "\n".join(
         f"  {patterns[int(case[0][1:])]!r} ~ {cases[case[0]][int(case[1])]!r}" if len(case) > 1 else f"  {case[0]}" for case in mismatches)
@@ -142,18 +136,13 @@ def test_every_pattern_helm4_matches_whatever_the_precheck_matches():
     ids=lambda values: str(values)[:40],
 )
 def test_a_schema_refusal_reads_as_a_helm4_render_writes_it(values):
-    """Refused without a render (helm_schema_validate), in a render's words. Helm 4 lists the
-    violations, and the keys within one, in no fixed order: each line is compared with its quoted
-    words sorted."""
+    """Refused without a render (helm_schema_validate), in a render's words (`words`)."""
     with pytest.raises(helm.RenderError) as refused:
         helm.render_chart(values, use_cache=False)
     loaded = helm._sdk_charts.get(chart_dir())
     options = json.dumps({"name": helm.DEFAULT_RELEASE, "namespace": helm.DEFAULT_NAMESPACE, "kube_version": helm.NEWEST_KUBE_VERSION, "api_versions": []})
     with pytest.raises(sdk.errors.HelmError) as rendered:
         sdk._native.call_string("helm_render", loaded.chart._raw(), json.dumps(values), options)
-    def words(text: str) -> list:
-        return sorted((re.sub(r"'[^']*'", "''", line), sorted(re.findall(r"'[^']*'", line))) for line in text.splitlines())
-
     assert refused.value.stderr.startswith(helm.HELM4_SCHEMA_REFUSAL) and str(rendered.value).startswith(helm.HELM4_SCHEMA_REFUSAL)
     assert words(refused.value.stderr) == words(str(rendered.value))
 

@@ -55,7 +55,7 @@ test-load: ## The real locustfiles, headless, against the TF Serving stand-in on
 	$(PYTEST) tests/load -n 0
 
 .PHONY: bench-load
-bench-load: ## Requests/s per Locust process: REST and gRPC users vs a bare FastHttpUser and wrk, against the stand-in
+bench-load: ## CPU per request of one Locust process: REST and gRPC users vs bare users, the protocol clients alone and wrk, against the stand-in (BENCH_ARGS=--profile: where it goes)
 	$(PY) scripts/bench_load.py $(BENCH_ARGS)
 
 .PHONY: test-cluster

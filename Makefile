@@ -111,7 +111,7 @@ test-e2e: ## tests/integration/e2e: pods that really run (kind with the real ten
 
 .PHONY: test-autoscaling
 test-autoscaling: ## tests/integration/autoscaling: Locust Jobs -> stand-in pods -> Prometheus/kubelet -> metrics stand-ins -> the real HPA, on k8s-local's real node (TFS_REAL_NODE_KUBECONFIG or KUBECONFIG; K8S_LOCAL_DIR to import images); reports in artifacts/autoscaling/
-	$(PYTEST) tests/integration -m autoscaling -p no:xdist -s
+	$(PYTEST) tests/integration -m autoscaling -n 0 -s
 
 .PHONY: locust-image
 locust-image: ## Build the in-cluster Locust image for loadtests/k8s without Docker (cached in .cache/locust-image/ by a hash of its inputs); LOAD=1 also imports it into k8s-local's real node

@@ -11,6 +11,7 @@ Both print what they wait for and how long it took.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -143,7 +144,8 @@ class ResourceMetrics:
 
 
 def _stop_all(stack, *steps: tuple[str, str]) -> None:
-    """Every part that start() got to, each stopped even when an earlier one fails; the first failure is raised after."""
+    """Every part that start() got to, each stopped even when an earlier one fails, then the stack's folder
+    (the client certificate copied from the kubeconfig is in it); the first failure is raised after."""
     errors = []
     for attribute, method in steps:
         part = getattr(stack, attribute, None)
@@ -153,5 +155,6 @@ def _stop_all(stack, *steps: tuple[str, str]) -> None:
             getattr(part, method)()
         except Exception as error:  # noqa: BLE001 - the Prometheus process and the APIService must go even so
             errors.append(error)
+    shutil.rmtree(stack.root, ignore_errors=True)
     if errors:
         raise errors[0]

@@ -45,6 +45,7 @@ test: ## Every test tier that runs on one machine (cluster tier when KUBECONFIG 
 	$(MAKE) --no-print-directory test-model
 	$(MAKE) --no-print-directory test-standin
 	$(MAKE) --no-print-directory test-e2e
+	$(MAKE) --no-print-directory test-autoscaling
 	$(MAKE) --no-print-directory test-load
 	$(MAKE) --no-print-directory test-publishing
 	$(MAKE) --no-print-directory test-cluster
@@ -107,6 +108,14 @@ standin-image: ## Build the TF Serving stand-in image (no Docker daemon; cached 
 .PHONY: test-e2e
 test-e2e: ## tests/integration/e2e: pods that really run (kind with the real tensorflow/serving image); without one every test is skipped with the reason
 	$(PYTEST) tests/integration -m e2e -n 0
+
+.PHONY: test-autoscaling
+test-autoscaling: ## tests/integration/autoscaling: Locust Jobs -> stand-in pods -> Prometheus/kubelet -> metrics stand-ins -> the real HPA, on k8s-local's real node (TFS_REAL_NODE_KUBECONFIG or KUBECONFIG; K8S_LOCAL_DIR to import images); reports in artifacts/autoscaling/
+	$(PYTEST) tests/integration -m autoscaling -n 0 -s
+
+.PHONY: locust-image
+locust-image: ## Build the in-cluster Locust image for loadtests/k8s without Docker (cached in .cache/locust-image/ by a hash of its inputs); LOAD=1 also imports it into k8s-local's real node
+	$(PY) -m tfserving_harness.load.image $(if $(LOAD),--load)
 
 .PHONY: setup-done
 setup-done:

@@ -585,9 +585,11 @@ class Run:
         for warning in warnings:
             log.warning(warning)
         lines = [f"  {v.line()}" for v in verdicts] or ["  (no thresholds set)"]
-        print("\n".join(["", "TF Serving verdicts:", *lines]))
+        # Flushed: in a container stdout is a pipe, and the master lingers (--autoquit) with the report,
+        # so an unflushed print would reach `kubectl logs` only when it exits and the report is gone.
+        print("\n".join(["", "TF Serving verdicts:", *lines]), flush=True)
         if o.load_profile == "capacity":
-            print(f"\n{summary['capacity']['recommendation']['sentence']}\n{summary['capacity']['recommendation']['values_yaml']}")
+            print(f"\n{summary['capacity']['recommendation']['sentence']}\n{summary['capacity']['recommendation']['values_yaml']}", flush=True)
         if any(not v.ok for v in verdicts) and not self.env.process_exit_code:
             self.env.process_exit_code = 1
 
@@ -612,7 +614,7 @@ class Run:
                             self.recorder_error or "no recorder: set --kube-namespace and --release")]
         self.recorder.write(self.report_dir)
         model = self.timing_model()
-        print(model.describe())
+        print(model.describe(), flush=True)
         summary["timing_model"] = model.as_dict()
         if o.load_profile != "autoscale":
             return []

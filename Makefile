@@ -13,15 +13,13 @@ CHART := charts/tf-serving
 # ModelServerConfig protos without the 572 MB tensorflow wheel its metadata asks for, at the chart's
 # appVersion (the config formats the served binary reads; tests/unit/test_tfs_config.py checks it).
 TFS_API := tensorflow-serving-api==2.20.0
-# Both cores: helm renders are CPU-bound subprocesses. `make test PYTEST_ARGS=` runs serially.
-PYTEST_ARGS ?= -n auto --dist loadfile
-# The unit and harness tiers spread tests one by one: their workers share renders through a folder
-# (tests/conftest.py), so no file's scenarios are rendered twice and no worker idles on a long file.
-UNIT_PYTEST_ARGS ?= $(if $(filter command line environment,$(origin PYTEST_ARGS)),$(PYTEST_ARGS),-n auto --dist load)
-# Go's collector inside the in-process Helm 4 (the default renderer) runs every few MB at GOGC=100;
-# at 400 a render measured ~20% less CPU for ~20 MB more memory. Go reads GOGC once, from the
-# environment the process starts with, so it is set here; a GOGC you set wins.
-PYTEST := GOGC=$${GOGC:-400} $(PY) -m pytest
+# pytest's own options (pyproject.toml addopts) spread every tier over one xdist worker per core,
+# tests handed out one by one (worksteal), and tests/conftest.py gives the workers their GOGC: a
+# target runs what `pytest <dir>` runs typed. `make test-unit PYTEST_ARGS="-n 0"` runs in one process.
+PYTEST_ARGS ?=
+# The TensorFlow, stand-in and registry tiers keep each file on one worker (a file shares one SavedModel, server or registry).
+FILE_PYTEST_ARGS ?= $(if $(filter command line environment,$(origin PYTEST_ARGS)),$(PYTEST_ARGS),--dist loadfile)
+PYTEST := $(PY) -m pytest
 # The cluster tier waits on the API server (helm --wait, the controllers) more than it computes:
 # 6 workers on 2 cores, tests spread one by one (one file holds 30 scenario lifecycles).
 CLUSTER_PYTEST_ARGS ?= -n 6 --dist load --durations=5
@@ -48,21 +46,21 @@ test: ## Every test tier that runs on one machine (the cluster tier when KUBECON
 	$(VENV)/bin/ruff check src scripts tests loadtests
 	$(MAKE) --no-print-directory lint-workflows
 	$(MAKE) --no-print-directory test-unit
-	$(MAKE) --no-print-directory test-helm3
 	$(MAKE) --no-print-directory test-harness
 	$(MAKE) --no-print-directory test-model
 	$(MAKE) --no-print-directory test-standin
 	$(MAKE) --no-print-directory test-load
 	$(MAKE) --no-print-directory test-publishing
 	$(MAKE) --no-print-directory test-clusters
+	$(MAKE) --no-print-directory test-autoscaling
 	$(MAKE) --no-print-directory check-version
 
 .PHONY: test-load
 test-load: ## The real locustfiles, headless, against the TF Serving stand-in on loopback (serial: it measures)
-	$(PYTEST) tests/load -p no:xdist
+	$(PYTEST) tests/load -n 0
 
 .PHONY: bench-load
-bench-load: ## Requests/s per Locust process: REST and gRPC users vs a bare FastHttpUser and wrk, against the stand-in
+bench-load: ## CPU per request of one Locust process: REST and gRPC users vs bare users, the protocol clients alone and wrk, against the stand-in (BENCH_ARGS=--profile: where it goes)
 	$(PY) scripts/bench_load.py $(BENCH_ARGS)
 
 .PHONY: test-clusters
@@ -78,7 +76,7 @@ test-cluster: ## tests/integration/cluster: installs on a real API server (KUBEC
 
 .PHONY: test-publishing
 test-publishing: ## scripts/publish against a real local OCI registry (Debian docker-registry, gnupg, apache2-utils); skipped without them
-	$(PYTEST) tests/publishing $(PYTEST_ARGS)
+	$(PYTEST) tests/publishing $(FILE_PYTEST_ARGS)
 
 .PHONY: checkov
 checkov: ## Checkov (its own venv .venv-checkov, pinned by requirements-checkov.txt) on the rendered defaults and ci/hardened-values.yaml
@@ -95,24 +93,24 @@ publish: ## Release the chart: make publish REGISTRY=oci://ghcr.io/my-org/charts
 	scripts/publish --registry $(REGISTRY) $(PUBLISH_ARGS)
 
 .PHONY: test-unit
-test-unit: ## Render-and-assert tests on Helm 4 in-process: schemas, TF Serving configs, invariants, the bad-values corpus
-	$(PYTEST) tests/unit -m "not helm3" $(UNIT_PYTEST_ARGS)
+test-unit: ## `pytest tests/unit`: every render on Helm 4 in-process and on the helm 3.17 binary (the reference): schemas, configs, invariants, the bad-values corpus, lint, package
+	$(PYTEST) tests/unit $(PYTEST_ARGS)
 
 .PHONY: test-helm3
-test-helm3: ## The same chart through the helm 3.17 binary, the reference: renders agree with Helm 4, refusals name the same paths, lint --strict, package
-	$(PYTEST) tests/unit -m helm3 $(UNIT_PYTEST_ARGS)
+test-helm3: ## Only the unit tests marked helm3 (part of test-unit): the helm 3.17 binary agrees with Helm 4 on renders and refusals; lint --strict, package
+	$(PYTEST) tests/unit -m helm3 $(PYTEST_ARGS)
 
 .PHONY: test-harness
 test-harness: ## The harness's own tests (render cache, cluster/upgrade helpers, PromQL, load logic, rollout gates and plans)
-	$(PYTEST) tests/harness $(UNIT_PYTEST_ARGS)
+	$(PYTEST) tests/harness $(PYTEST_ARGS)
 
 .PHONY: test-model
 test-model: ## Tests that build real SavedModels with TensorFlow (demo model, tfs-rollout validate-model)
-	$(PYTEST) tests/model $(PYTEST_ARGS)
+	$(PYTEST) tests/model $(FILE_PYTEST_ARGS)
 
 .PHONY: test-standin
 test-standin: ## The TF Serving stand-in as a local process (flags, REST/gRPC answers, metrics, thread quota, polling, reload wedge, warmup)
-	$(PYTEST) tests/standin $(PYTEST_ARGS)
+	$(PYTEST) tests/standin $(FILE_PYTEST_ARGS)
 
 .PHONY: standin-image
 standin-image: ## Build the TF Serving stand-in image (no Docker daemon; cached in STANDIN_CACHE by a hash of its inputs); LOAD=1 also imports it into k8s-local's real node (K8S_LOCAL_DIR: its state dir)
@@ -121,6 +119,14 @@ standin-image: ## Build the TF Serving stand-in image (no Docker daemon; cached 
 .PHONY: test-e2e
 test-e2e: ## tests/integration/e2e: pods that really run, on k8s-local's real node (TFS_E2E_KUBECONFIG, else KUBECONFIG; make standin-image LOAD=1) or kind (make kind-up); skipped with the reason without one
 	$(PYTEST) tests/integration -m e2e $(E2E_PYTEST_ARGS)
+
+.PHONY: test-autoscaling
+test-autoscaling: ## tests/integration/autoscaling: Locust Jobs -> stand-in pods -> Prometheus/kubelet -> metrics stand-ins -> the real HPA, on k8s-local's real node (TFS_E2E_KUBECONFIG or KUBECONFIG, as the e2e tier; K8S_LOCAL_DIR to import images); reports in artifacts/autoscaling/
+	$(PYTEST) tests/integration -m autoscaling -n 0 -s
+
+.PHONY: locust-image
+locust-image: ## Build the in-cluster Locust image for loadtests/k8s without Docker (cached in .cache/locust-image/ by a hash of its inputs); LOAD=1 also imports it into k8s-local's real node
+	$(PY) -m tfserving_harness.load.image $(if $(LOAD),--load)
 
 .PHONY: setup-done
 setup-done:
@@ -166,7 +172,7 @@ validate-model: ## Check a model folder before deploying it: make validate-model
 	$(PY) scripts/tfs-rollout validate-model $(MODEL) $(foreach f,$(VALUES),--values $(f))
 
 .PHONY: bench
-bench: ## Renders/s in-process vs subprocess, cache hit ratio, unit tier wall+CPU serial and -n 2, test count (BENCH_ARGS=--other-tiers: with tests/harness and tests/model too)
+bench: ## Renders/s in-process vs subprocess, and `pytest tests/unit` as typed: wall, CPU, tests, cache hits (BENCH_ARGS="--serial --other-tiers" for more)
 	GOGC=$${GOGC:-400} $(PY) scripts/bench_render.py $(BENCH_ARGS)
 
 .PHONY: bench-publish

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Render benchmark: renders per second in-process (Helm 4 SDK) and as a helm 3.17 subprocess,
-with the cache, the cache hit ratio over the unit tier, and the unit tier's wall and CPU time and
-test count (serially and with pytest-xdist). The machine's load average is printed with each
-figure: wall times on a shared machine say little without it, CPU seconds (user+sys of pytest and
-everything it started) much more.
+with the cache, and `pytest tests/unit` exactly as a user types it (its pyproject options: one
+xdist worker per core, every test of the directory, the helm 3.17 binary's included): wall and CPU
+time, test count, render cache hits. The machine's load average is printed with each figure: wall
+times on a shared machine say little without it, CPU seconds (user+sys of pytest and everything it
+started) much more.
 
-    .venv/bin/python scripts/bench_render.py [--renders 20] [--skip-tier] [--other-tiers] [--template-costs SCENARIO]
+    .venv/bin/python scripts/bench_render.py [--renders 20] [--skip-tier] [--serial] [--other-tiers] [--template-costs SCENARIO]
 """
 
 from __future__ import annotations
@@ -27,14 +28,18 @@ from tfserving_harness.paths import REPO_ROOT, chart_dir
 from tfserving_harness.testing import scenario_file
 
 
-def renders_per_second(count: int, *, cached: bool, renderer: str | None = None) -> float:
+def render_times(count: int, *, cached: bool, renderer: str | None = None, values=None) -> tuple[float, float]:
+    """(wall, CPU) seconds per render_chart call. Uncached, each call has values of its own (the
+    templates whose text does not change parse from the memo, as in a test run); cached, each is a hit."""
     helm.clear_cache()
     helm.render_chart(renderer=renderer)  # warm-up: loads the chart (SDK) and is the cache's one miss
-    start = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     for index in range(count):
-        # Distinct values defeat any caching when uncached; identical ones are hits when cached.
-        helm.render_chart({} if cached else {"replicaCount": index + 1}, use_cache=cached, renderer=renderer)
-    return count / (time.perf_counter() - start)
+        try:
+            helm.render_chart(values(index) if values else {} if cached else {"replicaCount": index + 1}, use_cache=cached, renderer=renderer)
+        except helm.RenderError:
+            pass  # a refusal is what `values` asked for
+    return (time.perf_counter() - wall) / count, (time.process_time() - cpu) / count
 
 
 @dataclass
@@ -48,15 +53,15 @@ class TierRun:
 
 
 def run_tier(paths: list[str], extra_args: list[str]) -> TierRun:
-    """One pytest run of `paths`, with the render cache statistics every worker leaves behind."""
+    """`pytest <paths> <extra_args>` as typed in a shell without GOGC (tests/conftest.py sets the
+    workers' own), with the render cache statistics every worker leaves behind."""
     with tempfile.TemporaryDirectory() as stats_dir:
-        env = dict(os.environ, TFS_RENDER_STATS_DIR=stats_dir)
+        env = {name: value for name, value in os.environ.items() if name not in ("GOGC", "PYTEST_ADDOPTS")}
+        env["TFS_RENDER_STATS_DIR"] = stats_dir
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
-        result = subprocess.run(
-            [sys.executable, "-m", "pytest", *paths, "-q", "-p", "no:cacheprovider", *extra_args],
-            cwd=REPO_ROOT, env=env, capture_output=True, text=True,
-        )
+        result = subprocess.run([str(Path(sys.executable).with_name("pytest")), *paths, *extra_args],
+                                cwd=REPO_ROOT, env=env, capture_output=True, text=True)
         wall = time.perf_counter() - start
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if result.returncode != 0:
@@ -66,7 +71,7 @@ def run_tier(paths: list[str], extra_args: list[str]) -> TierRun:
             stats = json.loads(stats_file.read_text())
             hits, shared_hits, misses = hits + stats["hits"], shared_hits + stats["shared_hits"], misses + stats["misses"]
         cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-        return TierRun(wall, cpu, hits, shared_hits, misses, result.stdout.strip().splitlines()[-1])
+        return TierRun(wall, cpu, hits, shared_hits, misses, result.stdout.strip().splitlines()[-1].strip("= "))
 
 
 def load_average() -> str:
@@ -110,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--renders", type=int, default=20, help="renders per timing (default 20)")
     parser.add_argument("--skip-tier", action="store_true", help="only time render_chart")
+    parser.add_argument("--serial", action="store_true", help="also time `pytest tests/unit -n 0` (one process: the CPU without xdist's share)")
     parser.add_argument("--other-tiers", action="store_true",
                         help="also time tests/unit + tests/harness + tests/model in one run (the unit tier's scope before they moved out)")
     parser.add_argument("--template-costs", metavar="SCENARIO", help="only print each template's share of a render of ci/SCENARIO-values.yaml")
@@ -120,29 +126,31 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"helm binary: {helm.find_helm()}; default renderer: {helm.default_renderer()}")
     for renderer, label in (("sdk", "Helm 4 in-process"), ("binary", "helm 3.17 subprocess")):
-        uncached = renders_per_second(args.renders, cached=False, renderer=renderer)
-        print(f"render_chart, {label:21s} no cache: {uncached:6.1f} renders/s ({1000 / uncached:.1f} ms each, {args.renders} renders)")
-    cached = renders_per_second(args.renders * 50, cached=True)
-    print(f"render_chart with cache:    {cached:8.0f} renders/s ({args.renders * 50} hits)")
+        wall, cpu = render_times(args.renders, cached=False, renderer=renderer)
+        # A subprocess's CPU is not this process's: its wall time is the figure.
+        cpu_figure = f", {cpu * 1000:.1f} ms CPU" if renderer == "sdk" else ""
+        print(f"render_chart, {label:21s} no cache: {1 / wall:6.1f} renders/s ({wall * 1000:.1f} ms each{cpu_figure}, {args.renders} renders)")
+    wall, cpu = render_times(args.renders, cached=False, renderer="sdk", values=lambda index: {"replicaCount": f"r{index}"})
+    print(f"render_chart, Helm 4 in-process, refused by values.schema.json: {wall * 1000:.1f} ms each, {cpu * 1000:.1f} ms CPU")
+    wall, _ = render_times(args.renders * 50, cached=True)
+    print(f"render_chart with cache:    {1 / wall:8.0f} renders/s ({args.renders * 50} hits)")
     if args.skip_tier:
         return 0
-    # The unit tier as `make test-unit` runs it: Helm 4 in-process; the helm 3.17 half is `make test-helm3`.
-    unit = ["-m", "not helm3"]
-    runs = [("tests/unit", ["tests/unit"], "serial", [*unit, "-p", "no:xdist"]),
-            ("tests/unit", ["tests/unit"], "xdist -n 2 --dist load", [*unit, "-n", "2", "--dist", "load"]),
-            ("tests/unit -m helm3", ["tests/unit"], "xdist -n 2 --dist load", ["-m", "helm3", "-n", "2", "--dist", "load"])]
+    runs = [("pytest tests/unit", ["tests/unit"], [])]
+    if args.serial:
+        runs.append(("pytest tests/unit -n 0", ["tests/unit"], ["-n", "0"]))
     if args.other_tiers:
         # What the unit tier held before the harness's own tests and the TensorFlow tests moved out.
-        runs.append(("unit+harness+model", ["tests/unit", "tests/harness", "tests/model"], "xdist -n 2 --dist loadfile", ["-n", "2", "--dist", "loadfile"]))
-    for label, paths, mode, extra in runs:
-        print(f"running {label} ({mode}, {load_average()}) ...", flush=True)
+        runs.append(("pytest tests/unit tests/harness tests/model", ["tests/unit", "tests/harness", "tests/model"], []))
+    for label, paths, extra in runs:
+        print(f"running {label} ({load_average()}) ...", flush=True)
         run = run_tier(paths, extra)
         total = run.hits + run.shared_hits + run.misses
         ratio = (run.hits + run.shared_hits) / total if total else 0.0
-        print(f"{label} {mode:10s}: {run.wall:5.1f} s wall, {run.cpu:5.1f} s CPU (user+sys), {run.summary}; "
+        print(f"{label}: {run.wall:5.1f} s wall, {run.cpu:5.1f} s CPU (user+sys), {run.summary}; "
               f"render cache {run.hits} hits + {run.shared_hits} from another worker / {run.misses} renders = "
               f"{ratio:.0%} hit ratio; after: {load_average()}")
-    print("(make test-unit renders on Helm 4 in-process; make test-helm3 renders every scenario, the corpus and the schema refusals with the helm 3.17 binary too and compares)")
+    print("(as typed: every test of the directory, the helm 3.17 binary's included, one xdist worker per core; `-n 0` runs in one process)")
     return 0
 
 

@@ -34,9 +34,11 @@ def path() -> Path:
     return chart_dir() / "examples" / "prometheus-adapter-values.yaml"
 
 
-def rendered_config() -> dict:
-    """The adapter config the chart renders with its default metric names."""
-    docs = helm.render_chart({"autoscaling": {"prometheusAdapter": {"configMap": {"enabled": True}}}})
+def rendered_config(autoscaling: dict | None = None) -> dict:
+    """The adapter config the chart renders: with its default metric names and rate window, or
+    with the given `autoscaling` values (e.g. a test's `prometheusAdapter.rateWindow`)."""
+    values = {**(autoscaling or {}), "prometheusAdapter": {**(autoscaling or {}).get("prometheusAdapter", {}), "configMap": {"enabled": True}}}
+    docs = helm.render_chart({"autoscaling": values})
     configmap = one(docs, "ConfigMap", "tfs-tf-serving-prometheus-adapter")
     return dict(promql.adapter_config_from_configmap(configmap))
 

@@ -16,7 +16,7 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import yaml
 
@@ -149,8 +149,9 @@ def find_helm() -> str:
 def run_helm(args: Sequence[str], *, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
     command = [find_helm(), *args]
     # helm runs for ~0.1 s and peaks near 60 MB: Go's garbage collector only costs CPU here
-    # (about a third of each render). A GOGC the caller set wins.
-    env = {**os.environ, "GOGC": os.environ.get("GOGC", "off")}
+    # (about a third of each render). Always off: a GOGC in the environment is for the in-process
+    # Helm 4 of this process and its workers (tests/conftest.py), which lives for the whole run.
+    env = {**os.environ, "GOGC": "off"}
     result = subprocess.run(command, input=stdin, capture_output=True, text=True, env=env)
     if check and result.returncode != 0:
         raise RenderError(f"helm {args[0]} failed (exit {result.returncode})", result.stderr, command)
@@ -196,15 +197,44 @@ def _share_load(key: str) -> Any:
     if kind == "error":
         message, stderr, command = payload
         return RenderError(message, stderr, command)
-    return tuple(freeze(doc) for doc in payload)
+    return _documents(kind, payload)
 
 
 def _share_store(key: str, outcome: tuple[str, Any]) -> None:
+    """`outcome` is (renderer, helm's output) or ("error", (message, stderr, command)): the text,
+    not the parsed documents, is what pickles fastest and parses through the same memo."""
     path = _share_path(key)
     if path is not None:
         partial = path.with_suffix(f".{os.getpid()}.partial")
         partial.write_bytes(pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL))
         os.replace(partial, path)  # atomic: a reader sees the whole file or none
+
+
+#: Frozen documents per rendered template text. Renders share most of their templates' output (the
+#: ServiceAccount, the Services, the ConfigMaps of every scenario that leaves them alone), so each
+#: distinct text is parsed and frozen once per process: a fifth of a render's CPU before. Frozen
+#: documents are read-only, so renders can share them.
+_parsed: dict[str, tuple] = {}
+
+
+def _parse(text: str) -> tuple:
+    return tuple(freeze(doc) for doc in yamlio.load_all(text) if doc)
+
+
+def _parse_template(text: str) -> tuple:
+    parsed = _parsed.get(text)
+    if parsed is None:
+        parsed = _parsed[text] = _parse(text)
+    return parsed
+
+
+def _documents(renderer: str, output: Any) -> tuple:
+    """The documents of one render, read-only: `sdk` output is {template path: text} (NOTES.txt
+    left out), in template-path order; `binary` output is helm's stdout (every template in one
+    text, rarely the same twice), in Helm's install order."""
+    if renderer == "binary":
+        return _parse(output)
+    return tuple(doc for path in sorted(output) if not path.endswith("NOTES.txt") for doc in _parse_template(output[path]))
 
 
 #: The two renderers. `sdk` is Helm 4 in-process (helm-python-sdk, the chart loaded once per
@@ -256,21 +286,150 @@ def merge_values(base: Any, override: Any) -> Any:
     return override
 
 
+#: The words Helm 4 puts before values.schema.json's violations when a render refuses the values
+#: (helm.sh/helm/v4 pkg/chart/common/util/values.go, ToRenderValuesWithSchemaValidation, v4.2.3).
+HELM4_SCHEMA_REFUSAL = "values don't meet the specifications of the schema(s) in the following chart(s):\n"
+
+
+class _SdkChart:
+    """A chart loaded into Helm 4, with its values schema compiled once.
+
+    Helm 4 validates the values against values.schema.json on every render, compiling the schema
+    each time: half the CPU of a render of this chart. So the chart is loaded twice, as it is and
+    without its values.schema.json, and the schema is compiled once with jsonschema-rs. Values the
+    compiled schema accepts render on the copy without it; values it refuses are validated by Helm 4
+    itself (helm_schema_validate, what a render runs before any template), so a refusal carries
+    Helm 4's own words. jsonschema-rs follows the same draft and the same format rules as Helm 4's
+    validator (santhosh-tekuri/jsonschema v6) and its patterns match like Go's RE2, except that
+    ECMA-262 whitespace is wider (a pattern may refuse more here, and then Helm 4 decides);
+    tests/unit/test_in_process_render.py holds the two to the same verdicts.
+
+    Values files come in folders of cases (tests/unit/bad_values/): the first refusal of a file's
+    values asks Helm 4 about every values file of its folder in one call, one schema compile for all
+    (`helm4_verdicts`), and answers the others from that."""
+
+    def __init__(self, chart: Path) -> None:
+        sdk = _sdk_module()
+        self.chart = sdk.Chart.load(str(chart))
+        self.name = self.chart.metadata["name"]
+        self.kube_version_constraint = self.chart.metadata.get("kubeVersion")
+        self.unchecked = self.chart
+        self.schema = None
+        self._schema_json: dict = {}
+        self._refusals: dict[str, str | None] = {}  # canonical JSON of the given values -> Helm 4's refusal, or None
+        self._folders_asked: set[Path] = set()
+        schema_file = chart / "values.schema.json"
+        if schema_file.is_file():
+            import jsonschema_rs
+
+            self._schema_json = json.loads(schema_file.read_text())
+            # Draft and format assertions from the schema's $schema, defaulting like Helm 4 (2020-12).
+            self.schema = jsonschema_rs.validator_for(self._schema_json)
+            with tempfile.TemporaryDirectory(prefix="tfs-unchecked-") as scratch:
+                copy = Path(scratch, chart.name)
+                shutil.copytree(chart, copy, ignore=lambda directory, names: ["values.schema.json"] if Path(directory) == chart else [])
+                self.unchecked = sdk.Chart.load(str(copy))  # read into memory: the folder can go
+
+    def close(self) -> None:
+        for loaded in {id(self.chart): self.chart, id(self.unchecked): self.unchecked}.values():
+            loaded.close()
+
+    def effective_values(self, values_json: str) -> Any:
+        """The values Helm validates: the chart's defaults coalesced with the given ones (nulls drop keys)."""
+        return json.loads(_sdk_module()._native.call_string("helm_chart_merge_values", self.chart._raw(), values_json))
+
+    def for_values(self, values_json: str, command: list[str], values_file: str | None = None):
+        """The loaded chart to render `values_json` with; raises Helm 4's RenderError when they
+        break values.schema.json. `values_file`: the one file the values are, if they are one."""
+        if self.schema is None or self.schema.is_valid(self.effective_values(values_json)):
+            return self.unchecked
+        canonical = json.dumps(json.loads(values_json), sort_keys=True)
+        if canonical not in self._refusals and values_file is not None:
+            self._ask_about_folder(Path(values_file).parent)
+        if canonical not in self._refusals:
+            self._refusals[canonical] = self.helm4_verdicts({"values": json.loads(values_json)})["values"]
+        refusal = self._refusals[canonical]
+        if refusal is not None:
+            raise RenderError("helm (SDK) render failed", refusal, command)
+        return self.unchecked  # refused here, accepted by Helm 4 (ECMA whitespace): Helm 4 decides
+
+    def _ask_about_folder(self, folder: Path) -> None:
+        if folder in self._folders_asked:
+            return
+        self._folders_asked.add(folder)
+        cases = {}
+        for path in sorted(folder.glob("*.yaml")):
+            try:
+                given = yamlio.load(path.read_text())
+            except (OSError, UnicodeDecodeError, yaml.YAMLError):
+                continue  # not a values file: nothing to ask
+            if isinstance(given, dict):
+                cases.setdefault(json.dumps(given, sort_keys=True), given)
+        self._refusals.update(self.helm4_verdicts(cases))
+
+    def helm4_verdicts(self, cases: Mapping[str, Any]) -> dict[str, str | None]:
+        """{case: Helm 4's refusal of the given values (HELM4_SCHEMA_REFUSAL and its lines, as a render
+        writes them), or None} for many value sets in one helm_schema_validate: a schema that holds
+        the chart's under one key per case, each case's lines read back without its key. Helm 4
+        orders the lines of one refusal as it likes, with or without this."""
+        sdk = _sdk_module()
+        names = {f"case{index}": case for index, case in enumerate(cases)}
+        # A reference to the schema's root, an $id or a subchart's schema would not survive the wrapping.
+        if len(names) <= 1 or "$id" in self._schema_json or '"$ref": "#"' in json.dumps(self._schema_json) or self.chart.dependencies:
+            return {case: self._helm4_verdict(cases[case]) for case in cases}
+        container = "$defs" if "$defs" in self._schema_json else "definitions"
+        root = {key: value for key, value in self._schema_json.items() if key not in ("$schema", container)}
+        wrapper = {**({"$schema": self._schema_json["$schema"]} if "$schema" in self._schema_json else {}),
+                   container: {**self._schema_json.get(container, {}), "tfsCase": root},
+                   "type": "object", "properties": {name: {"$ref": f"#/{container}/tfsCase"} for name in names}}
+        effective = {name: self.effective_values(json.dumps(cases[case])) for name, case in names.items()}
+        with tempfile.TemporaryDirectory(prefix="tfs-verdicts-") as scratch:
+            folder = Path(scratch, self.name)
+            folder.mkdir()
+            (folder / "Chart.yaml").write_text(yamlio.dump({"apiVersion": "v2", "name": self.name, "version": "0.0.0"}))
+            (folder / "values.schema.json").write_text(json.dumps(wrapper))
+            batch = sdk.Chart.load(str(folder))
+        try:
+            sdk._native.call_status("helm_schema_validate", batch._raw(), json.dumps(effective))
+            report = ""
+        except sdk.errors.HelmError as error:
+            report = str(error)
+        finally:
+            batch.close()
+        lines: dict[str, list[str]] = {}
+        name = None
+        for line in report.splitlines()[1:]:  # after the chart's name
+            match = re.match(r"^(\s*- at ')/(case\d+)((?:/[^']*)?'.*)$", line)
+            if match and not line.startswith(" "):
+                name = match[2]
+            lines.setdefault(name, []).append(f"{match[1]}{match[3]}" if match else line)
+        return {case: f"{HELM4_SCHEMA_REFUSAL}{self.name}:\n" + "\n".join(lines[name]) + "\n" if name in lines else None
+                for name, case in names.items()}
+
+    def _helm4_verdict(self, given: Any) -> str | None:
+        sdk = _sdk_module()
+        try:
+            sdk._native.call_status("helm_schema_validate", self.chart._raw(), json.dumps(given))
+        except sdk.errors.HelmError as error:
+            return HELM4_SCHEMA_REFUSAL + str(error)
+        return None
+
+
 class _SdkCharts:
     """Charts loaded into Helm 4 once per process, reloaded when a file under the chart changes."""
 
     def __init__(self) -> None:
-        self._loaded: dict[Path, tuple[tuple, Any]] = {}
+        self._loaded: dict[Path, tuple[tuple, _SdkChart]] = {}
         self._lock = threading.Lock()
 
-    def get(self, chart: Path):
+    def get(self, chart: Path) -> _SdkChart:
         fingerprint = _tree_fingerprint(chart)
         with self._lock:
             loaded = self._loaded.get(chart)
             if loaded is None or loaded[0] != fingerprint:
                 if loaded is not None:
                     loaded[1].close()
-                loaded = (fingerprint, _sdk_module().Chart.load(str(chart)))
+                loaded = (fingerprint, _SdkChart(chart))
                 self._loaded[chart] = loaded
             return loaded[1]
 
@@ -289,29 +448,47 @@ def _tree_fingerprint(root: Path) -> tuple:
 _sdk_charts = _SdkCharts()
 
 
-def _render_sdk(values: dict, name: str, namespace: str, kube_version: str, api_versions: list[str],
-                values_files: Sequence[str], chart: Path) -> dict[str, str]:
-    """{template path: rendered text} from Helm 4 in-process, NOTES.txt included."""
+def _sdk_values(values: dict, values_files: Sequence[str]) -> dict:
+    """What Helm 4 in-process is given: the values files merged as `-f a -f b` would, then `values`."""
+    merged: dict = {}
+    for values_file in values_files:
+        merged = merge_values(merged, _values_file(values_file))
+    return merge_values(merged, values)
+
+
+def _render_sdk(merged: dict, name: str, namespace: str, kube_version: str, api_versions: list[str], chart: Path,
+                values_file: str | None = None) -> dict[str, str]:
+    """{template path: rendered text} from Helm 4 in-process, NOTES.txt included; `values_file`: the
+    one file `merged` is, if it is one."""
     sdk = _sdk_module()
     if sdk is None:
         raise HelmNotFoundError("TFS_RENDERER=sdk needs helm-python-sdk: run `make setup`, or set TFS_RENDERER=binary")
-    merged: dict = {}
-    for values_file in values_files:
-        merged = merge_values(merged, yamlio.load(Path(values_file).read_text()) or {})
-    merged = merge_values(merged, values)
     options = {"name": name, "namespace": namespace, "kube_version": kube_version, "api_versions": api_versions}
     command = ["helm-python-sdk render", name, str(chart), json.dumps(options)]
     loaded = _sdk_charts.get(chart)
-    constraint = loaded.metadata.get("kubeVersion")
-    if constraint:
-        check_kube_version(constraint, kube_version)
+    if loaded.kube_version_constraint:
+        check_kube_version(loaded.kube_version_constraint, kube_version)
+    values_json = json.dumps(merged)
+    chart_to_render = loaded.for_values(values_json, command, values_file)
     try:
         # The wrapper's Chart.render does not pass kube_version/api_versions (0.2.2); the native call does.
-        rendered = sdk._native.call_string("helm_render", loaded._raw(),
-                                           json.dumps(merged), json.dumps(options))
+        rendered = sdk._native.call_string("helm_render", chart_to_render._raw(), values_json, json.dumps(options))
     except sdk.errors.HelmError as error:
         raise RenderError("helm (SDK) render failed", str(error), command) from None
     return json.loads(rendered)
+
+
+#: Parsed values files by contents: a scenario's file is read for every render of it. merge_values
+#: copies what it changes, so the parsed values are never modified.
+_values_files: dict[bytes, Any] = {}
+
+
+def _values_file(path: str) -> Any:
+    contents = Path(path).read_bytes()
+    parsed = _values_files.get(contents)
+    if parsed is None:
+        parsed = _values_files[contents] = yamlio.load(contents.decode()) or {}
+    return parsed
 
 
 def check_kube_version(constraint: str, kube_version: str) -> None:
@@ -338,14 +515,6 @@ def _version_tuple(version: str) -> tuple[int, int, int]:
     return tuple(parts + [0] * (3 - len(parts)))  # type: ignore[return-value]
 
 
-def _documents_sdk(templates: dict[str, str]) -> tuple:
-    docs = []
-    for path in sorted(templates):
-        if not path.endswith("NOTES.txt"):
-            docs.extend(doc for doc in yamlio.load_all(templates[path]) if doc)
-    return tuple(docs)
-
-
 def render_chart(
     values: dict | None = None,
     *,
@@ -361,23 +530,32 @@ def render_chart(
     """Render the whole chart and return its documents, read-only.
 
     The whole chart is rendered (no `--show-only`) so `fail` messages from any template surface as a
-    RenderError. Results are cached per process on the canonical JSON of the arguments; the
-    returned documents are frozen, so no test can change what the next one sees. `renderer` is
-    `sdk` or `binary` (default: `default_renderer()`); documents come in template-path order with
-    `sdk` and in Helm's install order with `binary`, so compare them as sets, never by position.
+    RenderError. Results are cached per process on the canonical JSON of the arguments, with the
+    values files by their contents (so an edited file is rendered again); the returned documents are
+    frozen, so no test can change what the next one sees. `renderer` is `sdk` or `binary` (default:
+    `default_renderer()`); documents come in template-path order with `sdk` and in Helm's install
+    order with `binary`, so compare them as sets, never by position.
     """
     renderer = renderer or default_renderer()
+    if renderer not in RENDERERS:
+        raise ValueError(f"renderer {renderer!r}: use one of {', '.join(RENDERERS)}")
     chart_path = Path(chart) if chart else chart_dir()
     files = [str(Path(f).resolve()) for f in values_files]
     api_list = sorted(set(api_versions))
+    # Helm 4 in-process is given the merged values, so renders of equal values share an entry however
+    # they were split between files and `values`; the binary is given the files, keyed by contents.
+    if renderer == "sdk":
+        merged = _sdk_values(values or {}, files)
+        given: dict = {"values": merged}
+    else:
+        given = {"values": values or {}, "values_files": [[path, _file_digest(path)] for path in files]}
     key = json.dumps(
         {
-            "values": values or {},
+            **given,
             "name": name,
             "namespace": namespace,
             "kube_version": kube_version,
             "api_versions": api_list,
-            "values_files": files,
             "chart": str(chart_path),
             "renderer": renderer,
         },
@@ -402,13 +580,12 @@ def render_chart(
             cache_stats.misses += 1
     try:
         if renderer == "sdk":
-            raw = _documents_sdk(_render_sdk(values or {}, name, namespace, kube_version, api_list, files, chart_path))
-        elif renderer == "binary":
-            command = _template_command(files, name, namespace, kube_version, api_list, chart_path)
-            raw = tuple(doc for doc in yamlio.load_all(run_helm(command, stdin=yaml.safe_dump(values or {})).stdout) if doc)
+            only_file = files[0] if len(files) == 1 and not values else None
+            output: Any = _render_sdk(merged, name, namespace, kube_version, api_list, chart_path, only_file)
         else:
-            raise ValueError(f"renderer {renderer!r}: use one of {', '.join(RENDERERS)}")
-        documents = tuple(freeze(doc) for doc in raw)
+            command = _template_command(files, name, namespace, kube_version, api_list, chart_path)
+            output = run_helm(command, stdin=yamlio.dump(values or {})).stdout
+        documents = _documents(renderer, output)
     except RenderError as error:
         if use_cache:
             with _cache_lock:
@@ -418,8 +595,16 @@ def render_chart(
     if use_cache:
         with _cache_lock:
             _cache[key] = documents
-        _share_store(key, ("documents", raw))
+        _share_store(key, (renderer, output))
     return documents
+
+
+def _file_digest(path: str) -> str | None:
+    """A values file's contents in the cache key (None when it is missing: the renderer says so)."""
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return None
 
 
 @functools.lru_cache(maxsize=None)
@@ -456,13 +641,13 @@ def render_notes(
     files = [str(Path(f).resolve()) for f in values_files]
     api_list = sorted(set(api_versions))
     if (renderer or default_renderer()) == "sdk":
-        templates = _render_sdk(values or {}, name, namespace, kube_version, api_list, files, chart_path)
+        templates = _render_sdk(_sdk_values(values or {}, files), name, namespace, kube_version, api_list, chart_path)
         (notes,) = (text for path, text in templates.items() if path.endswith("/templates/NOTES.txt"))
         return notes
     copy = _chart_with_rendered_notes(chart_path)
     args = _template_command(files, name, namespace, kube_version, api_list, copy)
     args += ["--show-only", f"templates/{_NOTES_COPY}"]
-    output = run_helm(args, stdin=yaml.safe_dump(values or {})).stdout
+    output = run_helm(args, stdin=yamlio.dump(values or {})).stdout
     return yamlio.load(output)["notes"]
 
 

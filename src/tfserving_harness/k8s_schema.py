@@ -52,22 +52,43 @@ def _registry(directory: Path) -> Registry:
 
 
 @functools.lru_cache(maxsize=None)
-def validator_for(kube_version: str, api_version: str, kind: str) -> jsonschema.Validator | None:
-    """The strict validator for a built-in kind, or None when this Kubernetes version has no such kind."""
+def _kind_schema(kube_version: str, api_version: str, kind: str) -> dict | None:
     directory = _schema_dir(kube_version)
     group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
     schema_file = directory / f"{kind.lower()}-{group_version}.json"
-    if not schema_file.is_file():
+    return json.loads(schema_file.read_text()) if schema_file.is_file() else None
+
+
+@functools.lru_cache(maxsize=None)
+def validator_for(kube_version: str, api_version: str, kind: str) -> jsonschema.Validator | None:
+    """The strict validator for a built-in kind, or None when this Kubernetes version has no such kind."""
+    schema = _kind_schema(kube_version, api_version, kind)
+    if schema is None:
         return None
-    schema = json.loads(schema_file.read_text())
-    registry = Resource.from_contents(schema) @ _registry(directory)
+    registry = Resource.from_contents(schema) @ _registry(_schema_dir(kube_version))
     return jsonschema.Draft202012Validator(schema, registry=registry)
+
+
+@functools.lru_cache(maxsize=None)
+def quick_check_for(kube_version: str, api_version: str, kind: str):
+    """The same schema compiled by jsonschema-rs, formats unchecked as jsonschema leaves them: whether
+    an object is valid in ~0.01 ms, where jsonschema's walk takes ~2 ms for a Deployment. It
+    decides nothing alone: an object it refuses is walked by jsonschema for the problems, and
+    tests/unit/test_schema_quick_check.py holds it to refusing whatever jsonschema refuses."""
+    import jsonschema_rs
+
+    definitions = _definitions_file(_schema_dir(kube_version))
+    registry = jsonschema_rs.Registry([(definitions["$id"], definitions)])
+    return jsonschema_rs.Draft202012Validator(_kind_schema(kube_version, api_version, kind), registry=registry, validate_formats=False)
 
 
 def validate(doc: Mapping, kube_version: str) -> list[Problem] | None:
     """Every schema error in one object, or None when the kind is not a built-in one."""
-    validator = validator_for(kube_version, doc.get("apiVersion", ""), doc.get("kind", ""))
+    api_version, kind = doc.get("apiVersion", ""), doc.get("kind", "")
+    validator = validator_for(kube_version, api_version, kind)
     if validator is None:
         return None
+    if quick_check_for(kube_version, api_version, kind).is_valid(doc):
+        return []
     errors = sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
     return schema_error_problems(ref(doc), errors, f"kubernetes-{kube_version}-schema")

@@ -23,8 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
-import yaml
-
+from . import yamlio
 from .frozen import thaw
 
 INSTALL_HINT = "install Debian's prometheus package (`apt-get install --no-install-recommends prometheus`), as .ci/run does"
@@ -67,7 +66,7 @@ def rules_file(prometheus_rule: Mapping) -> dict:
 def check_rules(prometheus_rule: Mapping) -> str:
     """`promtool check rules` on the rule file; its report, or PromtoolError with it."""
     with tempfile.TemporaryDirectory(prefix="tfs-promtool-") as folder:
-        Path(folder, "rules.yaml").write_text(yaml.safe_dump(rules_file(prometheus_rule), sort_keys=False))
+        Path(folder, "rules.yaml").write_text(yamlio.dump(rules_file(prometheus_rule), sort_keys=False))
         result = _promtool(["check", "rules", "rules.yaml"], Path(folder))
     if result.returncode != 0:
         raise PromtoolError(f"promtool check rules refused {prometheus_rule['metadata']['name']}:\n{result.stdout}{result.stderr}")
@@ -181,7 +180,7 @@ def _run(folder: Path, rules: Mapping, tests: Sequence[RuleTest], name: str) -> 
     # a group reads what the groups before it recorded at the same step.
     document = {"rule_files": ["rules.yaml"], "evaluation_interval": f"{MINUTE}s",
                 "group_eval_order": [group["name"] for group in rules["groups"]], "tests": [t.promtool() for t in tests]}
-    Path(folder, name).write_text(yaml.safe_dump(document, sort_keys=False, width=1000))
+    Path(folder, name).write_text(yamlio.dump(document, sort_keys=False, width=1000))
     return _promtool(["test", "rules", name], folder)
 
 
@@ -192,7 +191,7 @@ def run(prometheus_rule: Mapping, tests: Sequence[RuleTest]) -> list[Failure]:
     with tempfile.TemporaryDirectory(prefix="tfs-promtool-") as directory:
         folder = Path(directory)
         rules = rules_file(prometheus_rule)
-        Path(folder, "rules.yaml").write_text(yaml.safe_dump(rules, sort_keys=False, width=1000))
+        Path(folder, "rules.yaml").write_text(yamlio.dump(rules, sort_keys=False, width=1000))
         if _run(folder, rules, tests, "tests.yaml").returncode == 0:
             return []
         failures = []

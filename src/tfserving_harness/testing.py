@@ -95,8 +95,8 @@ def assert_refused(values: dict | None, expected: str | SchemaAt, **kwargs) -> N
 
 
 def renderers() -> list:
-    """helm.RENDERERS as pytest params: the helm 3.17 binary's marked `helm3`, so `make test-unit`
-    stays in-process (Helm 4) and `make test-helm3` runs the reference renderer's half."""
+    """helm.RENDERERS as pytest params: the helm 3.17 binary's marked `helm3`, so `-m helm3` runs
+    the reference renderer's half alone (`make test-helm3`) and `-m "not helm3"` leaves it out."""
     import pytest
 
     return [pytest.param(r, id=r, marks=[pytest.mark.helm3] if r == "binary" else []) for r in helm.RENDERERS]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import copy
 import functools
 from pathlib import Path
 from typing import Any, Sequence
 
 from . import yamlio
+from .frozen import thaw
 from .paths import chart_dir
 
 
@@ -32,7 +32,8 @@ def _load_file(path: Path, mtime_ns: int) -> Any:
 
 def _load(path: str | Path) -> Any:
     path = Path(path).resolve()
-    return copy.deepcopy(_load_file(path, path.stat().st_mtime_ns))
+    # thaw: a deep copy of JSON-like data, ~5x faster than copy.deepcopy (~1 s of the unit tier's CPU).
+    return thaw(_load_file(path, path.stat().st_mtime_ns))
 
 
 def effective_values(values_files: Sequence[str | Path] = (), overrides: dict | None = None, *, chart: str | Path | None = None) -> dict:

@@ -76,7 +76,6 @@ def check_values(
                 kube_version=kube_version,
                 api_versions=api_versions,
                 chart=chart,
-                use_cache=False,
                 renderer=renderer,
             )
         except helm.RenderError as error:

@@ -141,14 +141,19 @@ def test_pacer_keeps_the_schedule_and_measures_lag():
     pacer = Pacer(clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
     pacer.set_rate(10)
     for _ in range(5):
-        pacer.wait()
+        assert pacer.wait()
     assert now[0] == pytest.approx(0.4)  # slots at 0, 0.1, ..., 0.4
+    assert pacer.lag_us == {0: 5} and pacer.arrivals == 5
     now[0] += 0.25  # every user was busy for a while: the next slot (0.5) is taken late
     pacer.wait()
-    assert pacer.lags[-1] == pytest.approx(0.15)
+    assert pacer.lag_us[150_000] == 1  # 150 ms late, in microseconds (Locust's buckets)
     now[0] += 5  # far behind: missed slots are dropped, not sent in a burst
     pacer.wait()
-    assert pacer.dropped >= 40 and pacer.lags[-1] < 1.0
+    assert pacer.dropped >= 40 and max(pacer.lag_us) < 1_000_000
+    pacer.reset_counts()  # the measured window opens: its counts start from nothing
+    assert (pacer.lag_us, pacer.dropped, pacer.arrivals) == ({}, 0, 0)
+    pacer.close()  # the window ended: no user sends again
+    assert not pacer.wait() and pacer.arrivals == 0
 
 
 def test_autoscale_rates_aim_between_replica_counts():

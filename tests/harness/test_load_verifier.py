@@ -37,7 +37,8 @@ def test_timing_model_bounds():
     # the 15 s period has fully passed (timestamp.After(now - period)): a 15 s sync later, 30 s.
     assert MODEL.scale_out_desired_by == 15 + 15 + 0 + 30
     assert MODEL.scale_out_ready_by == MODEL.scale_out_desired_by + 5
-    assert MODEL.scale_in_not_before == 30
+    # The last high recommendation can come from the sync up to 15 s before the drop: 30 - 15.
+    assert MODEL.scale_in_not_before == 15
     assert MODEL.scale_in_by == 15 + 15 + 45  # the 30 s window ends at the sync after it (45 s); 3 -> 1 in one -100 % period
     assert "scale-out to >= 3: desired by +60 s" in MODEL.describe()
 
@@ -55,7 +56,7 @@ def test_timing_model_with_the_chart_defaults():
     assert model.scale_out_desired_by == 180 + 15 + 75
     # 5 -> 4 -> 3 -> 2 at -20 %/120 s (at least one pod per period): three periods after the 600 s
     # window, each ending at the sync after it (615 s, 135 s).
-    assert model.scale_in_not_before == 600
+    assert model.scale_in_not_before == 600 - 15
     assert model.scale_in_by == 180 + 15 + 615 + 2 * 135
 
 

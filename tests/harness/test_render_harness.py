@@ -157,3 +157,12 @@ def test_kube_version_constraint(constraint, version, ok):
 def test_kube_version_constraint_beyond_the_check_is_refused_not_passed():
     with pytest.raises(ValueError, match="beyond the harness's check"):
         helm.check_kube_version("^1.29 || ~1.30", "1.30.0")
+
+
+def test_an_edited_values_file_is_rendered_again(tmp_path):
+    """The cache keys on a values file's contents, not only its path (check_values renders through it)."""
+    values_file = tmp_path / "values.yaml"
+    values_file.write_text("replicaCount: 2\n")
+    assert one(helm.render_chart(values_files=[values_file]), "Deployment")["spec"]["replicas"] == 2
+    values_file.write_text("replicaCount: 3\n")
+    assert one(helm.render_chart(values_files=[values_file]), "Deployment")["spec"]["replicas"] == 3

@@ -1,6 +1,7 @@
 """Tests that need a cluster, one folder per tier: `cluster/` (real installs on any API server:
-k8s-local's stand-in nodes in CI) and `e2e/` (pods that really run: kind with the real image, or
-k8s-local's real node with the TF Serving stand-in image). `pytest tests/integration -m cluster`
+k8s-local's stand-in nodes in CI), `e2e/` (pods that really run: kind with the real image, or
+k8s-local's real node with the TF Serving stand-in image) and `autoscaling/` (the HPA loop with
+Locust, Prometheus and the metrics stand-ins on k8s-local's real node). `pytest tests/integration -m cluster`
 (or `-m e2e`) selects a tier; each folder's conftest says which cluster it needs and skips, with
 the reason, on any other (tfserving_harness.cluster.cluster_kind tells them apart).
 
@@ -17,7 +18,7 @@ import pytest
 from tfserving_harness import cluster as harness
 from tfserving_harness import e2e
 
-TIERS = {"cluster": pytest.mark.cluster, "e2e": pytest.mark.e2e}
+TIERS = {"cluster": pytest.mark.cluster, "e2e": pytest.mark.e2e, "autoscaling": pytest.mark.autoscaling}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -165,8 +165,8 @@ def test_adapter_rules_read_only_tf_serving_metrics_and_parse(scenario):
     expressions = dict(promql.adapter_expressions(config))
     assert len(expressions) == 4
     for path, expr in expressions.items():
-        # `up` only as the idle-track fallback of the external rule (see the test below).
-        allowed = promql.TF_SERVING_METRICS | ({"up"} if path.startswith("externalRules") and path.endswith("metricsQuery") else set())
+        # `up` only as the fallback for idle pods and tracks in the metricsQuery (see the tests below).
+        allowed = promql.TF_SERVING_METRICS | ({"up"} if path.endswith("metricsQuery") else set())
         assert promql.metric_names(expr) <= allowed, path
     rules = dict(promql.adapter_rules(config))
     assert promql.series_name(rules["rules[0]"]["seriesQuery"]) == ":tensorflow:serving:request_count"
@@ -227,6 +227,27 @@ def test_latency_rule_answers_zero_for_an_idle_track_that_prometheus_sees(scenar
     assert str(fallback.rhs.op) == "max" and fallback.rhs.modifier is None, "max without by(): no labels left"
     up_filter = fallback.rhs.expr
     assert str(up_filter.op) == "==" and not _returns_bool(up_filter) and up_filter.rhs.val == 1, "only a target that is scraped successfully"
+
+
+def test_request_rate_rule_answers_zero_for_a_pod_that_has_served_nothing(scenario):
+    """TF Serving creates request_count at a pod's first request: a new pod has no series, the
+    adapter would leave it out, and the HPA, when scaling down, counts a pod without a value as at
+    its target (found on k8s-local's real node: a release stayed at 3 replicas under 5 req/s for a
+    target of 10, because two new pods had never been sent a request). The rule: the per-pod rate,
+    `or` 0 per pod for the pods of the request whose target is up, grouped like the rate so `or`
+    keeps every real rate."""
+    [rule] = _adapter_config(scenario("hpa-custom-metric"))["rules"]
+    expr = promql.expand_adapter_query(rule["metricsQuery"], promql.series_name(rule["seriesQuery"]),
+                                       label_matchers='namespace="default",pod=~"a|b"', group_by="pod")
+    tree = promql.parse(expr)
+    assert str(tree.op) == "or" and (tree.modifier is None or tree.modifier.matching is None)
+    rate, fallback = tree.lhs, tree.rhs
+    assert str(rate.op) == str(fallback.op) == "sum" and list(rate.modifier.labels) == list(fallback.modifier.labels) == ["pod"]
+    assert str(fallback.expr.op) == "*" and fallback.expr.lhs.val == 0
+    up_filter = fallback.expr.rhs.expr  # inside the parentheses
+    assert str(up_filter.op) == "==" and not _returns_bool(up_filter) and up_filter.rhs.val == 1, "only a target that is scraped successfully"
+    for selector in promql.selectors(expr):
+        assert (selector.matcher("namespace"), selector.matcher("pod")) == (("=", "default"), ("=~", "a|b")), expr
 
 
 def test_hpa_metric_names_equal_the_names_the_adapter_rules_expose(scenario):

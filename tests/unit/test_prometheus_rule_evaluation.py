@@ -666,11 +666,18 @@ def memory_near_limit(r: Release) -> list[RuleTest]:
 # --- What the autoscalers read: KEDA's trigger and prometheus-adapter's queries --------------------
 
 
+def _new_pod(track: Track) -> str:
+    """A third pod of the track that has not served a request yet (a scale-out's new pod)."""
+    return f"{track.deployment}-7d9f8c6b5f-n3w0p"
+
+
 def autoscaler_queries(r: Release) -> list[RuleTest]:
     """The queries KEDA and prometheus-adapter send Prometheus for the release's autoscalers, on
     series where each model of a busy track gets 6 requests/s on one pod and 4 on the other (3.5 OK,
     0.5 NOT_FOUND: rejected requests are load too) with FAST latencies; with several tracks the last
-    is idle (counters stopped, its targets up). Neighbours are busier and must not count."""
+    is idle (counters stopped, its targets up), and each track has a third pod that has served no
+    request (scraped, no request_count series yet): the adapter's rule answers 0 for it. Neighbours
+    are busier and must not count."""
     busy = r.tracks[:-1] if len(r.tracks) > 1 else r.tracks
     series = []
     for track in r.tracks:
@@ -683,7 +690,7 @@ def autoscaler_queries(r: Release) -> list[RuleTest]:
                 tfs(track, b, REQUEST_COUNT, rising(10, per_minute["b rejected"], 11), model_name=model, status="NOT_FOUND"),
             ]
             series += latency_histogram(track, a, model, "predict", "REST", FAST if track in busy else {}, 11)
-        series += [tfs(track, pod, "up", constant(1, 11)) for pod in track.pods]  # Prometheus' own series per target
+        series += [tfs(track, pod, "up", constant(1, 11)) for pod in (*track.pods, _new_pod(track))]  # Prometheus' own series per target
     for neighbour in r.neighbours():
         series.append(tfs(neighbour, neighbour.pods[0], REQUEST_COUNT, rising(0, 6000, 11), model_name=neighbour.models[0][0], status="OK"))
         series += latency_histogram(neighbour, neighbour.pods[0], neighbour.models[0][0], "predict", "REST", SLOW, 11)
@@ -701,10 +708,12 @@ def autoscaler_queries(r: Release) -> list[RuleTest]:
         for metric in hpa["spec"]["metrics"]:
             if metric["type"] == "Pods":
                 [rule] = [rule for rule in adapter["rules"] if rule["name"]["as"] == metric["pods"]["metric"]["name"]]
+                new = _new_pod(track)
                 query = promql.expand_adapter_query(rule["metricsQuery"], promql.series_name(rule["seriesQuery"]),
-                                                    label_matchers=f'namespace="{track.namespace}",pod=~"{a}|{b}"', group_by="pod")
+                                                    label_matchers=f'namespace="{track.namespace}",pod=~"{a}|{b}|{new}"', group_by="pod")
                 per_pod = (6, 4) if track in busy else (0, 0)
-                expect.append(returns(query, at, [("", {"pod": a}, per_pod[0] * len(track.models)), ("", {"pod": b}, per_pod[1] * len(track.models))]))
+                expect.append(returns(query, at, [("", {"pod": a}, per_pod[0] * len(track.models)), ("", {"pod": b}, per_pod[1] * len(track.models)),
+                                                  ("", {"pod": new}, 0)]))
             elif metric["type"] == "External":
                 external = metric["external"]["metric"]
                 [rule] = [rule for rule in adapter["externalRules"] if rule["name"]["as"] == external["name"]]
@@ -718,7 +727,7 @@ def autoscaler_queries(r: Release) -> list[RuleTest]:
         return []
     return [RuleTest(
         "10 requests/s per model of each busy track (6 + 4 on two pods), an idle last track -> KEDA: the track's total; "
-        "adapter: each pod's rate, the latency quantile in ms (0 for the idle track, whose targets are up)",
+        "adapter: each pod's rate (0 for a pod without requests yet), the latency quantile in ms (0 for the idle track, whose targets are up)",
         tuple(series), tuple(expect),
     )]
 

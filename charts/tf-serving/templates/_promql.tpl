@@ -113,6 +113,11 @@ Used by the opt-in ConfigMap and by examples/prometheus-adapter-values.yaml.
 {{- $a := .Values.autoscaling -}}
 rules:
   # Requests per second per pod, all models and statuses (rejected requests are load too).
+  # TF Serving creates a request_count series at a pod's first request, so a pod that has served
+  # none (just started, or reached only by new connections) has no series: the adapter would leave
+  # it out and the HPA, scaling down, counts a pod without a value as at its target, which holds a
+  # Deployment above minReplicas for as long as any pod stays idle. The `or` branch answers 0 for
+  # every pod of the request that Prometheus scrapes successfully (`up == 1`) and has no series.
   - seriesQuery: ':tensorflow:serving:request_count{namespace!="",pod!=""}'
     resources:
       overrides:
@@ -123,7 +128,7 @@ rules:
     name:
       matches: "^:tensorflow:serving:request_count$"
       as: {{ $a.requestsPerSecond.metricName | quote }}
-    metricsQuery: 'sum(rate(<<.Series>>{<<.LabelMatchers>>}[{{ $a.prometheusAdapter.rateWindow }}])) by (<<.GroupBy>>)'
+    metricsQuery: 'sum(rate(<<.Series>>{<<.LabelMatchers>>}[{{ $a.prometheusAdapter.rateWindow }}])) by (<<.GroupBy>>) or sum(0 * (up{<<.LabelMatchers>>} == 1)) by (<<.GroupBy>>)'
 externalRules:
   # Latency quantile in milliseconds (the histogram is in microseconds), successful requests only.
   # The HPA's selector (release and track labels) and its namespace scope the series.

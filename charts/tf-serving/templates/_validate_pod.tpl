@@ -57,7 +57,13 @@ PodDisruptionBudget that allows an eviction. Per track: called from validate.yam
 {{- $ctx := .ctx }}
 {{- $spread := $ctx.Values.scheduling.topologySpread }}
 {{- $constraintsPath := include "tf-serving.trackValuePath" (dict "root" $root "track" $track "key" "topologySpreadConstraints") }}
+{{- $seen := dict }}
 {{- range $i, $c := $ctx.Values.topologySpreadConstraints }}
+{{- $pair := printf "%s %s" $c.topologyKey $c.whenUnsatisfiable }}
+{{- if hasKey $seen $pair }}
+{{- fail (printf "tf-serving: %s[%d] repeats the topologyKey %s and whenUnsatisfiable %s of %s[%d]; the API server refuses a duplicate pair (validateTopologySpreadConstraints): merge the two constraints" $constraintsPath $i $c.topologyKey $c.whenUnsatisfiable $constraintsPath (get $seen $pair)) }}
+{{- end }}
+{{- $_ := set $seen $pair $i }}
 {{- if and $spread.enabled (has $c.topologyKey $spread.topologyKeys) (eq $c.whenUnsatisfiable $spread.whenUnsatisfiable) }}
 {{- fail (printf "tf-serving: %s[%d] spreads over %s with whenUnsatisfiable %s, as scheduling.topologySpread already does; the API server refuses a duplicate topologyKey and whenUnsatisfiable pair: drop %s from scheduling.topologySpread.topologyKeys (or set scheduling.topologySpread.enabled=false) to use your own" $constraintsPath $i $c.topologyKey $c.whenUnsatisfiable $c.topologyKey) }}
 {{- end }}

@@ -8,12 +8,15 @@ generator's lag. A slot more than `max_lag` late is dropped (counted, like k6's 
 iterations) rather than sent in a catch-up burst. Rate 0 means closed loop: no pacing.
 Idle users hold slots up to (users / rate) seconds ahead; when the rate changes the schedule starts
 again from now and a user that wakes for a slot of the old schedule takes one of the new instead.
+Once the measured window ends the pacer is closed: no user sends another request.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+
+from .window import bucket
 
 
 @dataclass
@@ -23,10 +26,11 @@ class Pacer:
     clock: object = time.monotonic
     sleep: object = time.sleep
     next_at: float = 0.0
-    lags: list[float] = field(default_factory=list)
+    lag_us: dict[int, int] = field(default_factory=dict)  # lateness of sent arrivals, microseconds in Locust's buckets
     dropped: int = 0
-    sent: int = 0
+    arrivals: int = 0  # sent (paced or, at rate 0, closed-loop)
     schedule: int = 0  # bumped on every rate change
+    closed: bool = False
 
     def set_rate(self, rate: float) -> None:
         if rate != self.rate:
@@ -34,9 +38,17 @@ class Pacer:
             self.next_at = self.clock()
             self.schedule += 1
 
-    def wait(self) -> None:
-        """Block (cooperatively under gevent) until this user's arrival slot."""
-        while self.rate > 0:
+    def reset_counts(self) -> None:
+        """Lag, drops and arrivals from now on: the measured window opened."""
+        self.lag_us, self.dropped, self.arrivals = {}, 0, 0
+
+    def close(self) -> None:
+        self.closed = True
+        self.schedule += 1  # users asleep on a slot wake to a closed pacer
+
+    def wait(self) -> bool:
+        """Block (cooperatively under gevent) until this user's arrival slot; False once the pacer is closed."""
+        while self.rate > 0 and not self.closed:
             schedule = self.schedule
             now = self.clock()
             interval = 1.0 / self.rate
@@ -53,19 +65,12 @@ class Pacer:
                 lag = max(self.clock() - slot, 0.0)
             else:
                 lag = now - slot
-            self.sent += 1
-            if len(self.lags) < 200_000:
-                self.lags.append(lag)
-            return
-
-    def lag_summary(self) -> dict:
-        lags = sorted(self.lags)
-        if not lags:
-            return {"samples": 0, "p50_ms": None, "p99_ms": None, "max_ms": None, "dropped_arrivals": self.dropped}
-        return {
-            "samples": len(lags),
-            "p50_ms": round(lags[len(lags) // 2] * 1000, 2),
-            "p99_ms": round(lags[min(len(lags) - 1, int(len(lags) * 0.99))] * 1000, 2),
-            "max_ms": round(lags[-1] * 1000, 2),
-            "dropped_arrivals": self.dropped,
-        }
+            key = bucket(lag * 1e6)
+            self.lag_us[key] = self.lag_us.get(key, 0) + 1
+            self.arrivals += 1
+            return True
+        if self.closed:
+            self.sleep(0.1)  # the user's task returns and Locust stops the user; no busy loop until it does
+            return False
+        self.arrivals += 1
+        return True

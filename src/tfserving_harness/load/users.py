@@ -5,20 +5,28 @@
   (`grpc.experimental.gevent.init_gevent()`) and an interceptor fires Locust's request event.
 - `TfServingShape`: the `--load-profile` (constant, step, spike, soak, autoscale, capacity) as an open-model
   arrival rate (see pacing.py); `-u` is the most requests in flight. With `--rate 0` users are closed loops.
-- Warm-up (`--warmup` seconds) runs first and is excluded: Locust's stats are reset when it ends and
-  the server-side metrics are read from then on.
-- At the end (`quitting`): thresholds, the autoscaling verdicts and the capacity recommendation, the
-  report files, and `environment.process_exit_code` = 1 on any failed verdict (2 for a payload error).
+- The measured window: warm-up (`--warmup` seconds) runs first and is excluded; when it ends every
+  process resets Locust's stats and counts from then on, and the server-side metrics are read; when
+  the load stops every process stops sending, lets its requests in flight finish (--stop-timeout) and
+  sends its final part. In distributed mode the master sends the rate to each worker, opens and
+  closes the window for all with custom messages, and merges their parts (window.py): requests per
+  second, CPU, arrival lag and dropped arrivals per worker.
+- When the load stopped (`test_stop`, master or the only process): thresholds, the autoscaling verdicts
+  and the capacity recommendation, the report files, and `environment.process_exit_code` = 1 on any
+  failed verdict (2 for a payload error).
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import contextlib
 import logging
 import math
 import os
 import sys
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -32,26 +40,32 @@ import gevent.lock  # noqa: E402
 import psutil  # noqa: E402
 from locust import FastHttpUser, LoadTestShape, User, constant, events, task  # noqa: E402
 from locust import stats as locust_stats  # noqa: E402
+from locust.exception import RPCError  # noqa: E402
 from locust.runners import MasterRunner, WorkerRunner  # noqa: E402
 
 from ..demo_model import MODEL_NAME, SIGNATURE  # noqa: E402
 from . import capacity as capacity_mode  # noqa: E402
-from . import payloads, protos, report, server_metrics, shapes, verifier  # noqa: E402
+from . import payloads, protos, report, server_metrics, shapes, verifier, window  # noqa: E402
 from .pacing import Pacer  # noqa: E402
 from .thresholds import Thresholds, Verdict  # noqa: E402
 
 log = logging.getLogger("tfserving")
 DEFAULT_REST = "http://127.0.0.1:8501"
 DEFAULT_GRPC_PORT = 8500
+# How long the master waits past --stop-timeout for a worker's last part of the window (and a capacity
+# step for every worker's seconds) before it reports without them: message latency on a busy machine.
+FINAL_REPORT_GRACE = 10.0
 
 
-def _report_dir_default() -> str:
-    # Locust creates its CSV writer before the init event, so the report directory (which holds
-    # Locust's CSV and HTML too) is known before the full parse: read just --report-dir here.
+def _early_options() -> argparse.Namespace:
+    """--report-dir and --worker, read before the full parse: Locust creates its CSV writer before the
+    init event, so the report directory (which holds Locust's CSV and HTML too) must be known first."""
     early = argparse.ArgumentParser(add_help=False)
     early.add_argument("--report-dir", default=os.environ.get("TFS_REPORT_DIR"))
+    early.add_argument("--worker", action="store_true", default=os.environ.get("LOCUST_MODE_WORKER", "").lower() in ("1", "true"))
     known, _ = early.parse_known_args(sys.argv[1:])
-    return known.report_dir or f"reports/load-{datetime.now():%Y%m%d-%H%M%S}"
+    known.report_dir = known.report_dir or f"reports/load-{datetime.now():%Y%m%d-%H%M%S}"
+    return known
 
 
 @events.init_command_line_parser.add_listener
@@ -59,7 +73,8 @@ def add_options(parser) -> None:
     def opt(flag: str, env: str, **kwargs) -> None:
         parser.add_argument(flag, env_var=env, **kwargs)
 
-    report_dir = _report_dir_default()
+    early = _early_options()
+    report_dir = early.report_dir
     opt("--model", "TFS_MODEL", default=MODEL_NAME, help="Model name (the chart's default model is half_plus_two)")
     opt("--model-version", "TFS_MODEL_VERSION", default="", help="Version to call (/versions/N); empty: the server's default")
     opt("--model-label", "TFS_MODEL_LABEL", default="", help="Version label to call (/labels/L)")
@@ -117,7 +132,8 @@ def add_options(parser) -> None:
     opt("--pod-start-seconds", "TFS_POD_START_SECONDS", type=float, default=120.0, help="Timing model: image pull + model load + startup probe, s")
     opt("--report-title", "TFS_REPORT_TITLE", default="", help="Title of the plots and report.html; empty: model, host and profile")
     opt("--report-dir", "TFS_REPORT_DIR", default=report_dir, help="Directory for every report file (Locust's CSV/HTML too)")
-    parser.set_defaults(csv_prefix=f"{report_dir}/locust", html_file=f"{report_dir}/locust.html", stats_history_enabled=True)
+    if not early.worker:  # a worker's own stats are partial reports to the master: the master writes the files
+        parser.set_defaults(csv_prefix=f"{report_dir}/locust", html_file=f"{report_dir}/locust.html", stats_history_enabled=True)
 
 
 class Prepared:
@@ -130,31 +146,51 @@ class Prepared:
         self.error: str | None = None
 
 
+@dataclass
+class CapacityStep:
+    """A capacity step as the shape ran it (shape seconds); judged once every process reported its seconds."""
+
+    index: int
+    rate: float
+    settle_at: float
+    end: float | None = None
+    verdict: capacity_mode.StepVerdict | None = None
+
+
 class Run:
-    """Per-process state of a run; the master (or local runner) also keeps the timeline and verdicts."""
+    """Per-process state of a run. Every process paces its users and records its part of the measured
+    window (window.py); the master (or the only process) also runs the shape, opens and closes the
+    window for all, merges their parts and writes the report."""
 
     def __init__(self, environment):
         self.env = environment
         self.options = environment.parsed_options
         self.pacer = Pacer()
         self.prepared = Prepared()
-        self.rate_total = 0.0
-        self.measuring = False
-        self.measure_start: float | None = None
+        self.in_flight = 0  # requests sent and not yet answered, in this process
+        self.process = psutil.Process()
+        # This process's part of the window; `final` once it was sent for the last time.
+        self.part: window.ProcessPart | None = None
+        self.part_final = False
+        self.cpu_mark: tuple[float, float] | None = None  # (wall clock, CPU seconds) of the last CPU sample
+        self.send_lock = gevent.lock.Semaphore()
+        # Master (or the only process): the window of every process, the shape, the verdicts.
+        self.window = window.Window()
+        self.measure_start: float | None = None  # monotonic, when the window opened
+        self.measure_end: float | None = None
+        self.master_cpu_start: float | None = None
+        self.master_cpu_seconds = 0.0
+        self.window_shape_t = 0.0  # shape time at which the window opened
+        self.window_errors: list[str] = []
         self.points: list[report.Point] = []
-        self.phase = "warmup"
         self.metrics_before = None
         self.metrics_error = ""
         self.recorder: verifier.Recorder | None = None
         self.recorder_error = ""
         self.shape_start: float | None = None
         self.phases: list[shapes.Phase] = []
-        self.capacity_steps: list[capacity_mode.Step] = []
+        self.capacity_steps: list[CapacityStep] = []
         self.capacity_verdicts: list[capacity_mode.StepVerdict] = []
-        self.capacity_snapshot = None
-        self.cpu: list[float] = []
-        self.process = psutil.Process()
-        self.process.cpu_percent(interval=None)  # the first call starts the measurement
         self.greenlets: list = []
 
     # --- paths and endpoints ---
@@ -203,28 +239,171 @@ class Run:
                          len(prepared.payload.rest_body))
             except payloads.PayloadError as error:
                 prepared.error = str(error)
-                log.error("payload error, stopping the test: %s", error)
-                self.env.process_exit_code = 2
-                gevent.spawn_later(0.1, self.env.runner.quit)
+                if isinstance(self.env.runner, WorkerRunner):
+                    self.env.runner.send_message("tfs_payload_error", prepared.error)  # the master reports and stops the run
+                else:
+                    self.payload_failed(prepared.error)
                 return False
         return True
 
-    # --- rate and warm-up ---
-    def apply_rate(self, rate: float) -> None:
-        self.rate_total = rate
-        runner = self.env.runner
-        workers = max(runner.worker_count, 1) if isinstance(runner, MasterRunner) else 1
-        runner.send_message("tfs_rate", rate / workers)
-
-    def begin_measurement(self) -> None:
-        if self.measuring:
+    def payload_failed(self, error: str) -> None:
+        """Master (or the only process): no request can be built; stop the run with exit code 2."""
+        if self.env.process_exit_code == 2:
             return
-        self.env.runner.send_message("tfs_reset")
-        self.env.runner.stats.reset_all()
-        self.measuring = True
-        self.measure_start = time.monotonic()
+        self.prepared.error = error
+        log.error("payload error, stopping the test: %s", error)
+        self.env.process_exit_code = 2
+        gevent.spawn_later(0.1, self.env.runner.quit)
+
+    # --- rate, and the window's bounds (master/local) ---
+    @property
+    def distributed(self) -> bool:
+        return isinstance(self.env.runner, MasterRunner)
+
+    def apply_rate(self, rate: float) -> None:
+        """The arrival rate, split evenly over the workers that run users (a worker without users sends nothing)."""
+        runner = self.env.runner
+        if not self.distributed:
+            runner.send_message("tfs_rate", rate)
+            return
+        workers = runner.clients.ready + runner.clients.spawning + runner.clients.running
+        loaded = [w.id for w in workers if w.user_count > 0] or [w.id for w in workers]
+        for worker in workers:
+            runner.send_message("tfs_rate", rate / len(loaded) if worker.id in loaded else 0.0, client_id=worker.id)
+
+    def begin_measurement(self, shape_t: float) -> None:
+        """The warm-up is over: every process resets Locust's stats and its counts and records from now on."""
+        if self.measure_start is not None:
+            return
+        origin = time.time()
+        self.measure_start, self.window_shape_t = time.monotonic(), shape_t
+        self.env.runner.send_message("tfs_measure", origin)  # the only process: runs open_window at once
+        if self.distributed:
+            # The master's stats hold nothing yet (workers send none of their warm-up); Locust's table
+            # divides by the time since they started, which is now the window's start.
+            self.env.runner.stats.total.start_time = origin
+            self.master_cpu_start = _cpu_seconds(self.process)
         self.metrics_before = self.read_metrics()
         log.info("warm-up done: measuring from now")
+
+    def end_measurement(self) -> None:
+        """The load stops: the window ends now. Every process closes its pacer, gives the requests in flight
+        --stop-timeout to finish and sends its final part; the master waits for each worker's."""
+        if self.measure_end is not None or self.measure_start is None:
+            return
+        self.measure_end = time.monotonic()
+        runner = self.env.runner
+        runner.send_message("tfs_stop")
+        if not self.distributed:
+            return
+        if self.master_cpu_start is not None:
+            self.master_cpu_seconds = _cpu_seconds(self.process) - self.master_cpu_start
+        workers = {c.id for c in runner.clients.ready + runner.clients.spawning + runner.clients.running}
+        for process, state in self.window.processes.items():
+            if process not in workers:
+                self.window_errors.append(
+                    f"{state.label} was lost during the run: its part of the window ends with its last report (second "
+                    f"{state.through + 1} of the window) and its share of the rate went to the other workers")
+        deadline = self.measure_end + (self.env.stop_timeout or 0) + FINAL_REPORT_GRACE
+        next_note = self.measure_end + 5
+        while True:
+            waiting = sorted(w for w in workers if not (w in self.window.processes and self.window.processes[w].final))
+            now = time.monotonic()
+            if not waiting:
+                return
+            if now > deadline:
+                missing = ", ".join(self.process_label(w) for w in waiting)
+                self.window_errors.append(f"no final report from {missing} within {deadline - self.measure_end:.0f} s of the end: "
+                                          "the window lacks what it did after its last report")
+                log.warning(self.window_errors[-1])
+                return
+            if now > next_note:
+                log.info("waiting for the final report of %d of %d workers (%.0f s so far)", len(waiting), len(workers),
+                         now - self.measure_end)
+                next_note += 5
+            gevent.sleep(0.05)
+
+    def process_label(self, process: str) -> str:
+        runner = self.env.runner
+        if not self.distributed:
+            return "the Locust process"
+        return f"worker {runner.get_worker_index(process)} ({process.rsplit('_', 1)[0]})"
+
+    # --- this process's part of the window (every process) ---
+    def open_window(self, origin: float) -> None:
+        if self.part is not None:
+            return
+        self.env.runner.stats.reset_all()
+        self.pacer.reset_counts()
+        self.part = window.ProcessPart(origin)
+        self.cpu_mark = (time.time(), _cpu_seconds(self.process))
+        gevent.spawn(self.report_loop)
+
+    def on_request(self, response_time: float | None, exception) -> None:
+        if self.part is not None and not self.part_final:
+            self.part.record(response_time, exception is not None)
+
+    def report_loop(self) -> None:
+        while True:
+            gevent.sleep(1.0)
+            if self.part_final:
+                return
+            self.send_part()
+
+    def send_part(self, *, final: bool = False, locust_stats: dict | None = None) -> None:
+        """This process's CPU since the last call and its new seconds, to the master (or to itself)."""
+        with self.send_lock:  # one part at a time, so the final part is the last one the master gets
+            self._send_part(final, locust_stats)
+
+    def _send_part(self, final: bool, locust_stats: dict | None) -> None:
+        now, used = time.time(), _cpu_seconds(self.process)
+        since, used_before = self.cpu_mark
+        self.part.add_cpu(used - used_before, since, now)
+        self.cpu_mark = (now, used)
+        pacer = self.pacer
+        message = self.part.report(lag_us=pacer.lag_us, arrivals=pacer.arrivals, dropped=pacer.dropped, final=final)
+        if locust_stats is not None:
+            message["locust"] = locust_stats
+        try:
+            self.env.runner.send_message("tfs_window", message)
+        except RPCError as error:  # the master is unreachable for now (Locust retries the connection)
+            self.part.unsent(message)
+            log.warning("cannot send this worker's part of the window to the master, it goes with the next one: %s", error)
+
+    def close_window(self) -> None:
+        self.pacer.close()
+        if self.part is None:  # stopped during the warm-up: an empty part, so the master need not wait
+            self.open_window(time.time())
+        deadline = time.monotonic() + (self.env.stop_timeout or 0)
+        while self.in_flight > 0 and time.monotonic() < deadline:
+            gevent.sleep(0.05)
+        locust_stats = None
+        if isinstance(self.env.runner, WorkerRunner):
+            # Locust's own last stats of this worker, in the final part: the master waits for that one,
+            # while Locust's final report at quit gets half a second (MasterRunner.quit).
+            locust_stats = {}
+            self.env.events.report_to_master.fire(client_id=self.env.runner.client_id, data=locust_stats)
+        self.part_final = True
+        self.send_part(final=True, locust_stats=locust_stats)
+        if isinstance(self.env.runner, WorkerRunner):
+            self.env.tfserving = Run(self.env)  # for the next run (web UI); Locust's reports stay blank until it opens
+
+    def on_report_to_master(self, data: dict, **_kwargs) -> None:
+        """A worker reports only the measured window: nothing of its warm-up (so no report in flight when the
+        window opens can carry warm-up requests into the master's stats), nothing after its final part.
+        Runs after Locust's own report_to_master listener (registered with the runner, before init)."""
+        if self.part is None or self.part_final:
+            data["stats"], data["errors"] = [], {}
+            data["stats_total"] = locust_stats.StatsEntry(self.env.runner.stats, "Aggregated", "").serialize()
+
+    def on_window_message(self, msg, **_kwargs) -> None:
+        """Master (or the only process): a process's part of the window; a worker's final one carries Locust's
+        last stats of that worker, merged the way Locust merges its periodic reports."""
+        data = dict(msg.data)
+        stats = data.pop("locust", None)
+        if stats is not None:
+            self.env.events.worker_report.fire(client_id=msg.node_id, data=stats)
+        self.window.merge(msg.node_id, self.process_label(msg.node_id), data)
 
     def metrics_url(self) -> str | None:
         url = self.options.metrics_url
@@ -242,38 +421,23 @@ class Run:
             self.metrics_error = f"{url}: {error}"
             return None
 
-    # --- sampling (master/local) ---
-    def sample_loop(self) -> None:
-        """One timeline point a second from Locust's totals (deltas), from the end of the warm-up on."""
-        last = None
-        while True:
-            gevent.sleep(1.0)
-            if not self.measuring:
-                continue
-            total = self.env.runner.stats.total
-            now = (time.monotonic(), total.num_requests, total.num_failures, dict(total.response_times))
-            if last is None:  # first second after the stats reset: the baseline
-                last = now
-                continue
-            dt = max(now[0] - last[0], 1e-6)
-            delta = _diff(now[3], last[3])
-            cpu = self.generator_cpu()
-            self.cpu.append(cpu)
-            latest = self.recorder.samples[-1] if self.recorder and self.recorder.samples else None
-            self.points.append(report.Point(
-                t=round(now[0] - self.measure_start, 2), phase=self.phase, requested_rps=self.rate_total or None,
-                achieved_rps=round(max(now[1] - last[1], 0) / dt, 2), failures_per_s=round(max(now[2] - last[2], 0) / dt, 2),
-                p50_ms=_percentile(delta, 0.5), p95_ms=_percentile(delta, 0.95), p99_ms=_percentile(delta, 0.99), generator_cpu=cpu,
+    # --- the timeline (master/local, at the end) ---
+    def timeline(self, seconds: float) -> list[report.Point]:
+        """One point per second of the window (a last part-second of at least half counts as one), from every
+        process's requests of that second."""
+        samples = self.recorder.samples if self.recorder else []
+        points = []
+        for k in range(round(seconds)):
+            second = self.window.seconds.get(k, window.Second())
+            located = shapes.locate(self.phases, self.window_shape_t + k + 0.5) if self.phases else None
+            at = self.measure_start + k + 1
+            latest = next((s for s in reversed(samples) if self.recorder.start + s.t <= at), None)
+            points.append(report.Point(
+                t=k + 1, phase=located.phase.name if located else "after the profile", requested_rps=(located.phase.rate or None) if located else None,
+                achieved_rps=second.requests, failures_per_s=second.failures, p50_ms=second.percentile(0.5),
+                p95_ms=second.percentile(0.95), p99_ms=second.percentile(0.99), generator_cpu=self.window.worst_cpu(k),
                 desired_replicas=latest.hpa_desired if latest else None, ready_replicas=latest.ready_replicas if latest else None))
-            last = now
-
-    def generator_cpu(self) -> float:
-        """CPU % of one core: this process each second (Locust's own monitor samples only every 5 s),
-        the busiest worker as the workers report it in distributed mode."""
-        runner = self.env.runner
-        if isinstance(runner, MasterRunner):
-            return max((c.cpu_usage for c in runner.clients.values()), default=0.0)
-        return self.process.cpu_percent(interval=None)
+        return points
 
     def record_loop(self) -> None:
         while True:
@@ -330,39 +494,39 @@ class Run:
 
     def capacity_tick(self, located: shapes.Located | None, t: float) -> bool:
         """Capacity bookkeeping at each shape tick; False once a step broke the SLO (stop the test)."""
-        stats = self.env.runner.stats.total
         current = self.capacity_steps[-1] if self.capacity_steps else None
-        if current is not None and (located is None or located.index != current.index):
-            self.finish_capacity_step(current, t)
-            if not self.capacity_verdicts[-1].ok:
-                return False
-        if located is None or not located.phase.name.startswith("capacity"):
-            return located is not None
-        if current is None or located.index != current.index:
-            step = capacity_mode.Step(located.phase.rate, 0.0)
-            step.index, step.settle_at, step.snapshot = located.index, located.start + located.phase.seconds / 4, None
-            self.capacity_steps.append(step)
-            current = step
-        if current.snapshot is None and t >= current.settle_at:
-            current.snapshot = (t, stats.num_requests, stats.num_failures, dict(stats.response_times))
-        return True
+        if current is not None and current.end is None and (located is None or located.index != current.index):
+            current.end = t
+        if located is not None and located.phase.name.startswith("capacity") and (current is None or located.index != current.index):
+            self.capacity_steps.append(CapacityStep(located.index, located.phase.rate, settle_at=t + located.phase.seconds / 4))
+        if not self.distributed and self.part is not None:
+            self.send_part()  # this process's seconds up to now, so a step that just ended can be judged now
+        self.judge_capacity_steps()
+        if any(not v.ok for v in self.capacity_verdicts):
+            return False
+        return located is not None
 
-    def finish_capacity_step(self, step, t: float) -> None:
-        if getattr(step, "done", False):
-            return
-        step.done = True
-        stats = self.env.runner.stats.total
-        if step.snapshot is None:
-            step.snapshot = (t, stats.num_requests, stats.num_failures, dict(stats.response_times))
-        t0, n0, f0, rt0 = step.snapshot
-        delta = _diff(dict(stats.response_times), rt0)
-        step.seconds = max(t - t0, 1e-6)
-        step.latencies_ms = [float(ms) for ms, count in delta.items() for _ in range(count)]
-        step.failures = max(stats.num_failures - f0, 0)
-        verdict = capacity_mode.judge(step, self.slo())
-        self.capacity_verdicts.append(verdict)
-        log.info("capacity step %g req/s: achieved %.1f, p99 %s ms, errors %.2f%%: %s", verdict.requested, verdict.achieved,
-                 verdict.p99_ms, verdict.error_ratio * 100, verdict.reason)
+    def judge_capacity_steps(self, *, final: bool = False) -> None:
+        """Judge each ended step, in order, once every process has reported its seconds (or after a grace period)."""
+        for step in self.capacity_steps:
+            if step.verdict is not None or step.end is None:
+                continue
+            # The window's seconds whose middle falls between the step's settling and its end.
+            seconds = [k for k in range(math.floor(step.end - self.window_shape_t) + 1)
+                       if step.settle_at <= self.window_shape_t + k + 0.5 < step.end]
+            late = time.monotonic() - (self.shape_start + step.end) > FINAL_REPORT_GRACE
+            if not (final or late or (seconds and self.window.through() >= seconds[-1])):
+                return
+            span = self.window.span(seconds[0], seconds[-1]) if seconds else window.Second()
+            measured = capacity_mode.Step(step.rate, float(len(seconds)), failures=span.failures,
+                                          latencies_ms=[float(ms) for ms, n in sorted(span.response_times.items()) for _ in range(n)])
+            step.verdict = capacity_mode.judge(measured, self.slo())
+            self.capacity_verdicts.append(step.verdict)
+            v = step.verdict
+            log.info("capacity step %g req/s: achieved %.1f, p99 %s ms, errors %.2f%%: %s", v.requested, v.achieved, v.p99_ms,
+                     v.error_ratio * 100, v.reason)
+            if not v.ok:
+                return
 
     def slo(self) -> capacity_mode.Slo:
         return capacity_mode.Slo(self.options.slo_p99_ms, self.options.capacity_error_limit)
@@ -373,15 +537,16 @@ class Run:
         runner = self.env.runner
         for greenlet in self.greenlets:
             greenlet.kill(block=False)
-        end = time.monotonic()
+        end = self.measure_end or time.monotonic()
         if o.csv_prefix:
             # Locust's CSV writer rewrites its files once a CSV_STATS_INTERVAL_SEC; one more round
             # after the users stopped puts the final totals there, the same ones summary.json holds.
             gevent.sleep(locust_stats.CSV_STATS_INTERVAL_SEC + 0.2)
-        if o.load_profile == "capacity" and self.capacity_steps:
-            self.finish_capacity_step(self.capacity_steps[-1], end - (self.shape_start or end))
-        stats = runner.stats.total
         seconds = end - self.measure_start if self.measure_start else 0.0
+        if o.load_profile == "capacity":
+            self.judge_capacity_steps(final=True)
+        self.points = self.timeline(seconds) if self.measure_start else []
+        stats = runner.stats.total
         achieved = stats.num_requests / seconds if seconds else 0.0
         percentiles = {f"p{int(q * 100)}": (float(stats.get_response_time_percentile(q)) if stats.num_requests else None)
                        for q in (0.5, 0.95, 0.99)}
@@ -397,22 +562,14 @@ class Run:
             "warmup_seconds_excluded": o.warmup, "measured_seconds": round(seconds, 2),
             "client": {"requests": stats.num_requests, "failures": stats.num_failures,
                        "failure_ratio": round(stats.fail_ratio, 5), "achieved_rps": round(achieved, 2),
-                       "latency_ms": percentiles, "failures_by_reason": {str(e.error)[:200]: e.occurrences for e in runner.stats.errors.values()}},
+                       "latency_ms": percentiles, "failures_by_reason": _failures_by_reason(runner.stats.errors.values())},
             "requested_rps_mean": _mean([p.requested_rps for p in self.points if p.requested_rps]),
         }
-        generator = {"cpu_percent_max": max(self.cpu, default=None), "cpu_percent_mean": _mean(self.cpu),
-                     "saturated": bool(runner.cpu_warning_emitted or getattr(runner, "worker_cpu_warning_emitted", False)
-                                       or max(self.cpu, default=0.0) > 90)}
-        if not isinstance(runner, MasterRunner):
-            generator["arrival_lag"] = self.pacer.lag_summary()
+        generator, warnings = self.window.self_check(seconds)
+        if self.distributed:
+            generator["master_cpu_percent_mean"] = round(100 * self.master_cpu_seconds / seconds, 1) if seconds else None
         summary["generator"] = generator
-        warnings = []
-        if generator["saturated"]:
-            warnings.append("the load generator's CPU saturated (>90 %): these numbers are the generator's, not the server's; "
-                            "add Locust workers (--processes N or distributed mode)")
-        lag = generator.get("arrival_lag", {})
-        if lag.get("dropped_arrivals"):
-            warnings.append(f"{lag['dropped_arrivals']} arrivals were dropped: every user was busy; raise -u (requests in flight)")
+        warnings = self.window_errors + warnings
         summary["warnings"] = warnings
         summary["server"] = self.server_view(seconds)
         if o.load_profile == "capacity":
@@ -428,9 +585,11 @@ class Run:
         for warning in warnings:
             log.warning(warning)
         lines = [f"  {v.line()}" for v in verdicts] or ["  (no thresholds set)"]
-        print("\n".join(["", "TF Serving verdicts:", *lines]))
+        # Flushed: in a container stdout is a pipe, and the master lingers (--autoquit) with the report,
+        # so an unflushed print would reach `kubectl logs` only when it exits and the report is gone.
+        print("\n".join(["", "TF Serving verdicts:", *lines]), flush=True)
         if o.load_profile == "capacity":
-            print(f"\n{summary['capacity']['recommendation']['sentence']}\n{summary['capacity']['recommendation']['values_yaml']}")
+            print(f"\n{summary['capacity']['recommendation']['sentence']}\n{summary['capacity']['recommendation']['values_yaml']}", flush=True)
         if any(not v.ok for v in verdicts) and not self.env.process_exit_code:
             self.env.process_exit_code = 1
 
@@ -455,7 +614,7 @@ class Run:
                             self.recorder_error or "no recorder: set --kube-namespace and --release")]
         self.recorder.write(self.report_dir)
         model = self.timing_model()
-        print(model.describe())
+        print(model.describe(), flush=True)
         summary["timing_model"] = model.as_dict()
         if o.load_profile != "autoscale":
             return []
@@ -483,20 +642,26 @@ class Run:
         report.write_html(directory, summary, images)
 
 
-def _diff(now: dict[int, int], before: dict[int, int]) -> dict[int, int]:
-    return {k: v - before.get(k, 0) for k, v in now.items() if v - before.get(k, 0) > 0}
+def _failures_by_reason(errors) -> dict[str, int]:
+    """Locust's errors by reason, worded the same in one process and in distributed mode: from Locust's
+    own form, `repr(exception)` (what a worker sends), `Kind('message')` becomes `Kind: message`, and a
+    response check's failure (CatchResponseError) or a gRPC status (Exception) just the message."""
+    reasons: dict[str, int] = {}
+    for error in errors:
+        reason = locust_stats.StatsError.parse_error(error.error)
+        kind, _, rest = reason.partition("(")
+        if kind.isidentifier() and rest.endswith(")"):
+            with contextlib.suppress(ValueError, SyntaxError):
+                message = ast.literal_eval(rest[:-1])
+                if isinstance(message, str):
+                    reason = message if kind in ("CatchResponseError", "Exception") else f"{kind}: {message}"
+        reasons[reason[:200]] = reasons.get(reason[:200], 0) + error.occurrences
+    return reasons
 
 
-def _percentile(response_times: dict[int, int], q: float) -> float | None:
-    count = sum(response_times.values())
-    if not count:
-        return None
-    rank, seen = math.ceil(q * count), 0
-    for ms in sorted(response_times):
-        seen += response_times[ms]
-        if seen >= rank:
-            return float(ms)
-    return None
+def _cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
 
 
 def _mean(values) -> float | None:
@@ -504,43 +669,63 @@ def _mean(values) -> float | None:
     return round(sum(values) / len(values), 2) if values else None
 
 
-_reporting_run: Run | None = None  # the quit event carries no environment
+_report_dir: Path | None = None  # of the last report written; the quit event carries no environment
 
 # --- Locust events --------------------------------------------------------------------------
+# Listeners look the Run up on the environment at each call: a process starts a fresh Run after each
+# run (the master after its report, a worker after its final part), for the next run of the web UI.
 
 
 @events.init.add_listener
 def on_init(environment, runner, **_kwargs) -> None:
-    global _reporting_run
     environment.tfserving = Run(environment)
+
+    def on_request(response_time=None, exception=None, **_kwargs) -> None:  # every request: kept lean
+        environment.tfserving.on_request(response_time, exception)
+
+    environment.events.request.add_listener(on_request)
     if not isinstance(runner, WorkerRunner):
-        _reporting_run = environment.tfserving
+        runner.register_message("tfs_window", lambda msg, **_: environment.tfserving.on_window_message(msg))
+    if isinstance(runner, MasterRunner):
+        runner.register_message("tfs_payload_error", lambda msg, **_: environment.tfserving.payload_failed(str(msg.data)))
     if not isinstance(runner, MasterRunner):
         runner.register_message("tfs_rate", lambda msg, **_: environment.tfserving.pacer.set_rate(float(msg.data)))
-        runner.register_message("tfs_reset", lambda msg, **_: runner.stats.reset_all())
+        runner.register_message("tfs_measure", lambda msg, **_: environment.tfserving.open_window(float(msg.data)))
+        runner.register_message("tfs_stop", lambda **_: environment.tfserving.close_window(), concurrent=True)
+    if isinstance(runner, WorkerRunner):
+        environment.events.report_to_master.add_listener(lambda data, **_: environment.tfserving.on_report_to_master(data))
 
 
 @events.test_start.add_listener
 def on_test_start(environment, **_kwargs) -> None:
-    run: Run = environment.tfserving
+    if not isinstance(environment.runner, WorkerRunner):
+        environment.tfserving.start_recorder()
+
+
+@events.test_stopping.add_listener
+def on_test_stopping(environment, **_kwargs) -> None:
+    if not isinstance(environment.runner, WorkerRunner):
+        environment.tfserving.end_measurement()
+
+
+@events.test_stop.add_listener
+def on_test_stop(environment, **_kwargs) -> None:
+    """The load stopped and every process's part is in: the report, while the web UI (with --autostart
+    --autoquit N, or until Ctrl-C) and the report directory are still there."""
+    global _report_dir
     if isinstance(environment.runner, WorkerRunner):
         return
-    run.start_recorder()
-    run.greenlets.append(gevent.spawn(run.sample_loop))
-
-
-@events.quitting.add_listener
-def on_quitting(environment, **_kwargs) -> None:
-    if isinstance(environment.runner, WorkerRunner) or not hasattr(environment, "tfserving"):
-        return
-    environment.tfserving.finish()
+    run = environment.tfserving
+    run.finish()
+    _report_dir = run.report_dir
+    environment.tfserving = Run(environment)
 
 
 @events.quit.add_listener
 def on_quit(exit_code, **_kwargs) -> None:
     # After Locust's own stats tables, so the report directory is the last line of the run.
-    if _reporting_run is not None:
-        print(f"report directory: {_reporting_run.report_dir} (exit code {exit_code})", flush=True)
+    if _report_dir is not None:
+        print(f"report directory: {_report_dir} (exit code {exit_code})", flush=True)
 
 
 class TfServingShape(LoadTestShape):
@@ -560,9 +745,8 @@ class TfServingShape(LoadTestShape):
             return None
         if located is None:
             return None
-        run.phase = located.phase.name
         if located.phase.name != "warmup":
-            run.begin_measurement()
+            run.begin_measurement(t)
         run.apply_rate(located.phase.rate)
         users = o.num_users or 1
         # Open model: users are in-flight slots, not load, so they all start at once; closed loop: -r.
@@ -598,15 +782,20 @@ class RestUser(FastHttpUser):
             gevent.sleep(1)
             return
         run = self.run
-        run.pacer.wait()
+        if not run.pacer.wait():
+            return
         prepared = run.prepared
-        with self.client.post(self.path, data=prepared.payload.rest_body, headers={"Content-Type": "application/json"},
-                              name=f"REST {self.path}", catch_response=True) as response:
-            failure = payloads.check_rest(response.status_code, response.content or b"", prepared.signature, prepared.payload)
-            if failure:
-                response.failure(failure)
-            else:
-                response.success()
+        run.in_flight += 1
+        try:
+            with self.client.post(self.path, data=prepared.payload.rest_body, headers={"Content-Type": "application/json"},
+                                  name=f"REST {self.path}", catch_response=True) as response:
+                failure = payloads.check_rest(response.status_code, response.content or b"", prepared.signature, prepared.payload)
+                if failure:
+                    response.failure(failure)
+                else:
+                    response.success()
+        finally:
+            run.in_flight -= 1
 
 
 class ResponseMismatch(Exception):
@@ -689,8 +878,13 @@ class GrpcUser(User):
         if not self.ok:
             gevent.sleep(1)
             return
-        self.run.pacer.wait()
+        run = self.run
+        if not run.pacer.wait():
+            return
+        run.in_flight += 1
         try:
-            self.stub.Predict(self.request, timeout=self.run.options.request_timeout)
+            self.stub.Predict(self.request, timeout=run.options.request_timeout)
         except grpc.RpcError:
             pass  # already reported by the interceptor
+        finally:
+            run.in_flight -= 1

@@ -9,8 +9,9 @@ Timing model (all seconds, from the moment the load steps up or drops):
                 `--horizontal-pod-autoscaler-sync-period`) + scaleUp stabilization window
                 + the scaleUp policy periods needed to climb from minReplicas to N;
                 ready >= N by that + pod start (image pull, model load, startup probe).
-  scale-in      not before the scaleDown stabilization window has passed (the HPA keeps the
-                highest recommendation of the window); back to minReplicas by metric delay +
+  scale-in      not before the scaleDown stabilization window less one HPA sync (the HPA keeps
+                the highest recommendation of the window, and the last high one can come from
+                the sync up to one period before the drop); back to minReplicas by metric delay +
                 HPA sync + the window + the scaleDown policy periods needed from N to minReplicas.
 
 The upper bounds count a window or policy period as the first HPA sync *after* it has fully passed:
@@ -18,7 +19,8 @@ the controller keeps a scale event or recommendation while `timestamp.After(now 
 (`getReplicasChangePerPeriod` and the stabilization in kube-controller-manager's
 pkg/controller/podautoscaler/horizontal.go), and its syncs drift by their own processing time, so a
 15 s period on a 15 s sync may cost two syncs. They also add the recorder's sampling interval, since
-a change is seen only at the next sample. The lower bound (scale-in not before) is exact.
+a change is seen only at the next sample. The lower bound (scale-in not before) assumes the metric
+falls at once (no delay), the earliest the controller could act.
 """
 
 from __future__ import annotations
@@ -93,14 +95,20 @@ class TimingModel:
         return self.scale_out_desired_by + self.pod_start
 
     @property
-    def scale_in_not_before(self) -> float:
+    def scale_in_window(self) -> float:
         return float(self._side("scaleDown").get("stabilizationWindowSeconds", 300))
+
+    @property
+    def scale_in_not_before(self) -> float:
+        # The last high recommendation is the one of the last sync before the drop, which can be up to
+        # one sync period earlier; scale-in comes at the first sync a whole window after it.
+        return max(self.scale_in_window - self.hpa_sync, 0.0)
 
     @property
     def scale_in_by(self) -> float:
         down = self._side("scaleDown")
         periods, period = _policy_periods(self.expect_replicas, self.min_replicas, down.get("policies") or [], down.get("selectPolicy", "Max"), False)
-        return self.metric_delay + self.hpa_sync + self._synced(self.scale_in_not_before) + max(periods - 1, 0) * self._synced(period) + self.sample_interval
+        return self.metric_delay + self.hpa_sync + self._synced(self.scale_in_window) + max(periods - 1, 0) * self._synced(period) + self.sample_interval
 
     def describe(self) -> str:
         return (

@@ -165,6 +165,24 @@ def build_rootfs(rootfs: Path, reqs: list[str], tfs_api: str, constraints: Path,
         shutil.copy2(path, package / path.relative_to(PACKAGE_DIR))
 
     step(f"{PYTHON} and its standard library, {', '.join(TOOLS)}", started)
+    bin_dir = copy_python(rootfs, TOOLS)
+    (bin_dir / "sh").symlink_to("dash")
+    (bin_dir / "tensorflow_model_server").write_text(SERVER_SCRIPT)
+    (bin_dir / "tf_serving_entrypoint.sh").write_text(ENTRYPOINT_SCRIPT)
+    for script in ("tensorflow_model_server", "tf_serving_entrypoint.sh"):
+        (bin_dir / script).chmod(0o755)
+    finish_rootfs(rootfs, [site], started, user=("tfserving", "TF Serving stand-in", "/tmp"), folders=(("models", 0o755),))
+    step("smoke test: chroot ROOTFS tensorflow_model_server --version", started)
+    done = subprocess.run(["chroot", str(rootfs), "/usr/bin/tensorflow_model_server", "--version"], capture_output=True, text=True,
+                          timeout=300)
+    if done.returncode != 0 or "TensorFlow ModelServer: 2.20.0-standin" not in done.stdout:
+        raise SystemExit(f"the built root filesystem does not run the stand-in (exit {done.returncode}):\n{done.stdout}\n{done.stderr[-4000:]}")
+    step(done.stdout.strip().replace("\n", "; "), started)
+
+
+def copy_python(rootfs: Path, tools: list[str]) -> Path:
+    """Debian's python3.11 with its standard library (less tests, IDLE, tkinter...) and the named
+    tools into /usr/bin, with the usual /bin, /sbin, /lib, /lib64 links; returns /usr/bin."""
     stdlib = Path("/usr/lib/python3.11")
     for entry in stdlib.iterdir():
         if entry.name in STDLIB_SKIP or entry.name.startswith("config-3.11"):
@@ -178,18 +196,20 @@ def build_rootfs(rootfs: Path, reqs: list[str], tfs_api: str, constraints: Path,
     bin_dir = rootfs / "usr/bin"
     bin_dir.mkdir(parents=True, exist_ok=True)
     shutil.copy2(PYTHON, bin_dir / "python3.11")
-    for tool in TOOLS:
+    for tool in tools:
         shutil.copy2(os.path.realpath(shutil.which(tool) or f"/usr/bin/{tool}"), bin_dir / tool)
-    (bin_dir / "sh").symlink_to("dash")
     (bin_dir / "python3").symlink_to("python3.11")
     for name, target in (("bin", "usr/bin"), ("sbin", "usr/sbin"), ("lib", "usr/lib"), ("lib64", "usr/lib64")):
         (rootfs / target).mkdir(parents=True, exist_ok=True)
         (rootfs / name).symlink_to(target)
-    (bin_dir / "tensorflow_model_server").write_text(SERVER_SCRIPT)
-    (bin_dir / "tf_serving_entrypoint.sh").write_text(ENTRYPOINT_SCRIPT)
-    for script in ("tensorflow_model_server", "tf_serving_entrypoint.sh"):
-        (bin_dir / script).chmod(0o755)
+    return bin_dir
 
+
+def finish_rootfs(rootfs: Path, sites: list[Path], started: float, *, user: tuple[str, str, str],
+                  folders: tuple[tuple[str, int], ...] = ()) -> None:
+    """Every shared library the ELF files need (ldd) and an ld.so.cache; /etc/passwd and /etc/group with
+    root, `user` (name, description, home) as 10001 and nobody; /tmp, /root and `folders`; the Python
+    files byte-compiled (a read-only root cannot write .pyc files)."""
     step("shared libraries (ldd) and ld.so.cache", started)
     count = copy_libraries(rootfs, elf_files(rootfs))
     etc = rootfs / "etc"
@@ -197,22 +217,34 @@ def build_rootfs(rootfs: Path, reqs: list[str], tfs_api: str, constraints: Path,
     (etc / "ld.so.conf").write_text("/usr/lib/x86_64-linux-gnu\n/lib/x86_64-linux-gnu\n/usr/local/lib\n")
     subprocess.run(["ldconfig", "-r", str(rootfs)], check=True)
     step(f"{count} libraries copied", started)
-    (etc / "passwd").write_text("root:x:0:0:root:/root:/bin/bash\ntfserving:x:10001:10001:TF Serving stand-in:/tmp:/bin/false\n"
+    name, description, home = user
+    (etc / "passwd").write_text(f"root:x:0:0:root:/root:/bin/bash\n{name}:x:10001:10001:{description}:{home}:/bin/false\n"
                                 "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n")
-    (etc / "group").write_text("root:x:0:\ntfserving:x:10001:\nnogroup:x:65534:\n")
-    for folder, mode in (("tmp", 0o1777), ("models", 0o755), ("root", 0o700)):
-        (rootfs / folder).mkdir(exist_ok=True)
+    (etc / "group").write_text(f"root:x:0:\n{name}:x:10001:\nnogroup:x:65534:\n")
+    for folder, mode in (("tmp", 0o1777), ("root", 0o700), *folders):
+        (rootfs / folder).mkdir(parents=True, exist_ok=True)
         (rootfs / folder).chmod(mode)
-
     step("byte-compiling (the root filesystem is read-only in the pod)", started)
     subprocess.run([str(PYTHON), "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash", "-s", str(rootfs),
-                    "-p", "/", str(rootfs / "usr/lib/python3.11"), str(site)], check=False, stdout=subprocess.DEVNULL)
-    step("smoke test: chroot ROOTFS tensorflow_model_server --version", started)
-    done = subprocess.run(["chroot", str(rootfs), "/usr/bin/tensorflow_model_server", "--version"], capture_output=True, text=True,
-                          timeout=300)
-    if done.returncode != 0 or "TensorFlow ModelServer: 2.20.0-standin" not in done.stdout:
-        raise SystemExit(f"the built root filesystem does not run the stand-in (exit {done.returncode}):\n{done.stdout}\n{done.stderr[-4000:]}")
-    step(done.stdout.strip().replace("\n", "; "), started)
+                    "-p", "/", str(rootfs / "usr/lib/python3.11"), *map(str, sites)], check=False, stdout=subprocess.DEVNULL)
+
+
+def pack(rootfs: Path, image: str, archive: Path, started: float, *, entrypoint: str, env: list[str], user: str = "") -> None:
+    """The root filesystem as a one-layer OCI archive (k8s-local's mkimage.sh), written whole or not at all."""
+    mkimage = K8S_LOCAL / "mkimage.sh"
+    size = subprocess.run(["du", "-sm", str(rootfs)], capture_output=True, text=True).stdout.split()[0]
+    step(f"packing {size} MiB with {mkimage.name}", started)
+    partial = archive.with_suffix(".partial")
+    extra = [arg for value in env for arg in ("--env", value)] + (["--user", user] if user else [])
+    subprocess.run([str(mkimage), str(rootfs), image, str(partial), "--entrypoint", entrypoint, *extra], check=True)
+    partial.rename(archive)
+
+
+def load(archive: Path, image: str) -> None:
+    """Import the archive into k8s-local's real node (load-image.sh; K8S_LOCAL_DIR names the cluster's state dir)."""
+    started = time.monotonic()
+    subprocess.run([str(K8S_LOCAL / "load-image.sh"), str(archive)], check=True)
+    step(f"imported into the real node as docker.io/{image}", started)
 
 
 def build(tfs_api: str, *, cache_dir: Path, force: bool = False) -> Path:
@@ -235,13 +267,8 @@ def build(tfs_api: str, *, cache_dir: Path, force: bool = False) -> Path:
         rootfs = Path(work) / "rootfs"
         rootfs.mkdir()
         build_rootfs(rootfs, reqs, tfs_api, constraints, started)
-        size = subprocess.run(["du", "-sm", str(rootfs)], capture_output=True, text=True).stdout.split()[0]
-        step(f"packing {size} MiB with {mkimage.name}", started)
-        partial = archive.with_suffix(".partial")
-        subprocess.run([str(mkimage), str(rootfs), IMAGE, str(partial), "--entrypoint", '["/usr/bin/tf_serving_entrypoint.sh"]',
-                        "--env", "MODEL_BASE_PATH=/models", "--env", "MODEL_NAME=model", "--env", "PYTHONDONTWRITEBYTECODE=1"],
-                       check=True)
-        partial.rename(archive)
+        pack(rootfs, IMAGE, archive, started, entrypoint='["/usr/bin/tf_serving_entrypoint.sh"]',
+             env=["MODEL_BASE_PATH=/models", "MODEL_NAME=model", "PYTHONDONTWRITEBYTECODE=1"])
     for old in cache_dir.glob("tfserving-standin-*.tar"):
         if old != archive:
             old.unlink()
@@ -258,9 +285,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     archive = build(args.tfs_api, cache_dir=args.cache_dir, force=args.force)
     if args.load:
-        started = time.monotonic()
-        subprocess.run([str(K8S_LOCAL / "load-image.sh"), str(archive)], check=True)
-        step(f"imported into the real node as docker.io/{IMAGE}", started)
+        load(archive, IMAGE)
     print(archive)
 
 

@@ -31,7 +31,7 @@ from tfserving_harness.values import effective_values
 METRIC = effective_values()["autoscaling"]["requestsPerSecond"]["metricName"]
 TARGET = 10  # requests/s per pod
 GROUP_VERSION = "custom.metrics.k8s.io/v1beta2"
-LOW_SECONDS, HOLD_SECONDS, OBSERVE_SECONDS = 30, 65, 60  # two HPA syncs at least in each; hold and observe past the model's bounds
+LOW_SECONDS, HOLD_SECONDS, OBSERVE_SECONDS = 30, 65, 70  # two HPA syncs at least in each; hold and observe past the model's bounds
 SAMPLE_SECONDS = 3
 
 
@@ -98,7 +98,7 @@ def test_verifier_judges_the_real_hpa_controller(cluster, tmp_path):
     values = tmp_path / "values.yaml"
     behavior = {
         "scaleUp": {"stabilizationWindowSeconds": 0, "selectPolicy": "Max", "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}]},
-        "scaleDown": {"stabilizationWindowSeconds": 20, "selectPolicy": "Max", "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}]},
+        "scaleDown": {"stabilizationWindowSeconds": 30, "selectPolicy": "Max", "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}]},
     }
     values.write_text(json.dumps({"autoscaling": {
         "enabled": True, "minReplicas": 1, "maxReplicas": 4, "cpu": {"enabled": False},

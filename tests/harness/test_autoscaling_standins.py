@@ -448,3 +448,42 @@ def test_the_tiers_overlay_changes_only_image_options_and_cpu_requests(tmp_path)
         assert container["resources"]["requests"]["cpu"] == "10m"
         assert container["resources"]["requests"]["memory"]  # everything else as the manifest has it
     assert options["TFS_REPORT_DIR"] == "/reports" and options["LOCUST_AUTOSTART"] == "true"
+
+
+# --- which pods were Ready when: the tier's check that added pods served --------------------------
+
+
+def test_pod_readiness_keeps_each_pods_ready_intervals_and_clips_them_to_a_phase(monkeypatch):
+    from kubernetes import client
+
+    from tfserving_harness.autoscaling import pods as pods_module
+
+    def pod(name: str, ready: str, since: int, terminating: bool = False) -> client.V1Pod:
+        condition = client.V1PodCondition(type="Ready", status=ready, last_transition_time=datetime.fromtimestamp(since, timezone.utc))
+        return client.V1Pod(metadata=client.V1ObjectMeta(name=name, deletion_timestamp=datetime.now(timezone.utc) if terminating else None),
+                            status=client.V1PodStatus(conditions=[condition]))
+
+    listed: list[list[client.V1Pod]] = []
+    now = [0.0]
+
+    class Core:
+        def __init__(self, _api):
+            pass
+
+        def list_namespaced_pod(self, namespace, label_selector, _request_timeout):
+            assert (namespace, label_selector) == ("ns", "app=x")
+            return client.V1PodList(items=listed[-1])
+
+    monkeypatch.setattr(pods_module.client, "CoreV1Api", Core)
+    monkeypatch.setattr(pods_module.time, "time", lambda: now[0])
+    readiness = pods_module.PodReadiness(None, "ns", "app=x")
+    for t, items in [(110, [pod("a", "True", 100), pod("b", "False", 105)]),
+                     (130, [pod("a", "True", 100), pod("b", "True", 120)]),
+                     (150, [pod("a", "True", 100), pod("b", "True", 120, terminating=True)]),  # a scale-in: no longer counts
+                     (170, [pod("a", "True", 100), pod("c", "False", 160)])]:
+        now[0] = t
+        listed.append(items)
+        readiness.poll()
+    assert readiness.intervals == {"a": [[100, None]], "b": [[120, 150]]}  # c never Ready
+    assert readiness.ready_seconds(110, 140) == {"a": 30, "b": 20}
+    assert readiness.ready_seconds(160, 200) == {"a": 40, "b": 0}

@@ -1,5 +1,5 @@
 """Load-test logic without Locust running: payloads from signatures, response checks, TF Serving's
-Prometheus text, open-model pacing, profiles, thresholds and the capacity recommendation."""
+Prometheus text, open-model pacing, connection limits, profiles, thresholds and the capacity recommendation."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 import pytest
 
 from tfserving_harness.load import capacity, payloads, server_metrics, shapes
+from tfserving_harness.load.connections import ConnectionLimits
 from tfserving_harness.load.pacing import Pacer
 from tfserving_harness.load.thresholds import Thresholds
 from tfserving_harness.standin import metrics as standin_metrics
@@ -154,6 +155,35 @@ def test_pacer_keeps_the_schedule_and_measures_lag():
     assert (pacer.lag_us, pacer.dropped, pacer.arrivals) == ({}, 0, 0)
     pacer.close()  # the window ended: no user sends again
     assert not pacer.wait() and pacer.arrivals == 0
+
+
+def test_connection_limits_end_a_connection_after_n_requests_or_t_seconds():
+    def last_flags(limits: ConnectionLimits, times: list[float]) -> list[bool]:
+        flags = []
+        for t in times:
+            now[0] = t
+            flags.append(limits.is_last())
+            if flags[-1]:
+                limits.ended()  # the user closes it: the next request opens a new one
+        return flags
+
+    now = [0.0]
+    assert not ConnectionLimits().enabled
+    never = ConnectionLimits(clock=lambda: now[0])
+    assert last_flags(never, [0, 1, 3600, 86400]) == [False] * 4  # the default: one connection for the whole run
+    # nginx's keepalive_requests: the Nth request is the last.
+    assert last_flags(ConnectionLimits(max_requests=3, clock=lambda: now[0]), list(range(7))) == [False, False, True] * 2 + [False]
+    # keepalive_time: the first request at or past the age is the last; the age counts from the connection's first request.
+    by_age = ConnectionLimits(max_age=10, clock=lambda: now[0])
+    assert last_flags(by_age, [0, 4, 9.9, 10.5, 11, 20, 21.5]) == [False, False, False, True, False, False, True]
+    # Whichever comes first.
+    both = ConnectionLimits(max_requests=2, max_age=5, clock=lambda: now[0])
+    assert last_flags(both, [0, 1, 2, 8]) == [False, True, False, True]
+    # A connection lost with a request (no HTTP answer) starts the count again.
+    lost = ConnectionLimits(max_requests=3, clock=lambda: now[0])
+    assert last_flags(lost, [0, 1]) == [False, False]
+    lost.ended()
+    assert last_flags(lost, [2, 3, 4]) == [False, False, True]
 
 
 def test_autoscale_rates_aim_between_replica_counts():

@@ -29,6 +29,11 @@ def test_rest_user_passes_thresholds_and_reports_the_numbers(standin, locust):
     assert int(_aggregated(run.report_dir)["Request Count"]) == client["requests"]
     # Open model: the achieved rate follows the requested one.
     assert summary["requested_rps_mean"] == 100
+    # The phases on the Unix clock (to line up with Prometheus and the cluster's records): -t 3s includes the 1 s warm-up.
+    warmup, constant = summary["phases"]
+    assert (warmup["name"], warmup["rate"], constant["name"]) == ("warmup", 100, "constant")
+    assert warmup["end"] - warmup["start"] == pytest.approx(1, abs=0.01) and constant["start"] == warmup["end"]
+    assert constant["end"] - constant["start"] == pytest.approx(summary["measured_seconds"], abs=1.5)
     assert 60 <= client["achieved_rps"] <= 115, client
     # TF Serving's own count (request_latency samples with API=predict, REST) sees the same load.
     server = summary["server"]

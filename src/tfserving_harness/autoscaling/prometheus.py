@@ -125,12 +125,16 @@ class LocalPrometheus:
             raise RuntimeError(f"Prometheus /api/v1/{path} {params}: {body.get('errorType')}: {body.get('error')}")
         return body["data"]
 
-    def query(self, expr: str) -> list[dict]:
-        """An instant query at now: the vector's samples (`metric`, `value`)."""
-        data = self.api("query", query=expr)
+    def query(self, expr: str, at: float | None = None) -> list[dict]:
+        """An instant query at now (or at Unix time `at`): the vector's samples (`metric`, `value`)."""
+        data = self.api("query", query=expr, **({"time": at} if at is not None else {}))
         if data["resultType"] != "vector":
             raise RuntimeError(f"expected a vector from {expr!r}, got {data['resultType']}")
         return data["result"]
+
+    def query_range(self, expr: str, start: float, end: float, step: float) -> list[dict]:
+        """A range query: the matrix's series (`metric`, `values` as [Unix time, "value"] pairs)."""
+        return self.api("query_range", query=expr, start=start, end=end, step=step)["result"]
 
     def targets(self) -> list[dict]:
         return self.api("targets", state="active")["activeTargets"]

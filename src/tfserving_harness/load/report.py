@@ -1,6 +1,6 @@
 """The harness's report files: timeline.csv, summary.json, timeline.png/.html (achieved and requested
 rate, p50/p95/p99, failures and replicas on one time axis) and, in capacity mode, capacity.png
-(latency vs throughput)."""
+(latency vs throughput); requests_per_pod.png for a caller that has each pod's rate (the autoscaling tier)."""
 
 from __future__ import annotations
 
@@ -105,6 +105,37 @@ def plot_capacity(directory: Path, steps: list[dict], slo_p99_ms: float, title: 
     axis.legend(fontsize=8)
     axis.set_title(title, fontsize=10)
     return _save(fig, directory / "capacity.png")
+
+
+def plot_requests_per_pod(directory: Path, rates: dict[str, list[tuple[float, float]]], ready: dict[str, list[list[float | None]]],
+                          phases: list[dict], title: str) -> Path:
+    """Each pod's requests/s (Unix time, value) above the intervals it was Ready, on the run's phases (summary.json's
+    `phases`): whether the pods the HPA added took a share of the load."""
+    plt = _pyplot()
+    origin = phases[0]["start"]
+    end = phases[-1]["end"]
+    pods = sorted(set(rates) | set(ready))
+    fig, (rate, readiness) = plt.subplots(2, 1, sharex=True, figsize=(10, 4.5 + 0.25 * len(pods)),
+                                          gridspec_kw={"height_ratios": [3, 1 + 0.2 * len(pods)]})
+    colors = {pod: f"C{i % 10}" for i, pod in enumerate(pods)}
+    for pod in pods:
+        points = rates.get(pod, [])
+        rate.plot([t - origin for t, _ in points], [v for _, v in points], color=colors[pod], label=pod)
+        spans = [(since - origin, (until or end) - since) for since, until in ready.get(pod, [])]
+        readiness.broken_barh(spans, (pods.index(pod) - 0.35, 0.7), color=colors[pod])
+    rate.set_ylabel("requests/s")
+    rate.set_ylim(bottom=0)
+    rate.legend(loc="upper left", fontsize=7)
+    readiness.set_yticks(range(len(pods)), pods, fontsize=7)
+    readiness.set_ylabel("Ready")
+    for phase in phases:
+        for axis in (rate, readiness):
+            axis.axvline(phase["start"] - origin, color="black", alpha=0.15)
+        rate.annotate(phase["name"], (phase["start"] - origin, 1.0), xycoords=("data", "axes fraction"), fontsize=7, va="bottom")
+    readiness.set_xlim(0, end - origin)
+    readiness.set_xlabel("seconds since the run started")
+    fig.suptitle(title, fontsize=10)
+    return _save(fig, directory / "requests_per_pod.png")
 
 
 def write_html(directory: Path, summary: dict[str, Any], images: list[Path]) -> Path:

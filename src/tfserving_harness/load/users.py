@@ -1,6 +1,7 @@
 """Locust users, options, load shape and run bookkeeping for TF Serving (imported by loadtests/).
 
-- `RestUser` (FastHttpUser): `POST /v1/models/NAME[/versions/N|/labels/L]:predict`.
+- `RestUser` (FastHttpUser): `POST /v1/models/NAME[/versions/N|/labels/L]:predict`, on one keep-alive
+  connection, or on connections it ends and opens again (--rest-connection-max-requests/-age, connections.py).
 - `GrpcUser`: PredictionService/Predict through tensorflow-serving-api's stub; grpc runs on gevent
   (`grpc.experimental.gevent.init_gevent()`) and an interceptor fires Locust's request event.
 - `TfServingShape`: the `--load-profile` (constant, step, spike, soak, autoscale, capacity) as an open-model
@@ -46,6 +47,7 @@ from locust.runners import MasterRunner, WorkerRunner  # noqa: E402
 from ..demo_model import MODEL_NAME, SIGNATURE  # noqa: E402
 from . import capacity as capacity_mode  # noqa: E402
 from . import payloads, protos, report, server_metrics, shapes, verifier, window  # noqa: E402
+from .connections import ConnectionLimits  # noqa: E402
 from .pacing import Pacer  # noqa: E402
 from .thresholds import Thresholds, Verdict  # noqa: E402
 
@@ -83,6 +85,10 @@ def add_options(parser) -> None:
     opt("--payload-file", "TFS_PAYLOAD_FILE", default="", help="REST JSON (instances/inputs) or PredictRequest .pbtxt; empty: generate from metadata")
     opt("--grpc-target", "TFS_GRPC_TARGET", default="", help="host:port for GrpcUser; empty: the --host name on port 8500")
     opt("--request-timeout", "TFS_REQUEST_TIMEOUT", type=float, default=30.0, help="gRPC deadline, seconds")
+    opt("--rest-connection-max-requests", "TFS_REST_CONNECTION_MAX_REQUESTS", type=int, default=0,
+        help="RestUser: end each keep-alive connection with its Nth request (Connection: close) and connect again; 0: never")
+    opt("--rest-connection-max-age", "TFS_REST_CONNECTION_MAX_AGE", type=float, default=0.0,
+        help="RestUser: end each keep-alive connection with the first request sent this many seconds after it opened; 0: never")
     opt("--rate", "TFS_RATE", type=float, default=0.0, help="Open-model arrival rate, requests/s over all workers; 0: closed loop")
     opt("--warmup", "TFS_WARMUP", type=float, default=10.0, help="Seconds of warm-up excluded from every statistic")
     opt("--load-profile", "TFS_LOAD_PROFILE", default="constant", choices=["constant", "step", "spike", "soak", "autoscale", "capacity"],
@@ -188,6 +194,7 @@ class Run:
         self.recorder: verifier.Recorder | None = None
         self.recorder_error = ""
         self.shape_start: float | None = None
+        self.shape_start_unix = 0.0  # time.time() at shape_start: the phases in the report, on the clock of other records
         self.phases: list[shapes.Phase] = []
         self.capacity_steps: list[CapacityStep] = []
         self.capacity_verdicts: list[capacity_mode.StepVerdict] = []
@@ -564,6 +571,7 @@ class Run:
                        "failure_ratio": round(stats.fail_ratio, 5), "achieved_rps": round(achieved, 2),
                        "latency_ms": percentiles, "failures_by_reason": _failures_by_reason(runner.stats.errors.values())},
             "requested_rps_mean": _mean([p.requested_rps for p in self.points if p.requested_rps]),
+            "phases": self.phases_run(end),
         }
         generator, warnings = self.window.self_check(seconds)
         if self.distributed:
@@ -592,6 +600,20 @@ class Run:
             print(f"\n{summary['capacity']['recommendation']['sentence']}\n{summary['capacity']['recommendation']['values_yaml']}", flush=True)
         if any(not v.ok for v in verdicts) and not self.env.process_exit_code:
             self.env.process_exit_code = 1
+
+    def phases_run(self, end: float) -> list[dict]:
+        """The profile's phases that began before the load stopped (at monotonic `end`), each with its start
+        and end in Unix seconds of this process's clock: to line the run up with Prometheus, pods and events."""
+        if self.shape_start is None:
+            return []
+        stopped, start, phases = end - self.shape_start, 0.0, []
+        for phase in self.phases:
+            if start >= stopped:
+                break
+            phases.append({"name": phase.name, "rate": phase.rate, "start": round(self.shape_start_unix + start, 3),
+                           "end": round(self.shape_start_unix + min(start + phase.seconds, stopped), 3)})
+            start += phase.seconds
+        return phases
 
     def server_view(self, seconds: float) -> dict:
         o = self.options
@@ -738,7 +760,7 @@ class TfServingShape(LoadTestShape):
         o = run.options
         if not run.phases:
             run.phases = run.build_phases()
-            run.shape_start = time.monotonic()
+            run.shape_start, run.shape_start_unix = time.monotonic(), time.time()
         t = time.monotonic() - run.shape_start
         located = shapes.locate(run.phases, t)
         if o.load_profile == "capacity" and not run.capacity_tick(located, t):
@@ -756,6 +778,10 @@ class TfServingShape(LoadTestShape):
 # --- Users ----------------------------------------------------------------------------------
 
 
+JSON_HEADERS = {"Content-Type": "application/json"}
+LAST_ON_CONNECTION_HEADERS = {**JSON_HEADERS, "Connection": "close"}
+
+
 class RestUser(FastHttpUser):
     """TF Serving REST predict (`:predict` on /v1/models/NAME[/versions/N|/labels/L])."""
 
@@ -765,6 +791,8 @@ class RestUser(FastHttpUser):
     def on_start(self) -> None:
         self.run: Run = self.environment.tfserving
         self.path = f"{self.run.model_path()}:predict"
+        o = self.run.options
+        self.connection = ConnectionLimits(o.rest_connection_max_requests, o.rest_connection_max_age)
         self.ok = self.run.prepare(self.fetch_signature)
 
     def fetch_signature(self) -> payloads.Signature:
@@ -785,15 +813,20 @@ class RestUser(FastHttpUser):
         if not run.pacer.wait():
             return
         prepared = run.prepared
+        last = self.connection.enabled and self.connection.is_last()
         run.in_flight += 1
         try:
-            with self.client.post(self.path, data=prepared.payload.rest_body, headers={"Content-Type": "application/json"},
+            with self.client.post(self.path, data=prepared.payload.rest_body, headers=LAST_ON_CONNECTION_HEADERS if last else JSON_HEADERS,
                                   name=f"REST {self.path}", catch_response=True) as response:
                 failure = payloads.check_rest(response.status_code, response.content or b"", prepared.signature, prepared.payload)
                 if failure:
                     response.failure(failure)
                 else:
                     response.success()
+            if last:  # closed here too, whatever the server answered: the next request connects again
+                self.client.client.clientpool.close()
+            if last or not response.status_code:  # status 0: no HTTP answer, the connection went with the request
+                self.connection.ended()
         finally:
             run.in_flight -= 1
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from . import yamlio
+from . import promql, yamlio
 from .frozen import thaw
 
 INSTALL_HINT = "install Debian's prometheus package (`apt-get install --no-install-recommends prometheus`), as .ci/run does"
@@ -175,30 +175,74 @@ class Failure:
         return f"--- {self.test.title}\n{self.report.strip()}"
 
 
-def _run(folder: Path, rules: Mapping, tests: Sequence[RuleTest], name: str) -> subprocess.CompletedProcess:
-    # Without group_eval_order promtool evaluates the groups in a random order at each step; with it,
-    # a group reads what the groups before it recorded at the same step.
-    document = {"rule_files": ["rules.yaml"], "evaluation_interval": f"{MINUTE}s",
-                "group_eval_order": [group["name"] for group in rules["groups"]], "tests": [t.promtool() for t in tests]}
-    Path(folder, name).write_text(yamlio.dump(document, sort_keys=False, width=1000))
-    return _promtool(["test", "rules", name], folder)
+def rules_read(rules: Mapping, test: RuleTest) -> dict:
+    """The part of a rules file `test` reads: the alerting rules whose alerts it expects, and the
+    recording rules whose series those rules or its expressions select, directly or through other
+    recording rules; groups and rules in their order. promtool evaluates every rule of its file at
+    every step of every test, and a rule's result depends only on the series it selects, so the
+    others change nothing the test is shown, and cost most of its evaluation. The whole file when
+    an expression selects what no name says (no metric name, or `ALERTS`, which every alerting rule
+    writes) or does not parse (promtool's own error says why)."""
+    alertnames = {e.alertname for e in test.expect if isinstance(e, AlertsAt)}
+    everything = [rule for group in rules["groups"] for rule in group["rules"]]
+    recorders: dict[str, list[Mapping]] = {}
+    for rule in everything:
+        if "record" in rule:
+            recorders.setdefault(rule["record"], []).append(rule)
+    kept = [rule for rule in everything if rule.get("alert") in alertnames]
+    pending = [str(rule["expr"]) for rule in kept] + [e.expr for e in test.expect if isinstance(e, SamplesAt)]
+    while pending:
+        try:
+            names = {selector.name for selector in promql.selectors(pending.pop())}
+        except promql.PromQLError:
+            return rules
+        if None in names or names & {"ALERTS", "ALERTS_FOR_STATE"}:
+            return rules
+        for name in names:
+            for rule in recorders.pop(name, ()):
+                kept.append(rule)
+                pending.append(str(rule["expr"]))
+    kept_ids = {id(rule) for rule in kept}
+    groups = [{**group, "rules": [rule for rule in group["rules"] if id(rule) in kept_ids]} for group in rules["groups"]]
+    return {"groups": [group for group in groups if group["rules"]]}
+
+
+def _write(folder: Path, rules: Mapping, tests: Sequence[RuleTest]) -> list[str]:
+    """One rules file per distinct part of `rules` the tests read (rules_read) and its test file;
+    the test files' names, for one `promtool test rules` run."""
+    by_rules: dict[str, list[RuleTest]] = {}
+    for test in tests:
+        by_rules.setdefault(yamlio.dump(rules_read(rules, test), sort_keys=False, width=1000), []).append(test)
+    names = []
+    for index, (rules_text, group) in enumerate(by_rules.items()):
+        Path(folder, f"rules-{index}.yaml").write_text(rules_text)
+        part = yamlio.load(rules_text)
+        # Without group_eval_order promtool evaluates the groups in a random order at each step; with it,
+        # a group reads what the groups before it recorded at the same step.
+        document = {"rule_files": [f"rules-{index}.yaml"], "evaluation_interval": f"{MINUTE}s",
+                    "group_eval_order": [g["name"] for g in part["groups"]], "tests": [t.promtool() for t in group]}
+        Path(folder, f"tests-{index}.yaml").write_text(yamlio.dump(document, sort_keys=False, width=1000))
+        names.append(f"tests-{index}.yaml")
+    return names
 
 
 def run(prometheus_rule: Mapping, tests: Sequence[RuleTest]) -> list[Failure]:
-    """Run `tests` against the PrometheusRule with `promtool test rules`: one run for all of them,
-    and when that fails one run per test, so each failure carries its test and promtool's report
-    (expected and got). PromtoolError, with promtool's reason, when it cannot load the rules or a test."""
+    """Run `tests` against the PrometheusRule with `promtool test rules`, each against the rules it
+    reads (rules_read): one run for all of them, and when that fails one run per test, so each
+    failure carries its test and promtool's report (expected and got). PromtoolError, with
+    promtool's reason, when it cannot load the rules or a test."""
+    rules = rules_file(prometheus_rule)
     with tempfile.TemporaryDirectory(prefix="tfs-promtool-") as directory:
         folder = Path(directory)
-        rules = rules_file(prometheus_rule)
-        Path(folder, "rules.yaml").write_text(yamlio.dump(rules, sort_keys=False, width=1000))
-        if _run(folder, rules, tests, "tests.yaml").returncode == 0:
+        if _promtool(["test", "rules", *_write(folder, rules, tests)], folder).returncode == 0:
             return []
         failures = []
         for index, test in enumerate(tests):
-            result = _run(folder, rules, [test], f"test-{index}.yaml")
+            alone = Path(folder, f"alone-{index}")
+            alone.mkdir()
+            result = _promtool(["test", "rules", *_write(alone, rules, [test])], alone)
             report = result.stdout + result.stderr
-            if result.returncode != 0 and re.search(r"^rules\.yaml:", report, flags=re.M):  # a load error, the same for every test
+            if result.returncode != 0 and re.search(r"^rules-\d+\.yaml:", report, flags=re.M):  # a load error, the same for every test
                 raise PromtoolError(f"promtool could not evaluate {prometheus_rule['metadata']['name']}:\n{report}")
             if result.returncode != 0:
                 failures.append(Failure(test, report))

@@ -66,3 +66,23 @@ def test_rules_promtool_cannot_load_are_one_error_not_a_failure_per_test(promtoo
     broken = {"metadata": {"name": "broken"}, "spec": {"groups": [{"name": "g", "rules": [{"alert": "A", "expr": "sum by (job) (up"}]}]}}
     with pytest.raises(promtool.PromtoolError, match="(?s)could not evaluate broken:.*unclosed left parenthesis"):
         promtool.run(broken, [RuleTest("a", (BUSY,), (silent("A", MINUTE),)), RuleTest("b", (BUSY,), (silent("A", MINUTE),))])
+
+
+def test_each_test_is_evaluated_against_the_rules_it_reads():
+    """An alert's test keeps its rule and the recording rules it reads (through other recording rules
+    too), a test of raw series none; ALERTS or an unparsable expression keep the whole file."""
+    rules = {"groups": [
+        {"name": "rec", "rules": [{"record": "job:a:rate1m", "expr": "rate(a_total[1m])"},
+                                  {"record": "job:b:rate1m", "expr": "rate(b_total[1m])"},
+                                  {"record": "job:ab:ratio", "expr": "job:a:rate1m / job:b:rate1m"}]},
+        {"name": "alerts", "rules": [{"alert": "Ratio", "expr": "job:ab:ratio > 1"}, {"alert": "Down", "expr": "up == 0"}]},
+    ]}
+
+    def kept(*expect):
+        return [[rule.get("alert") or rule["record"] for rule in group["rules"]] for group in promtool.rules_read(rules, RuleTest("t", (), expect))["groups"]]
+
+    assert kept(silent("Ratio", MINUTE)) == [["job:a:rate1m", "job:b:rate1m", "job:ab:ratio"], ["Ratio"]]
+    assert kept(silent("Down", MINUTE)) == [["Down"]]
+    assert kept(returns("job:b:rate1m", MINUTE, [])) == [["job:b:rate1m"]]
+    assert kept(returns("up", MINUTE, [])) == []
+    assert kept(returns('ALERTS{alertname="Down"}', MINUTE, [])) == kept(returns("sum(", MINUTE, [])) == [["job:a:rate1m", "job:b:rate1m", "job:ab:ratio"], ["Ratio", "Down"]]

@@ -33,6 +33,14 @@ rounded up, at least 1 ("2", 2, "1500m" -> 2, 0.5 -> 1). 0 when neither is set: 
 thread counts are then left to the binary (which sizes them to the node, not the container).
 */}}
 {{- define "tf-serving.cpuCores" -}}
+{{- /* Memoised for the track: the config, the container's flags and the checks all ask. */}}
+{{- if not (hasKey .TrackMemo "CpuCores") }}
+{{- $_ := set .TrackMemo "CpuCores" (include "tf-serving.cpuCoresOnce" .) }}
+{{- end }}
+{{- .TrackMemo.CpuCores }}
+{{- end }}
+
+{{- define "tf-serving.cpuCoresOnce" -}}
 {{- $resources := .Values.resources | default dict }}
 {{- $key := "limits" }}
 {{- $cpu := index ($resources.limits | default dict) "cpu" }}
@@ -64,9 +72,11 @@ render naming `path`: the API server would refuse it.
 {{- if or (not (regexMatch $grammar $text)) (not (regexMatch "^[+-]?[.]?[0-9]" $text)) }}
 {{- fail (printf "tf-serving: %s %q is not a Kubernetes quantity; write a number with an optional suffix, e.g. 500m or 2 for CPU, 512Mi or 2Gi for memory (binary Ki Mi Gi Ti Pi Ei, decimal k M G T P E, or an exponent such as 1e3)" .path $text) }}
 {{- end }}
-{{- $whole := regexReplaceAll $grammar $text "${2}" }}
-{{- $fraction := regexReplaceAll $grammar $text "${3}" }}
-{{- $suffix := regexReplaceAll $grammar $text "${4}" }}
+{{- /* The four groups at once (none holds a space): the grammar compiles once more, not four times. */}}
+{{- $groups := regexReplaceAll $grammar $text "${1} ${2} ${3} ${4}" | splitList " " }}
+{{- $whole := index $groups 1 }}
+{{- $fraction := index $groups 2 }}
+{{- $suffix := index $groups 3 }}
 {{- $binary := dict "Ki" 10 "Mi" 20 "Gi" 30 "Ti" 40 "Pi" 50 "Ei" 60 }}
 {{- $decimal := dict "" 0 "n" -9 "u" -6 "m" -3 "k" 3 "M" 6 "G" 9 "T" 12 "P" 15 "E" 18 }}
 {{- $twos := 0 }}
@@ -96,7 +106,7 @@ render naming `path`: the API server would refuse it.
 {{- $divisor = mulf $divisor 10 }}
 {{- end }}
 {{- $value = divf $value $divisor }}
-{{- if eq (regexReplaceAll $grammar $text "${1}") "-" }}
+{{- if eq (index $groups 0) "-" }}
 {{- $value = mulf $value -1 }}
 {{- end }}
 {{- $value | toString }}
@@ -203,24 +213,30 @@ release range covers the image tag's major.minor. A tag without a version (`nigh
 the table counts as the newest release in it. Takes a track context.
 */}}
 {{- define "tf-serving.knownServerFlags" -}}
-{{- /* Memoised on the track context: the container, its probes and the checks all ask. */}}
-{{- if not (hasKey . "KnownServerFlags") }}
+{{- /* Memoised for the track: the container, its probes and the checks all ask. */}}
+{{- if not (hasKey .TrackMemo "KnownServerFlags") }}
 {{- $newest := include "tf-serving.serverFlagsNewestTag" . | trim }}
 {{- $version := regexFind "^[0-9]+[.][0-9]+" (include "tf-serving.imageTag" .) | default (regexFind "^[0-9]+[.][0-9]+" $newest) }}
 {{- if semverCompare (printf ">%s.0" (regexFind "^[0-9]+[.][0-9]+" $newest)) (printf "%s.0" $version) }}
 {{- $version = regexFind "^[0-9]+[.][0-9]+" $newest }}
 {{- end }}
 {{- $known := list }}
+{{- /* Each release range once: 51 flags share 22 ranges (a regex and a constraint compiled per range). */}}
+{{- $verdicts := dict }}
 {{- range $flag, $tags := include "tf-serving.serverFlagTable" . | fromJson }}
+{{- $range := join " " $tags }}
+{{- if not (hasKey $verdicts $range) }}
 {{- $first := regexFind "^[0-9]+[.][0-9]+" (index $tags 0) }}
 {{- $last := regexFind "^[0-9]+[.][0-9]+" (index $tags 1) }}
-{{- if semverCompare (printf ">=%s.0, <=%s.0" $first $last) (printf "%s.0" $version) }}
+{{- $_ := set $verdicts $range (semverCompare (printf ">=%s.0, <=%s.0" $first $last) (printf "%s.0" $version)) }}
+{{- end }}
+{{- if get $verdicts $range }}
 {{- $known = append $known $flag }}
 {{- end }}
 {{- end }}
-{{- $_ := set . "KnownServerFlags" (toJson $known) }}
+{{- $_ := set .TrackMemo "KnownServerFlags" (toJson $known) }}
 {{- end }}
-{{- .KnownServerFlags }}
+{{- .TrackMemo.KnownServerFlags }}
 {{- end }}
 
 {{/*

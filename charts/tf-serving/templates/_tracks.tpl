@@ -34,15 +34,23 @@ the first track by name.
 {{/*
 Fill a track context: `{{- $ctx := dict }}{{- include "tf-serving.trackContext" (dict "root" $ "track" $track "ctx" $ctx) }}`.
 The context is the root context with .Values replaced by the track's values, plus .Track (the
-name), .IsPrimary, .TrackFullname and .Root (the real root), so every named template works on it.
+name), .IsPrimary, .TrackFullname, .Root (the real root) and .TrackMemo (a dict the helpers of the
+track memoise in), so every named template works on it.
 Track values are the track's overrides applied over the top-level values: maps in $mergedMaps are
 merged key by key, every other key (models, resources, ...) is replaced whole. `set` is used rather
 than mergeOverwrite so zero values (replicaCount: 0, false) do override. Renders nothing.
+Each track's context is built once per render and kept in the root context (every template of a
+render shares it; the deep copy of the values was a sixth of a render when each call made its own);
+each call gets a dict of its own, so a template may add keys to its context, and .Template is the
+calling template's.
 */}}
 {{- define "tf-serving.trackContext" -}}
 {{- $root := .root }}
 {{- $name := .track }}
-{{- $ctx := .ctx }}
+{{- if not (hasKey $root "TfServingTracks") }}
+{{- $_ := set $root "TfServingTracks" dict }}
+{{- end }}
+{{- if not (hasKey $root.TfServingTracks $name) }}
 {{- $values := deepCopy $root.Values }}
 {{- $overrides := dict }}
 {{- if $root.Values.blueGreen.enabled }}
@@ -62,14 +70,19 @@ than mergeOverwrite so zero values (replicaCount: 0, false) do override. Renders
 {{- $_ := set $values $key $value }}
 {{- end }}
 {{- end }}
-{{- $_ := set $ctx "Values" $values }}
-{{- range $key := list "Release" "Chart" "Capabilities" "Template" "Files" }}
-{{- $_ := set $ctx $key (index $root $key) }}
+{{- $built := dict "Values" $values "Track" $name "Root" $root "TrackMemo" dict }}
+{{- range $key := list "Release" "Chart" "Capabilities" "Files" }}
+{{- $_ := set $built $key (index $root $key) }}
 {{- end }}
-{{- $_ := set $ctx "Track" $name }}
-{{- $_ := set $ctx "Root" $root }}
-{{- $_ := set $ctx "IsPrimary" (eq $name (include "tf-serving.primaryTrack" $root)) }}
-{{- $_ := set $ctx "TrackFullname" (include "tf-serving.trackFullname" $ctx) }}
+{{- $_ := set $built "IsPrimary" (eq $name (include "tf-serving.primaryTrack" $root)) }}
+{{- $_ := set $built "Template" $root.Template }}
+{{- $_ := set $built "TrackFullname" (include "tf-serving.trackFullname" $built) }}
+{{- $_ := set $root.TfServingTracks $name $built }}
+{{- end }}
+{{- range $key, $value := index $root.TfServingTracks $name }}
+{{- $_ := set $.ctx $key $value }}
+{{- end }}
+{{- $_ := set .ctx "Template" $root.Template }}
 {{- end }}
 
 {{/*

@@ -65,7 +65,8 @@ bench-load: ## CPU per request of one Locust process: REST and gRPC users vs bar
 
 .PHONY: test-clusters
 test-clusters: ## The cluster tier and the e2e tier side by side (each waits on its own cluster far more than it computes), every line marked with its tier
-	@status=0; \
+	@# PYTHONUNBUFFERED: pytest writes into a pipe here, which Python would buffer until the tier ends.
+	@export PYTHONUNBUFFERED=1; status=0; \
 	{ $(MAKE) --no-print-directory test-cluster 2>&1 | awk '{ print "[cluster] " $$0; fflush() }'; } & cluster=$$!; \
 	{ $(MAKE) --no-print-directory test-e2e 2>&1 | awk '{ print "[e2e] " $$0; fflush() }'; } & e2e=$$!; \
 	wait $$cluster || status=1; wait $$e2e || status=1; exit $$status

@@ -118,7 +118,7 @@ standin-image: ## Build the TF Serving stand-in image (no Docker daemon; cached 
 	$(PY) -m tfserving_harness.standin.image --tfs-api $(TFS_API) --cache-dir $(STANDIN_CACHE) $(if $(LOAD),--load)
 
 .PHONY: test-e2e
-test-e2e: ## tests/integration/e2e: pods that really run, on k8s-local's real node (TFS_E2E_KUBECONFIG, else KUBECONFIG; make standin-image LOAD=1) or kind (make kind-up); skipped with the reason without one
+test-e2e: ## tests/integration/e2e: pods that really run, on k8s-local's real node (TFS_E2E_KUBECONFIG, else KUBECONFIG; make standin-image LOAD=1) or kind (make kind-up); skipped with the reason without one; TFS_E2E_BROKEN=1 adds the shutdown without a max connection age, which must lose gRPC calls
 	$(PYTEST) tests/integration -m e2e $(E2E_PYTEST_ARGS)
 
 .PHONY: test-autoscaling

@@ -24,6 +24,7 @@ that satisfy the same rule, to save time.
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import pytest
@@ -200,3 +201,37 @@ def test_scale_in(e2e_cluster, e2e_api, e2e_release, service_load_balancing, num
 
     _, verdict = load_through_changes(e2e_cluster, e2e_api, release.namespace, [scale_in], expect_ends=2, numbers=numbers)
     assert not verdict.problems, verdict.report()
+
+
+@pytest.mark.minutes(1.5)
+@pytest.mark.skipif(os.environ.get("TFS_E2E_BROKEN") != "1",
+                    reason="a deliberately broken shutdown, 1.5 more minutes: run with TFS_E2E_BROKEN=1 (make test-e2e)")
+def test_without_a_max_connection_age_grpc_connections_meet_sigkill(e2e_cluster, e2e_api, e2e_release, service_load_balancing, numbers):
+    """What the shutdown rule guards against, shown: the scale-in above with grpc.max_connection_age_ms
+    and its grace removed from the running Deployment behind the chart's back (the chart refuses
+    that). Nothing then tells a long-lived channel to go away, so the terminating pods still hold
+    the channels' connections just before SIGKILL and the verdict must say so."""
+    release = e2e_release("no-max-age", values={**SHORT_SHUTDOWN, "replicaCount": 3, "models": demo_models(1)})
+    apps = client.AppsV1Api(e2e_api)
+    deployment = apps.read_namespaced_deployment(MAIN, release.namespace)
+    container = next(c for c in deployment.spec.template.spec.containers if c.name == e2e.CONTAINER)
+    args = [a for a in container.args if not a.startswith("--grpc_channel_arguments=")]
+    assert len(args) == len(container.args) - 1, f"the chart no longer renders --grpc_channel_arguments: {container.args}"
+    apps.patch_namespaced_deployment(MAIN, release.namespace, {"spec": {"template": {"spec": {"containers": [
+        {"name": e2e.CONTAINER, "args": args}]}}}})
+
+    def rolled_out():
+        pods = client.CoreV1Api(e2e_api).list_namespaced_pod(release.namespace, label_selector=SERVING).items
+        patched = [p for p in pods if p.metadata.deletion_timestamp is None and next(
+            c for c in p.spec.containers if c.name == e2e.CONTAINER).args == args and all(
+            c.ready for c in p.status.container_statuses or [])]
+        return len(patched) == len(pods) == 3, f"{len(patched)} of {len(pods)} pods Ready without the max age (3 wanted, no other)"
+
+    wait_until(rolled_out, what="the Deployment without a max connection age to roll out (and its old pods to be gone)", timeout=300)
+
+    def scale_in():
+        apps.patch_namespaced_deployment_scale(MAIN, release.namespace, {"spec": {"replicas": 1}})
+
+    _, verdict = load_through_changes(e2e_cluster, e2e_api, release.namespace, [scale_in], expect_ends=2, numbers=numbers)
+    still_open = [p for p in verdict.problems if "gRPC client connection(s) still open" in p]
+    assert still_open, f"without a max connection age the terminating pods should still hold gRPC connections at SIGKILL:\n{verdict.report()}"

@@ -42,7 +42,7 @@ setup: ## Create .venv and install everything, pinned (helm included)
 	$(HELM) version --short
 
 .PHONY: test
-test: ## Every test tier that runs on one machine (the cluster tier when KUBECONFIG answers, the e2e tier on a real node or kind; each skips with the reason otherwise); the version check when BASE_REF is set
+test: ## Every test tier that runs on one machine (the cluster tier when KUBECONFIG answers, the e2e tier on a real node or kind, the autoscaling tier on the real node; each skips with the reason otherwise); the version check when BASE_REF is set
 	$(VENV)/bin/ruff check src scripts tests loadtests
 	$(MAKE) --no-print-directory lint-workflows
 	$(MAKE) --no-print-directory test-unit
@@ -118,7 +118,7 @@ standin-image: ## Build the TF Serving stand-in image (no Docker daemon; cached 
 	$(PY) -m tfserving_harness.standin.image --tfs-api $(TFS_API) --cache-dir $(STANDIN_CACHE) $(if $(LOAD),--load)
 
 .PHONY: test-e2e
-test-e2e: ## tests/integration/e2e: pods that really run, on k8s-local's real node (TFS_E2E_KUBECONFIG, else KUBECONFIG; make standin-image LOAD=1) or kind (make kind-up); skipped with the reason without one; TFS_E2E_BROKEN=1 adds the shutdown without a max connection age, which must lose gRPC calls
+test-e2e: ## tests/integration/e2e: pods that really run, on k8s-local's real node (TFS_E2E_KUBECONFIG, else KUBECONFIG; make standin-image LOAD=1) or kind (make kind-up); skipped with the reason without one; TFS_E2E_BROKEN=1 adds the shutdown without a max connection age, which must leave gRPC connections open at SIGKILL
 	$(PYTEST) tests/integration -m e2e $(E2E_PYTEST_ARGS)
 
 .PHONY: test-autoscaling

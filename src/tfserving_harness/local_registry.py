@@ -5,7 +5,6 @@ storage in a temporary directory, optional htpasswd (bcrypt) auth. Used by the p
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -15,14 +14,11 @@ from pathlib import Path
 import requests
 import yaml
 
+from . import local_process
+from .local_process import free_port
+
 BINARY = "docker-registry"
 INSTALL_HINT = "install Debian's docker-registry, gnupg and apache2-utils (apt-get install -y docker-registry gnupg apache2-utils)"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def htpasswd_line(username: str, password: str) -> str:
@@ -81,13 +77,7 @@ class LocalRegistry:
         raise RuntimeError(f"{BINARY} did not answer on {self.host} within {timeout:.0f}s; its log:\n{self.log_path.read_text()[-2000:]}")
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        local_process.stop(self.process, timeout=10)
         self.process = None
 
     def remove(self) -> None:

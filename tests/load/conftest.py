@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tfserving_harness.local_registry import free_port
+from tfserving_harness.local_process import free_port
 from tfserving_harness.paths import REPO_ROOT
 from tfserving_harness.standin.launch import load_standin
 

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from tfserving_harness import k8s_schema, pod_security
-from tfserving_harness.local_registry import free_port
+from tfserving_harness.local_process import free_port
 from tfserving_harness.paths import REPO_ROOT
 from tfserving_harness.standin.launch import load_standin
 

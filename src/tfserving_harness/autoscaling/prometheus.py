@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -22,16 +21,12 @@ from typing import Any, Callable, Mapping
 import requests
 import yaml
 
+from .. import local_process
+from ..local_process import free_port
 from . import scrape_config
 
 BINARY = "prometheus"
 INSTALL_HINT = "install Debian's prometheus package (apt-get install -y --no-install-recommends prometheus; .ci/run does)"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def api_server_from_kubeconfig(kubeconfig: str | Path, directory: Path, context: str | None = None) -> scrape_config.ApiServer:
@@ -140,13 +135,7 @@ class LocalPrometheus:
         return self.api("targets", state="active")["activeTargets"]
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        local_process.stop(self.process, timeout=15)
         self.process = None
 
     def remove(self) -> None:

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from .. import local_process
 from . import gates
 from .kube import Kube, WaitTimeout
 from .plan import Plan, ReleaseValues, Step, apply_changes
@@ -172,11 +173,7 @@ class Runner:
                 on_inconclusive=start_load)
         finally:
             for process in load:
-                process.terminate()
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+                local_process.stop(process, timeout=30)
         self.say(result.describe())
         if result.decision == gates.BREACH:
             raise GateBreach(result)

@@ -6,7 +6,8 @@
   chart registers it) and v1beta2;
 - `ResourceMetrics`: the metrics-server stand-in over the real kubelet, served as `metrics.k8s.io/v1beta1`.
 
-Both print what they wait for and how long it took.
+Both print what they wait for and how long it took. `with CustomMetrics(...) as stack:` starts one and
+stops every part it started, also when start() fails half way.
 """
 
 from __future__ import annotations
@@ -31,8 +32,20 @@ def say(message: str) -> None:
     print(f"[autoscaling] {message}", flush=True)
 
 
+class _Stack:
+    def __enter__(self):
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
 @dataclass
-class CustomMetrics:
+class CustomMetrics(_Stack):
     """`adapter_config`: prometheus-adapter's config file; by default the chart's own rules rendered with
     `rate_window` (autoscaling.prometheusAdapter.rateWindow, which the releases it serves must use too)."""
 
@@ -104,7 +117,7 @@ def kubelet_session(kubeconfig: str, directory: Path) -> requests.Session:
 
 
 @dataclass
-class ResourceMetrics:
+class ResourceMetrics(_Stack):
     api: client.ApiClient
     kubeconfig: str
     resolution: float = 10.0

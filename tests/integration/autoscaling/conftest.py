@@ -126,28 +126,16 @@ def service_monitor_crd(real_node):
 def custom_metrics(real_node, service_monitor_crd):
     """Prometheus + the prometheus-adapter stand-in (the chart's rules), registered as custom.metrics.k8s.io."""
     kubeconfig, api = real_node
-    stack = CustomMetrics(api, kubeconfig, rate_window=RATE_WINDOW, progress=say)
-    try:
-        stack.start()
-    except Exception:
-        stack.stop()
-        raise
-    yield stack
-    stack.stop()
+    with CustomMetrics(api, kubeconfig, rate_window=RATE_WINDOW, progress=say) as stack:
+        yield stack
 
 
 @pytest.fixture(scope="session")
 def resource_metrics(real_node):
     """The metrics-server stand-in over the real kubelet, registered as metrics.k8s.io."""
     kubeconfig, api = real_node
-    stack = ResourceMetrics(api, kubeconfig, progress=say)
-    try:
-        stack.start()
-    except Exception:
-        stack.stop()
-        raise
-    yield stack
-    stack.stop()
+    with ResourceMetrics(api, kubeconfig, progress=say) as stack:
+        yield stack
 
 
 @pytest.fixture(scope="module")

@@ -303,8 +303,7 @@ def test_an_adapter_rule_for_a_metric_the_server_does_not_export_fails_the_verif
     broken = {**config, "rules": [{**rule, "seriesQuery": rule["seriesQuery"].replace("request_count", "request_total"),
                                    "name": {**rule["name"], "matches": rule["name"]["matches"].replace("request_count", "request_total")}}
                                   for rule in config["rules"]]}
-    stack = CustomMetrics(api, kubeconfig, rate_window=rate_window, adapter_config=broken, progress=say).start()
-    try:
+    with CustomMetrics(api, kubeconfig, rate_window=rate_window, adapter_config=broken, progress=say) as stack:
         values = {**RPS.values, "autoscaling": {**RPS.values["autoscaling"], "prometheusAdapter": {"rateWindow": rate_window}}}
         namespace = release_factory("as-broken", values)
         request.node.tfs_namespaces, request.node.tfs_cluster = [namespace], (api, kubeconfig)
@@ -320,8 +319,6 @@ def test_an_adapter_rule_for_a_metric_the_server_does_not_export_fails_the_verif
                                   artifacts=artifacts, model=model, target_per_pod=RPS.target_per_pod, users=RPS.users,
                                   connection_max_age=RPS.connection_max_age,
                                   title="BROKEN on purpose: the adapter rule reads :tensorflow:serving:request_total (not exported)")
-    finally:
-        stack.stop()
     say(f"verdicts (expected to fail):\n{_verdict_lines(summary)}")
     verdicts = {v["name"]: v["ok"] for v in summary["verdicts"]}
     assert verdicts["scale-out (desired)"] is False and verdicts["scale-in to minReplicas"] is False, _verdict_lines(summary)

@@ -22,6 +22,7 @@ import yaml
 
 from tfserving_harness import adapter_values, helm
 from tfserving_harness.autoscaling import adapter, kubernetes_sd, metrics_server, scrape_config
+from tfserving_harness.json_http import reply_json
 from tfserving_harness.manifests import one
 from tfserving_harness.values import effective_values
 
@@ -179,12 +180,7 @@ class _PrometheusHandler(BaseHTTPRequestHandler):
         else:
             self.server.queries.append(params["query"][0])
             body = {"status": "success", "data": {"resultType": "vector", "result": self.server.vector}}
-        data = json.dumps(body).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        reply_json(self, 200, body)
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ points at this registration's Service.
 
 from __future__ import annotations
 
-import json
 import ssl
 import subprocess
 import threading
@@ -29,6 +28,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 from kubernetes import client
 
 from ..cluster import CREATED_BY_LABEL
+from ..json_http import reply_json
 
 #: (status, JSON body) for (path segments after the leading "/", query parameters).
 Route = Callable[[list[str], dict[str, str]], tuple[int, Any]]
@@ -114,12 +114,7 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as error:  # noqa: BLE001 - the API answers a Status, the test sees it in the request log
             code, body = internal_error(f"{type(error).__name__}: {error}")
         self.server.requests.append(f"{datetime.now():%H:%M:%S} GET {self.path} -> {code}")
-        data = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        reply_json(self, code, body)
 
 
 class RegistrationError(RuntimeError):

@@ -4,12 +4,13 @@ Serving they run the one TF Serving stand-in, tfserving_harness.standin (launch.
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
+
+from ..json_http import reply_json
 
 
 @dataclass
@@ -39,15 +40,6 @@ class _Server:
     def __exit__(self, *exc) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
-
-
-def _reply(handler: BaseHTTPRequestHandler, status: int, body: dict) -> None:
-    data = json.dumps(body).encode()
-    handler.send_response(status)
-    handler.send_header("Content-Type", "application/json")
-    handler.send_header("Content-Length", str(len(data)))
-    handler.end_headers()
-    handler.wfile.write(data)
 
 
 @dataclass
@@ -82,10 +74,10 @@ class _PrometheusHandler(BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802 (http.server's naming)
         url = urlparse(self.path)
         if url.path != "/api/v1/query":
-            _reply(self, 404, {"status": "error", "errorType": "not_found", "error": url.path})
+            reply_json(self, 404, {"status": "error", "errorType": "not_found", "error": url.path})
             return
         query = parse_qs(url.query).get("query", [""])[0]
-        _reply(self, *self.server.owner.answer(query))
+        reply_json(self, *self.server.owner.answer(query))
 
     def log_message(self, *args):
         pass

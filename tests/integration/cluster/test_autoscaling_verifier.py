@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 from kubernetes import client, config
 
 from tfserving_harness import helm
+from tfserving_harness.json_http import reply_json
 from tfserving_harness.load import shapes, verifier
 from tfserving_harness.paths import chart_dir
 from tfserving_harness.values import effective_values
@@ -72,12 +73,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(404)
             self.end_headers()
             return
-        data = json.dumps(body).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        reply_json(self, 200, body)
 
 
 def _self_signed(directory) -> tuple[str, str]:

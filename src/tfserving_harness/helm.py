@@ -205,7 +205,9 @@ def _share_store(key: str, outcome: tuple[str, Any]) -> None:
     not the parsed documents, is what pickles fastest and parses through the same memo."""
     path = _share_path(key)
     if path is not None:
-        partial = path.with_suffix(f".{os.getpid()}.partial")
+        # One partial file per thread: check_values' callers render in threads (publish's preflight), and
+        # two threads storing the same render must not move each other's file.
+        partial = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.partial")
         partial.write_bytes(pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL))
         os.replace(partial, path)  # atomic: a reader sees the whole file or none
 

@@ -146,12 +146,23 @@ def find_helm() -> str:
     )
 
 
+#: The helm 3.17 binary's environment: its start-up costs more than its render, and part of it is waste.
+#: - GOGC=off: helm runs for ~50 ms and peaks near 60 MB, so Go's collector only costs CPU. Always
+#:   off: a GOGC in the environment is for the in-process Helm 4 of this process and its workers
+#:   (tests/conftest.py), which lives for the whole run.
+#: - LC_ALL: at start helm builds kubectl's `get` command help (it links k8s.io/kubectl), whose
+#:   i18n.T parses the message catalog of the language LC_ALL, LC_MESSAGES or LANG names
+#:   (k8s.io/kubectl/pkg/util/i18n/i18n.go, loadSystemLanguage; "default" when none is known):
+#:   10 ms and 5 MB of a 50 ms render for the English one, 1 ms for zh_TW's, which translates few
+#:   strings. helm prints none of them (what template, lint and package print is helm's own and
+#:   untranslated: tests/unit/test_renderers_agree.py holds its objects, NOTES and refusals to Helm
+#:   4's) and, built without cgo, reads no C locale. `make bench` prints the ms per helm 3.17 render.
+HELM3_ENV = {"GOGC": "off", "LC_ALL": "zh_TW.UTF-8"}
+
+
 def run_helm(args: Sequence[str], *, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
     command = [find_helm(), *args]
-    # helm runs for ~0.1 s and peaks near 60 MB: Go's garbage collector only costs CPU here
-    # (about a third of each render). Always off: a GOGC in the environment is for the in-process
-    # Helm 4 of this process and its workers (tests/conftest.py), which lives for the whole run.
-    env = {**os.environ, "GOGC": "off"}
+    env = {**os.environ, **HELM3_ENV}
     result = subprocess.run(command, input=stdin, capture_output=True, text=True, env=env)
     if check and result.returncode != 0:
         raise RenderError(f"helm {args[0]} failed (exit {result.returncode})", result.stderr, command)

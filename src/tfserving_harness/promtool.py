@@ -15,6 +15,7 @@ timer, so there an alert on a recorded series may start one evaluation later.)
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -55,7 +56,9 @@ def _promtool(args: Sequence[str], cwd: Path) -> subprocess.CompletedProcess:
     binary = find_promtool()
     if binary is None:
         raise PromtoolError(f"promtool not found on PATH: {INSTALL_HINT}")
-    return subprocess.run([binary, *args], cwd=cwd, capture_output=True, text=True, timeout=120)
+    # GOGC=off: a run lives ~0.2 s and peaks near 150 MB; Go's collector was a sixth of its CPU.
+    env = {**os.environ, "GOGC": "off"}
+    return subprocess.run([binary, *args], cwd=cwd, capture_output=True, text=True, timeout=120, env=env)
 
 
 def rules_file(prometheus_rule: Mapping) -> dict:

@@ -3,10 +3,9 @@ render's objects checked against the strict Kubernetes and CRD schemas (tfservin
 
 from __future__ import annotations
 
+import gc
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -20,24 +19,30 @@ from tfserving_harness import helm, promtool
 #: with. A GOGC you set wins. The helm 3.17 binary runs without a collector (helm.run_helm).
 IN_PROCESS_GOGC = "400"
 
+#: Python's cyclic collector in a test process: the render caches keep thousands of documents alive
+#: for the whole run, and at CPython's thresholds (700, 10, 10) its full collections walked them again
+#: and again (11 per xdist worker, ~0.5 s of its CPU). Ten times the first threshold makes every
+#: collection ten times rarer; what collection built (modules, ~2,000 test items) is frozen after it,
+#: so no collection walks it at all. A run holds a few MB more garbage at a time.
+GC_THRESHOLDS = (7000, 10, 10)
+
 
 def pytest_configure(config: pytest.Config) -> None:
-    """With pytest-xdist, the workers' GOGC, and a folder they share renders through
-    (helm.SHARE_DIR_ENV): each scenario is rendered once per run, not once per worker that needs it."""
+    """The collector thresholds (GC_THRESHOLDS) and, with pytest-xdist, the workers' GOGC."""
+    gc.set_threshold(*GC_THRESHOLDS)
     if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", 0):
         return
     os.environ.setdefault("GOGC", IN_PROCESS_GOGC)
-    if os.environ.get(helm.SHARE_DIR_ENV):
-        return
-    config._tfs_render_share_dir = tempfile.mkdtemp(prefix="tfs-renders-")  # type: ignore[attr-defined]
-    os.environ[helm.SHARE_DIR_ENV] = config._tfs_render_share_dir  # type: ignore[attr-defined]
 
 
-def pytest_unconfigure(config: pytest.Config) -> None:
-    share_dir = getattr(config, "_tfs_render_share_dir", None)
-    if share_dir:
-        os.environ.pop(helm.SHARE_DIR_ENV, None)
-        shutil.rmtree(share_dir, ignore_errors=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The value sets the collected tests are parametrized with (`values`), announced to the
+    in-process renderer: the refusals among them cost it one schema compile, not one each."""
+    helm.expect_values(item.callspec.params["values"] for item in items if "values" in getattr(getattr(item, "callspec", None), "params", {}))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    gc.freeze()  # see GC_THRESHOLDS
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -46,7 +51,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if stats_dir:
         worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
         stats = helm.cache_stats
-        Path(stats_dir, f"{worker}.json").write_text(json.dumps({"hits": stats.hits, "shared_hits": stats.shared_hits, "misses": stats.misses}))
+        Path(stats_dir, f"{worker}.json").write_text(json.dumps({"hits": stats.hits, "misses": stats.misses}))
 
 
 @pytest.fixture(scope="session")

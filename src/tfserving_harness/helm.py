@@ -7,7 +7,6 @@ import functools
 import hashlib
 import json
 import os
-import pickle
 import re
 import shutil
 import subprocess
@@ -173,54 +172,16 @@ def run_helm(args: Sequence[str], *, stdin: str | None = None, check: bool = Tru
 class CacheStats:
     hits: int = 0  # from this process's memory
     misses: int = 0  # rendered by this process
-    shared_hits: int = 0  # rendered by another process of the same test run (TFS_RENDER_SHARE_DIR)
 
     @property
     def ratio(self) -> float:
-        total = self.hits + self.shared_hits + self.misses
-        return (self.hits + self.shared_hits) / total if total else 0.0
+        total = self.hits + self.misses
+        return self.hits / total if total else 0.0
 
 
 _cache: dict[str, Any] = {}
 _cache_lock = threading.Lock()
 cache_stats = CacheStats()
-
-#: A folder that the processes of one test run (pytest-xdist's workers) share renders through, one
-#: pickle per cache key, so a scenario two workers need is rendered once. Set by tests/conftest.py
-#: for the run and removed after it; unset, the cache is per process.
-SHARE_DIR_ENV = "TFS_RENDER_SHARE_DIR"
-
-
-def _share_path(key: str) -> Path | None:
-    directory = os.environ.get(SHARE_DIR_ENV)
-    return Path(directory, hashlib.sha256(key.encode()).hexdigest() + ".pickle") if directory else None
-
-
-def _share_load(key: str) -> Any:
-    """What another process rendered for `key` (documents or a RenderError), else None."""
-    path = _share_path(key)
-    if path is None:
-        return None
-    try:
-        kind, payload = pickle.loads(path.read_bytes())
-    except FileNotFoundError:
-        return None
-    if kind == "error":
-        message, stderr, command = payload
-        return RenderError(message, stderr, command)
-    return _documents(kind, payload)
-
-
-def _share_store(key: str, outcome: tuple[str, Any]) -> None:
-    """`outcome` is (renderer, helm's output) or ("error", (message, stderr, command)): the text,
-    not the parsed documents, is what pickles fastest and parses through the same memo."""
-    path = _share_path(key)
-    if path is not None:
-        # One partial file per thread: check_values' callers render in threads (publish's preflight), and
-        # two threads storing the same render must not move each other's file.
-        partial = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.partial")
-        partial.write_bytes(pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL))
-        os.replace(partial, path)  # atomic: a reader sees the whole file or none
 
 
 #: Frozen documents per rendered template text. Renders share most of their templates' output (the
@@ -319,7 +280,8 @@ class _SdkChart:
 
     Values files come in folders of cases (tests/unit/bad_values/): the first refusal of a file's
     values asks Helm 4 about every values file of its folder in one call, one schema compile for all
-    (`helm4_verdicts`), and answers the others from that."""
+    (`helm4_verdicts`), and answers the others from that. Value sets a test run announced
+    (`expect_values`) are asked about the same way, together, at the first refusal of one that was not."""
 
     def __init__(self, chart: Path) -> None:
         sdk = _sdk_module()
@@ -331,6 +293,7 @@ class _SdkChart:
         self._schema_json: dict = {}
         self._refusals: dict[str, str | None] = {}  # canonical JSON of the given values -> Helm 4's refusal, or None
         self._folders_asked: set[Path] = set()
+        self._expected_asked = 0  # how many of _expected_values were asked about
         schema_file = chart / "values.schema.json"
         if schema_file.is_file():
             import jsonschema_rs
@@ -360,11 +323,24 @@ class _SdkChart:
         if canonical not in self._refusals and values_file is not None:
             self._ask_about_folder(Path(values_file).parent)
         if canonical not in self._refusals:
+            self._ask_about_expected()
+        if canonical not in self._refusals:
             self._refusals[canonical] = self.helm4_verdicts({"values": json.loads(values_json)})["values"]
         refusal = self._refusals[canonical]
         if refusal is not None:
             raise RenderError("helm (SDK) render failed", refusal, command)
         return self.unchecked  # refused here, accepted by Helm 4 (ECMA whitespace): Helm 4 decides
+
+    def _ask_about_expected(self) -> None:
+        """Helm 4's verdicts on the announced value sets the compiled schema refuses, in one call."""
+        announced, self._expected_asked = _expected_values[self._expected_asked:], len(_expected_values)
+        cases = {}
+        for given in announced:
+            canonical = json.dumps(given, sort_keys=True)
+            if canonical not in self._refusals and not self.schema.is_valid(self.effective_values(canonical)):
+                cases[canonical] = given
+        if cases:
+            self._refusals.update(self.helm4_verdicts(cases))
 
     def _ask_about_folder(self, folder: Path) -> None:
         if folder in self._folders_asked:
@@ -416,6 +392,11 @@ class _SdkChart:
             if match and not line.startswith(" "):
                 name = match[2]
             lines.setdefault(name, []).append(f"{match[1]}{match[3]}" if match else line)
+        for name, block in lines.items():
+            # A case with several violations is one node whose children are they; alone, the values'
+            # root is that node, and Helm 4 prints its children as the refusal's lines.
+            if block[0] == "- at '': validation failed" and all(line.startswith("  ") for line in block[1:]):
+                lines[name] = [line[2:] for line in block[1:]]
         return {case: f"{HELM4_SCHEMA_REFUSAL}{self.name}:\n" + "\n".join(lines[name]) + "\n" if name in lines else None
                 for name, case in names.items()}
 
@@ -426,6 +407,23 @@ class _SdkChart:
         except sdk.errors.HelmError as error:
             return HELM4_SCHEMA_REFUSAL + str(error)
         return None
+
+
+#: Value sets this process is going to render (expect_values), in the order announced.
+_expected_values: list[dict] = []
+
+
+def expect_values(announced: Iterable[Any]) -> None:
+    """Announce value sets this process will render: tests/conftest.py announces the `values` the
+    collected tests are parametrized with. When one the schema refuses needs Helm 4's words, Helm 4
+    is asked about every announced set the schema refuses in the same call (one schema compile,
+    where each set alone cost one: ~15 ms each). Sets that are not JSON objects are left out."""
+    for given in announced:
+        if isinstance(given, dict):
+            try:
+                _expected_values.append(json.loads(json.dumps(given)))
+            except (TypeError, ValueError):
+                continue  # not JSON: never a values set
 
 
 class _SdkCharts:
@@ -580,11 +578,6 @@ def render_chart(
             cached = _cache.get(key)
             if cached is not None:
                 cache_stats.hits += 1
-            else:
-                cached = _share_load(key)
-                if cached is not None:
-                    cache_stats.shared_hits += 1
-                    _cache[key] = cached
         if cached is not None:
             if isinstance(cached, RenderError):
                 raise cached
@@ -603,12 +596,10 @@ def render_chart(
         if use_cache:
             with _cache_lock:
                 _cache[key] = error
-            _share_store(key, ("error", (error.args[0], error.stderr, error.command)))
         raise
     if use_cache:
         with _cache_lock:
             _cache[key] = documents
-        _share_store(key, (renderer, output))
     return documents
 
 
@@ -674,7 +665,7 @@ def clear_cache() -> None:
     """Forget this process's renders (the shared folder, owned by the test run, stays)."""
     with _cache_lock:
         _cache.clear()
-    cache_stats.hits = cache_stats.misses = cache_stats.shared_hits = 0
+    cache_stats.hits = cache_stats.misses = 0
 
 
 def lint(values_files: Sequence[str | Path] = (), *, kube_version: str = NEWEST_KUBE_VERSION, chart: str | Path | None = None) -> subprocess.CompletedProcess:

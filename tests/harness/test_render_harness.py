@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 
 from tfserving_harness import helm
@@ -63,33 +61,6 @@ def test_render_error_carries_helms_stderr_and_is_cached():
     with pytest.raises(helm.RenderError):
         helm.render_chart({"replicaCount": "two"})
     assert helm.cache_stats.hits == hits + 1
-
-
-def test_renders_are_shared_between_the_processes_of_a_run(tmp_path, monkeypatch):
-    """An xdist worker finds what another one rendered (documents and refusals) instead of rendering it."""
-    monkeypatch.setenv(helm.SHARE_DIR_ENV, str(tmp_path))
-    good, refused = {"fullnameOverride": "shared-render"}, {"replicaCount": "shared"}
-    first = helm.render_chart(good)
-    with pytest.raises(helm.RenderError) as first_error:
-        helm.render_chart(refused)
-    assert len(list(tmp_path.glob("*.pickle"))) == 2
-    monkeypatch.setattr(helm, "_cache", {})  # what another process starts with
-    misses, shared = helm.cache_stats.misses, helm.cache_stats.shared_hits
-    second = helm.render_chart(good)
-    with pytest.raises(helm.RenderError) as second_error:
-        helm.render_chart(refused)
-    assert second == first and second is not first and hash(second) == hash(first)
-    assert second_error.value.stderr == first_error.value.stderr
-    assert (helm.cache_stats.misses, helm.cache_stats.shared_hits) == (misses, shared + 2)
-
-
-def test_threads_that_store_the_same_render_at_once_do_not_move_each_others_file(tmp_path, monkeypatch):
-    """publish's preflight runs check_values in threads; two of them may store the same render together."""
-    monkeypatch.setenv(helm.SHARE_DIR_ENV, str(tmp_path))
-    outcome = ("sdk", {"tf-serving/templates/x.yaml": "kind: ConfigMap\n" * 20000})
-    with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda _: helm._share_store("one key", outcome), range(200)))
-    assert [p.suffix for p in tmp_path.iterdir()] == [".pickle"]
 
 
 def test_fail_messages_from_any_template_surface():

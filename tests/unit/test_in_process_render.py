@@ -8,6 +8,7 @@ ways); and a refusal answered from its folder's call must read as Helm 4's own v
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
@@ -75,6 +76,22 @@ def test_a_refusal_answered_from_its_folder_reads_as_helm4_validating_it_alone()
     together = loaded.helm4_verdicts(given)
     alone = {name: loaded.helm4_verdicts({name: values})[name] for name, values in given.items()}
     assert sum(refusal is not None for refusal in alone.values()) >= 5, "too few schema refusals in the sample to be checking"
+    assert {name: refusal and words(refusal) for name, refusal in together.items()} == {name: refusal and words(refusal) for name, refusal in alone.items()}
+
+
+def test_a_refusal_of_several_violations_asked_with_others_reads_as_asked_alone():
+    """Values asked about together (a folder, or the sets a test run announced: expect_values) whose
+    refusal has several lines: together they hang under one node of the case, alone they do not."""
+    loaded = helm._sdk_charts.get(chart_dir())
+    given = {
+        "two at the root": {"replicaCount": "x", "image": {"tag": 5}},
+        "two in one model": {"models": [{"name": "m", "basePath": "/m", "platfrom": "tf", "x": 1}]},
+        "one": {"tracks": {"stable": {"replicaCount": "x"}}},
+        "none": {"replicaCount": 2},
+    }
+    together = loaded.helm4_verdicts(given)
+    alone = {name: loaded.helm4_verdicts({name: values})[name] for name, values in given.items()}
+    assert len(alone["two at the root"].splitlines()) == 4, "the case is meant to have two violations"
     assert {name: refusal and words(refusal) for name, refusal in together.items()} == {name: refusal and words(refusal) for name, refusal in alone.items()}
 
 
@@ -161,3 +178,15 @@ def test_xdist_workers_render_with_the_lighter_go_collector():
     if not os.environ.get("PYTEST_XDIST_WORKER"):
         pytest.skip("checks an xdist worker: `pytest` runs them by default (pyproject addopts: -n auto); this run has -n 0")
     assert os.environ.get("GOGC"), "the workers' Helm 4 runs with Go's default collector: tests/conftest.py sets GOGC too late or not at all"
+
+
+def test_the_collector_walks_the_render_caches_rarely(pytestconfig):
+    """tests/conftest.py: Python's collector thresholds raised, and what collection built frozen."""
+    (conftest,) = [plugin for plugin in pytestconfig.pluginmanager.get_plugins() if hasattr(plugin, "GC_THRESHOLDS")]
+    assert gc.get_threshold() == conftest.GC_THRESHOLDS
+    assert gc.get_freeze_count() > 10_000, "tests/conftest.py's pytest_collection_finish froze nothing"
+
+
+def test_the_run_announces_the_values_its_tests_are_parametrized_with():
+    """tests/conftest.py hands them to helm.expect_values, so their refusals cost one schema compile."""
+    assert len(helm._expected_values) >= 200, "tests/conftest.py's pytest_collection_modifyitems announced too few value sets"

@@ -6,7 +6,7 @@ time, test count, render cache hits. The machine's load average is printed with 
 times on a shared machine say little without it, CPU seconds (user+sys of pytest and everything it
 started) much more.
 
-    .venv/bin/python scripts/bench_render.py [--renders 20] [--skip-tier] [--serial] [--other-tiers] [--template-costs SCENARIO]
+    .venv/bin/python scripts/bench_render.py [--renders 20] [--runs 3] [--skip-tier] [--serial] [--other-tiers] [--template-costs SCENARIO]
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import json
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -47,7 +48,6 @@ class TierRun:
     wall: float
     cpu: float  # user+sys of pytest, its xdist workers and every helm process they ran
     hits: int  # from a process's own memory
-    shared_hits: int  # rendered by another xdist worker of the same run
     misses: int  # rendered
     summary: str  # pytest's last line: "1029 passed, 2 skipped in 40.1s"
 
@@ -66,12 +66,12 @@ def run_tier(paths: list[str], extra_args: list[str]) -> TierRun:
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if result.returncode != 0:
             sys.exit(f"{' '.join(paths)} failed; fix it before benchmarking:\n{result.stdout[-3000:]}")
-        hits = shared_hits = misses = 0
+        hits = misses = 0
         for stats_file in Path(stats_dir).glob("*.json"):
             stats = json.loads(stats_file.read_text())
-            hits, shared_hits, misses = hits + stats["hits"], shared_hits + stats["shared_hits"], misses + stats["misses"]
+            hits, misses = hits + stats["hits"], misses + stats["misses"]
         cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-        return TierRun(wall, cpu, hits, shared_hits, misses, result.stdout.strip().splitlines()[-1].strip("= "))
+        return TierRun(wall, cpu, hits, misses, result.stdout.strip().splitlines()[-1].strip("= "))
 
 
 def load_average() -> str:
@@ -115,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--renders", type=int, default=20, help="renders per timing (default 20)")
     parser.add_argument("--skip-tier", action="store_true", help="only time render_chart")
+    parser.add_argument("--runs", type=int, default=3, help="runs of each pytest timing, with their median: a shared machine's noise is a second or more (default 3)")
     parser.add_argument("--serial", action="store_true", help="also time `pytest tests/unit -n 0` (one process: the CPU without xdist's share)")
     parser.add_argument("--other-tiers", action="store_true",
                         help="also time tests/unit + tests/harness + tests/model in one run (the unit tier's scope before they moved out)")
@@ -143,13 +144,17 @@ def main(argv: list[str] | None = None) -> int:
         # What the unit tier held before the harness's own tests and the TensorFlow tests moved out.
         runs.append(("pytest tests/unit tests/harness tests/model", ["tests/unit", "tests/harness", "tests/model"], []))
     for label, paths, extra in runs:
-        print(f"running {label} ({load_average()}) ...", flush=True)
-        run = run_tier(paths, extra)
-        total = run.hits + run.shared_hits + run.misses
-        ratio = (run.hits + run.shared_hits) / total if total else 0.0
-        print(f"{label}: {run.wall:5.1f} s wall, {run.cpu:5.1f} s CPU (user+sys), {run.summary}; "
-              f"render cache {run.hits} hits + {run.shared_hits} from another worker / {run.misses} renders = "
-              f"{ratio:.0%} hit ratio; after: {load_average()}")
+        walls = []
+        for attempt in range(1, args.runs + 1):
+            print(f"running {label}, {attempt} of {args.runs} ({load_average()}) ...", flush=True)
+            run = run_tier(paths, extra)
+            walls.append(run.wall)
+            total = run.hits + run.misses
+            print(f"{label}: {run.wall:5.1f} s wall, {run.cpu:5.1f} s CPU (user+sys), {run.summary}; "
+                  f"render cache {run.hits} hits / {run.misses} renders = {run.hits / total if total else 0:.0%} hit ratio; "
+                  f"after: {load_average()}")
+        if args.runs > 1:
+            print(f"{label}: median {statistics.median(walls):.1f} s wall of {args.runs} runs ({', '.join(f'{wall:.1f}' for wall in walls)})")
     print("(as typed: every test of the directory, the helm 3.17 binary's included, one xdist worker per core; `-n 0` runs in one process)")
     return 0
 

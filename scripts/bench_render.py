@@ -115,12 +115,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--renders", type=int, default=20, help="renders per timing (default 20)")
     parser.add_argument("--skip-tier", action="store_true", help="only time render_chart")
-    parser.add_argument("--runs", type=int, default=3, help="runs of each pytest timing, with their median: a shared machine's noise is a second or more (default 3)")
+    parser.add_argument("--runs", type=int, default=3, help="runs of each pytest timing (--serial and --other-tiers too), with their median: a shared machine's noise is a second or more (default 3)")
     parser.add_argument("--serial", action="store_true", help="also time `pytest tests/unit -n 0` (one process: the CPU without xdist's share)")
     parser.add_argument("--other-tiers", action="store_true",
                         help="also time tests/unit + tests/harness + tests/model in one run (the unit tier's scope before they moved out)")
     parser.add_argument("--template-costs", metavar="SCENARIO", help="only print each template's share of a render of ci/SCENARIO-values.yaml")
     args = parser.parse_args(argv)
+    if args.runs < 1:
+        parser.error(f"--runs {args.runs}: give at least 1")
     if args.template_costs:
         template_costs(scenario_file(args.template_costs), args.renders)
         return 0
@@ -144,17 +146,19 @@ def main(argv: list[str] | None = None) -> int:
         # What the unit tier held before the harness's own tests and the TensorFlow tests moved out.
         runs.append(("pytest tests/unit tests/harness tests/model", ["tests/unit", "tests/harness", "tests/model"], []))
     for label, paths, extra in runs:
-        walls = []
+        walls, cpus = [], []
         for attempt in range(1, args.runs + 1):
             print(f"running {label}, {attempt} of {args.runs} ({load_average()}) ...", flush=True)
             run = run_tier(paths, extra)
             walls.append(run.wall)
+            cpus.append(run.cpu)
             total = run.hits + run.misses
             print(f"{label}: {run.wall:5.1f} s wall, {run.cpu:5.1f} s CPU (user+sys), {run.summary}; "
                   f"render cache {run.hits} hits / {run.misses} renders = {run.hits / total if total else 0:.0%} hit ratio; "
                   f"after: {load_average()}")
         if args.runs > 1:
-            print(f"{label}: median {statistics.median(walls):.1f} s wall of {args.runs} runs ({', '.join(f'{wall:.1f}' for wall in walls)})")
+            print(f"{label}: median of {args.runs} runs {statistics.median(walls):.1f} s wall ({', '.join(f'{wall:.1f}' for wall in walls)}), "
+                  f"{statistics.median(cpus):.1f} s CPU")
     print("(as typed: every test of the directory, the helm 3.17 binary's included, one xdist worker per core; `-n 0` runs in one process)")
     return 0
 

@@ -35,6 +35,7 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("GOGC", IN_PROCESS_GOGC)
 
 
+@pytest.hookimpl(trylast=True)  # after -k/-m deselected
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The value sets the collected tests are parametrized with (`values`), announced to the
     in-process renderer: the refusals among them cost it one schema compile, not one each."""

@@ -145,23 +145,19 @@ def find_helm() -> str:
     )
 
 
-#: The helm 3.17 binary's environment: its start-up costs more than its render, and part of it is waste.
-#: - GOGC=off: helm runs for ~50 ms and peaks near 60 MB, so Go's collector only costs CPU. Always
-#:   off: a GOGC in the environment is for the in-process Helm 4 of this process and its workers
-#:   (tests/conftest.py), which lives for the whole run.
-#: - LC_ALL: at start helm builds kubectl's `get` command help (it links k8s.io/kubectl), whose
-#:   i18n.T parses the message catalog of the language LC_ALL, LC_MESSAGES or LANG names
-#:   (k8s.io/kubectl/pkg/util/i18n/i18n.go, loadSystemLanguage; "default" when none is known):
-#:   10 ms and 5 MB of a 50 ms render for the English one, 1 ms for zh_TW's, which translates few
-#:   strings. helm prints none of them (what template, lint and package print is helm's own and
-#:   untranslated: tests/unit/test_renderers_agree.py holds its objects, NOTES and refusals to Helm
-#:   4's) and, built without cgo, reads no C locale. `make bench` prints the ms per helm 3.17 render.
-HELM3_ENV = {"GOGC": "off", "LC_ALL": "zh_TW.UTF-8"}
+#: GOGC=off: a helm 3.17 run lives ~40 ms and peaks near 60 MB, so Go's collector only costs CPU (a
+#: GOGC in the environment is for the in-process Helm 4 of this process and its xdist workers).
+HELM3_ENV = {"GOGC": "off"}
+#: At start helm parses kubectl's message catalog for LC_ALL's language (k8s.io/kubectl/pkg/util/i18n):
+#: 10 ms of a render for the English one, 1 ms for zh_TW's. helm prints none of it (test_renderers_agree
+#: holds what it prints to Helm 4's). Only for commands that start no helper that would inherit the locale.
+HELM3_CATALOG_ENV = {"LC_ALL": "zh_TW.UTF-8"}
+HELM3_OFFLINE_COMMANDS = frozenset({"template", "lint", "package", "show"})
 
 
 def run_helm(args: Sequence[str], *, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
     command = [find_helm(), *args]
-    env = {**os.environ, **HELM3_ENV}
+    env = {**os.environ, **HELM3_ENV, **(HELM3_CATALOG_ENV if args[0] in HELM3_OFFLINE_COMMANDS else {})}
     result = subprocess.run(command, input=stdin, capture_output=True, text=True, env=env)
     if check and result.returncode != 0:
         raise RenderError(f"helm {args[0]} failed (exit {result.returncode})", result.stderr, command)
@@ -172,11 +168,6 @@ def run_helm(args: Sequence[str], *, stdin: str | None = None, check: bool = Tru
 class CacheStats:
     hits: int = 0  # from this process's memory
     misses: int = 0  # rendered by this process
-
-    @property
-    def ratio(self) -> float:
-        total = self.hits + self.misses
-        return self.hits / total if total else 0.0
 
 
 _cache: dict[str, Any] = {}
@@ -281,7 +272,7 @@ class _SdkChart:
     Values files come in folders of cases (tests/unit/bad_values/): the first refusal of a file's
     values asks Helm 4 about every values file of its folder in one call, one schema compile for all
     (`helm4_verdicts`), and answers the others from that. Value sets a test run announced
-    (`expect_values`) are asked about the same way, together, at the first refusal of one that was not."""
+    (`expect_values`) are asked about the same way, together, at the first refusal of one of them."""
 
     def __init__(self, chart: Path) -> None:
         sdk = _sdk_module()
@@ -293,7 +284,7 @@ class _SdkChart:
         self._schema_json: dict = {}
         self._refusals: dict[str, str | None] = {}  # canonical JSON of the given values -> Helm 4's refusal, or None
         self._folders_asked: set[Path] = set()
-        self._expected_asked = 0  # how many of _expected_values were asked about
+        self._expected_checked: set[str] = set()  # announced sets (canonical JSON) this chart has looked at
         schema_file = chart / "values.schema.json"
         if schema_file.is_file():
             import jsonschema_rs
@@ -322,7 +313,7 @@ class _SdkChart:
         canonical = json.dumps(json.loads(values_json), sort_keys=True)
         if canonical not in self._refusals and values_file is not None:
             self._ask_about_folder(Path(values_file).parent)
-        if canonical not in self._refusals:
+        if canonical not in self._refusals and canonical in _expected_values:
             self._ask_about_expected()
         if canonical not in self._refusals:
             self._refusals[canonical] = self.helm4_verdicts({"values": json.loads(values_json)})["values"]
@@ -333,12 +324,12 @@ class _SdkChart:
 
     def _ask_about_expected(self) -> None:
         """Helm 4's verdicts on the announced value sets the compiled schema refuses, in one call."""
-        announced, self._expected_asked = _expected_values[self._expected_asked:], len(_expected_values)
         cases = {}
-        for given in announced:
-            canonical = json.dumps(given, sort_keys=True)
-            if canonical not in self._refusals and not self.schema.is_valid(self.effective_values(canonical)):
-                cases[canonical] = given
+        for canonical, given in list(_expected_values.items()):
+            if canonical not in self._expected_checked:
+                self._expected_checked.add(canonical)
+                if canonical not in self._refusals and not self.schema.is_valid(self.effective_values(canonical)):
+                    cases[canonical] = given
         if cases:
             self._refusals.update(self.helm4_verdicts(cases))
 
@@ -409,8 +400,8 @@ class _SdkChart:
         return None
 
 
-#: Value sets this process is going to render (expect_values), in the order announced.
-_expected_values: list[dict] = []
+#: Value sets this process is going to render (expect_values), by their canonical JSON.
+_expected_values: dict[str, dict] = {}
 
 
 def expect_values(announced: Iterable[Any]) -> None:
@@ -421,9 +412,10 @@ def expect_values(announced: Iterable[Any]) -> None:
     for given in announced:
         if isinstance(given, dict):
             try:
-                _expected_values.append(json.loads(json.dumps(given)))
+                canonical = json.dumps(given, sort_keys=True, allow_nan=False)
             except (TypeError, ValueError):
-                continue  # not JSON: never a values set
+                continue  # not JSON (NaN included): never a values set
+            _expected_values.setdefault(canonical, json.loads(canonical))
 
 
 class _SdkCharts:
@@ -662,7 +654,7 @@ def template_text(chart: str | Path, values_files: Sequence[str | Path] = (), *,
 
 
 def clear_cache() -> None:
-    """Forget this process's renders (the shared folder, owned by the test run, stays)."""
+    """Forget this process's renders."""
     with _cache_lock:
         _cache.clear()
     cache_stats.hits = cache_stats.misses = 0

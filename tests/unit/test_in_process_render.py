@@ -187,6 +187,27 @@ def test_the_collector_walks_the_render_caches_rarely(pytestconfig):
     assert gc.get_freeze_count() > 10_000, "tests/conftest.py's pytest_collection_finish froze nothing"
 
 
-def test_the_run_announces_the_values_its_tests_are_parametrized_with():
-    """tests/conftest.py hands them to helm.expect_values, so their refusals cost one schema compile."""
-    assert len(helm._expected_values) >= 200, "tests/conftest.py's pytest_collection_modifyitems announced too few value sets"
+def test_the_run_announces_the_values_its_tests_are_parametrized_with(request):
+    """tests/conftest.py hands them to helm.expect_values (whatever this run collected)."""
+    parametrized = [item.callspec.params["values"] for item in request.session.items if "values" in getattr(getattr(item, "callspec", None), "params", {})]
+    assert parametrized, "this run collected no test parametrized with values (this test's own module has some)"
+    assert [v for v in parametrized if isinstance(v, dict) and json.dumps(v, sort_keys=True) not in helm._expected_values] == []
+
+
+def test_the_first_refusal_among_announced_values_asks_helm4_about_all_of_them(monkeypatch):
+    announced = [{"replicaCount": "one"}, {"replicaCount": "two", "image": {"tag": 3}}, {"replicaCount": 2}]
+    monkeypatch.setattr(helm, "_expected_values", {})
+    helm.expect_values([*announced, {"bad": float("nan")}, "not a values set"])
+    assert len(helm._expected_values) == 3
+    loaded = helm._SdkChart(chart_dir())
+    asked = []
+    monkeypatch.setattr(loaded, "helm4_verdicts", lambda cases: asked.append(sorted(cases)) or helm._SdkChart.helm4_verdicts(loaded, cases))
+    monkeypatch.setattr(loaded, "_helm4_verdict", lambda given: pytest.fail(f"asked Helm 4 about {given} alone"))
+    try:
+        for values in announced[:2]:
+            with pytest.raises(helm.RenderError, match="replicaCount"):
+                loaded.for_values(json.dumps(values), [])
+        assert loaded.for_values(json.dumps(announced[2]), []) is loaded.unchecked
+    finally:
+        loaded.close()
+    assert asked == [sorted(json.dumps(v, sort_keys=True) for v in announced[:2])]

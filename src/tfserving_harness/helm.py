@@ -284,7 +284,6 @@ class _SdkChart:
         self._schema_json: dict = {}
         self._refusals: dict[str, str | None] = {}  # canonical JSON of the given values -> Helm 4's refusal, or None
         self._folders_asked: set[Path] = set()
-        self._expected_checked: set[str] = set()  # announced sets (canonical JSON) this chart has looked at
         schema_file = chart / "values.schema.json"
         if schema_file.is_file():
             import jsonschema_rs
@@ -314,7 +313,7 @@ class _SdkChart:
         if canonical not in self._refusals and values_file is not None:
             self._ask_about_folder(Path(values_file).parent)
         if canonical not in self._refusals and canonical in _expected_values:
-            self._ask_about_expected()
+            self._ask_about(_expected_values)
         if canonical not in self._refusals:
             self._refusals[canonical] = self.helm4_verdicts({"values": json.loads(values_json)})["values"]
         refusal = self._refusals[canonical]
@@ -322,14 +321,11 @@ class _SdkChart:
             raise RenderError("helm (SDK) render failed", refusal, command)
         return self.unchecked  # refused here, accepted by Helm 4 (ECMA whitespace): Helm 4 decides
 
-    def _ask_about_expected(self) -> None:
-        """Helm 4's verdicts on the announced value sets the compiled schema refuses, in one call."""
-        cases = {}
-        for canonical, given in list(_expected_values.items()):
-            if canonical not in self._expected_checked:
-                self._expected_checked.add(canonical)
-                if canonical not in self._refusals and not self.schema.is_valid(self.effective_values(canonical)):
-                    cases[canonical] = given
+    def _ask_about(self, candidates: Mapping[str, Any]) -> None:
+        """Helm 4's verdicts, in one call, on the candidate value sets (keyed by canonical JSON) that
+        the compiled schema refuses and Helm 4 was not asked about yet."""
+        cases = {canonical: given for canonical, given in list(candidates.items())
+                 if canonical not in self._refusals and not self.schema.is_valid(self.effective_values(canonical))}
         if cases:
             self._refusals.update(self.helm4_verdicts(cases))
 
@@ -345,7 +341,7 @@ class _SdkChart:
                 continue  # not a values file: nothing to ask
             if isinstance(given, dict):
                 cases.setdefault(json.dumps(given, sort_keys=True), given)
-        self._refusals.update(self.helm4_verdicts(cases))
+        self._ask_about(cases)
 
     def helm4_verdicts(self, cases: Mapping[str, Any]) -> dict[str, str | None]:
         """{case: Helm 4's refusal of the given values (HELM4_SCHEMA_REFUSAL and its lines, as a render

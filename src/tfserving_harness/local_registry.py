@@ -15,7 +15,6 @@ import requests
 import yaml
 
 from . import local_process
-from .local_process import free_port
 
 BINARY = "docker-registry"
 INSTALL_HINT = "install Debian's docker-registry, gnupg and apache2-utils (apt-get install -y docker-registry gnupg apache2-utils)"
@@ -33,7 +32,7 @@ class LocalRegistry:
 
     username: str | None = None
     password: str | None = None
-    port: int = field(default_factory=free_port)
+    port: int = field(default_factory=local_process.free_port)
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="tfs-registry-")))
     process: subprocess.Popen | None = None
 

@@ -22,7 +22,6 @@ import requests
 import yaml
 
 from .. import local_process
-from ..local_process import free_port
 from . import scrape_config
 
 BINARY = "prometheus"
@@ -61,7 +60,7 @@ def api_server_from_kubeconfig(kubeconfig: str | Path, directory: Path, context:
 class LocalPrometheus:
     """`start()`, then `set_scrape_configs(...)` (reloads), `query(...)`, `targets()`; `stop()` removes everything."""
 
-    port: int = field(default_factory=free_port)
+    port: int = field(default_factory=local_process.free_port)
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="tfs-prometheus-")))
     process: subprocess.Popen | None = None
     scrape_configs: list[dict] = field(default_factory=list)

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 
 import pytest
+
+from tfserving_harness.paths import REPO_ROOT
 
 pytestmark = pytest.mark.load
 
@@ -102,3 +106,27 @@ def test_a_payload_error_stops_the_run_at_start_with_exit_code_2(standin, locust
     assert run.returncode == 2, run.output
     assert run.summary["client"]["requests"] == 0  # no failure storm
     assert "signature 'classify' is not in model 'half_plus_two'; it has ['__saved_model_init_op', 'serving_default']" in run.output
+
+
+def _autoscale_phases(*args: str) -> list | str:
+    """The autoscale profile's phases (name, rate) as the locustfile builds them from these options, in a process of
+    its own (importing Locust gevent-patches the process); the error's text when it refuses them."""
+    script = ("import json, sys, types\nimport tfserving_harness.load.users as users\nfrom locust.argument_parser import get_parser\n"
+              "options = get_parser().parse_args(['-f', 'loadtests', '--load-profile', 'autoscale', *sys.argv[1:]])\n"
+              "try:\n    phases = users.Run(types.SimpleNamespace(parsed_options=options)).build_phases()\n"
+              "except ValueError as error:\n    print(json.dumps(str(error)))\n"
+              "else:\n    print(json.dumps([(p.name, p.rate) for p in phases]))")
+    done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=60, cwd=REPO_ROOT)
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout.splitlines()[-1])
+    return found if isinstance(found, str) else [tuple(p) for p in found]
+
+
+def test_autoscale_rates_come_from_the_target_or_from_explicit_low_and_high_rates():
+    derived = _autoscale_phases("--target-per-pod", "60", "--min-replicas", "1", "--expect-replicas", "2")
+    assert derived == [("warmup", 30.0), ("low", 30.0), ("high", 90.0), ("drop", 30.0)]
+    explicit = _autoscale_phases("--target-per-pod", "60", "--min-replicas", "1", "--expect-replicas", "2", "--low-rate", "8",
+                                 "--high-rate", "70")
+    assert explicit == [("warmup", 8.0), ("low", 8.0), ("high", 70.0), ("drop", 8.0)]
+    refused = _autoscale_phases("--min-replicas", "1", "--expect-replicas", "2", "--low-rate", "50", "--high-rate", "40")
+    assert refused == "autoscale: the high phase's rate (40 req/s, --high-rate) must exceed the low one's (50 req/s, --low-rate)"

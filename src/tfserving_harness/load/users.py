@@ -101,6 +101,10 @@ def add_options(parser) -> None:
     opt("--soak-seconds", "TFS_SOAK_SECONDS", type=float, default=3600.0, help="soak: seconds at --rate")
     opt("--target-per-pod", "TFS_TARGET_PER_POD", type=float, default=50.0,
         help="autoscale: the HPA's requests/s per pod (autoscaling.requestsPerSecond.averageValue)")
+    opt("--low-rate", "TFS_LOW_RATE", type=float, default=0.0,
+        help="autoscale: requests/s of the low phase and after the drop; 0: half --target-per-pod per minReplicas pod")
+    opt("--high-rate", "TFS_HIGH_RATE", type=float, default=0.0,
+        help="autoscale: requests/s of the high phase; 0: (--expect-replicas - 0.5) x --target-per-pod")
     opt("--min-replicas", "TFS_MIN_REPLICAS", type=int, default=0, help="autoscale: minReplicas; 0: read from the HPA")
     opt("--expect-replicas", "TFS_EXPECT_REPLICAS", type=int, default=3, help="autoscale: replicas the high phase must reach")
     opt("--low-seconds", "TFS_LOW_SECONDS", type=float, default=180.0, help="autoscale: seconds of the low phase (must not scale)")
@@ -489,6 +493,10 @@ class Run:
             return [shapes.Phase("warmup", o.warmup, steps[0].rate)] + steps
         min_replicas = o.min_replicas or (self.recorder.hpa_spec()[0] if self.recorder else 2)
         low, high = shapes.autoscale_rates(o.target_per_pod, min_replicas, o.expect_replicas)
+        low, high = o.low_rate or low, o.high_rate or high
+        if high <= low:
+            raise ValueError(f"autoscale: the high phase's rate ({high:g} req/s, --high-rate) must exceed the low one's "
+                             f"({low:g} req/s, --low-rate)")
         if self.recorder is not None:
             model = self.timing_model()
             log.info("%s", model.describe())

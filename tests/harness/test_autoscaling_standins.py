@@ -415,8 +415,14 @@ def test_pod_metrics_has_the_shape_of_a_real_metrics_servers():
 
 @pytest.mark.parametrize(("nanoseconds", "text"), [(0, "0s"), (5 * NS, "5s"), (11_036_000_000, "11.036s"), (60_500_000_000, "1m0.5s"),
                                                    (3_600 * NS + 5 * NS, "1h0m5s"), (500_000_000, "500ms"), (1500, "1.5µs")])
-def test_windows_are_written_like_go_durations(nanoseconds, text):
+def test_windows_are_written_and_read_like_go_durations(nanoseconds, text):
     assert metrics_server.go_duration(nanoseconds) == text
+    assert metrics_server.parse_go_duration(text) == pytest.approx(nanoseconds / NS)
+
+
+def test_a_window_that_is_no_go_duration_is_refused():
+    with pytest.raises(ValueError, match="invalid duration '10 s'"):
+        metrics_server.parse_go_duration("10 s")
 
 
 def test_metric_resolution_below_ten_seconds_is_refused():

@@ -74,6 +74,21 @@ def go_duration(nanoseconds: int) -> str:
     return sign + text
 
 
+_GO_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]*)?)(ms|µs|us|ns|h|m|s)")
+_GO_UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "µs": 1e-6, "us": 1e-6, "ns": 1e-9}
+
+
+def parse_go_duration(text: str) -> float:
+    """Seconds in a time.Duration string (`10.004s`, `1m0.5s`: a PodMetrics window), as time.ParseDuration reads it."""
+    sign, body = (-1.0, text[1:]) if text.startswith("-") else (1.0, text.lstrip("+"))
+    parts = _GO_DURATION_PART.findall(body)
+    if body == "0":
+        return 0.0
+    if not parts or "".join(n + u for n, u in parts) != body:
+        raise ValueError(f"time: invalid duration {text!r}")
+    return sign * sum(float(n) * _GO_UNIT_SECONDS[u] for n, u in parts)
+
+
 @dataclass(frozen=True)
 class Point:
     """storage.MetricsPoint: times in nanoseconds since the epoch, CPU in nano core-seconds, memory in bytes."""

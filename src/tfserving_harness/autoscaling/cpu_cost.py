@@ -1,0 +1,179 @@
+"""What a REST predict costs a pod in CPU, measured on the pod a CPU-HPA test is about to load.
+
+The HPA on CPU utilisation reads the pod's cgroup counter, and what one request adds to it depends on
+the machine at that moment: the stand-in on the project's 2-core VM has cost from 0.5 ms to 1.6 ms of
+CPU per REST predict across runs. A request rate fixed in advance therefore asks for one pod on a fast
+moment and for two on a slow one, and the test judges the machine instead of the chart. So the test
+measures the pod first, the way the HPA will see it: the kubelet's own counter
+(`/metrics/resource` `container_cpu_usage_seconds_total`, each sample stamped with the time cAdvisor
+took it, what metrics-server and so the HPA read), idle and then under a steady rate of the same
+request Locust will send, and it derives its rates from that.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import requests
+
+from ..load import payloads
+from . import metrics_server
+from .stacks import say
+
+
+@dataclass(frozen=True)
+class CpuSample:
+    """One kubelet sample of a pod: when it was taken (seconds since the epoch) and its CPU seconds so far."""
+
+    timestamp: float
+    cpu_seconds: float
+
+
+@dataclass(frozen=True)
+class CpuCost:
+    """A pod's CPU (cores) idle and at each request rate measured, idle included."""
+
+    idle_cores: float
+    cores_at: dict[float, float]  # requests/s -> cores
+
+    def describe(self) -> str:
+        loaded = ", ".join(f"{cores * 1000:.1f}m at {rate:g} req/s ({(cores - self.idle_cores) / rate * 1000:.2f} ms per request)"
+                           for rate, cores in self.cores_at.items())
+        return f"idle {self.idle_cores * 1000:.1f}m; {loaded}"
+
+
+@dataclass(frozen=True)
+class CpuTarget:
+    """The CPU target (cores per pod) chosen for a scale from one pod to two and back, and by what factor the
+    pod's measured CPU could be off at each decision before the HPA decided otherwise."""
+
+    cores: float
+    margins: dict[str, float]
+
+    def describe(self) -> str:
+        return f"target {self.cores * 1000:.1f}m per pod; margins " + ", ".join(f"{k} x{v:.2f}" for k, v in self.margins.items())
+
+
+def one_to_two_and_back(cost: CpuCost, low_rate: float, high_rate: float, *, tolerance: float = 0.1) -> CpuTarget:
+    """The HPA's CPU target for the autoscale profile from minReplicas 1 to maxReplicas 2 and back, with every
+    request on the first pod (its users keep their connections), from the CPU measured at the two rates.
+
+    The HPA (pkg/controller/podautoscaler/replica_calculator.go) compares the pods' average use with the target:
+    within `tolerance` (--horizontal-pod-autoscaler-tolerance, 0.1) it keeps the count, else it asks for
+    ceil(ratio x ready pods). So: the low phase keeps one pod while low <= (1 + tolerance) x target; the high phase
+    asks for two once high > (1 + tolerance) x target; after the drop two pods (the first at `low`, the second idle)
+    go back to one once (low + idle) / 2 <= target / 2. The target is the one that gives the last two decisions the
+    same margin (the low phase's is the widest of the three): high / ((1 + tolerance) x target) = target / (low + idle).
+    """
+    idle, low, high = cost.idle_cores, cost.cores_at[low_rate], cost.cores_at[high_rate]
+    target = math.sqrt(high * (low + idle) / (1 + tolerance))
+    margins = {"no scale-out at the low rate": (1 + tolerance) * target / low,
+               "scale-out at the high rate": high / ((1 + tolerance) * target),
+               "scale-in at the low rate": target / (low + idle)}
+    return CpuTarget(target, margins)
+
+
+def kubelet_sampler(stand_in: metrics_server.MetricsServerStandIn, namespace: str, pod: str) -> Callable[[], CpuSample]:
+    """`sample()`: the pod's CPU as its node's kubelet last sampled it, read the way the metrics-server stand-in
+    reads it (its kubelets, client certificate and decoder), summed over the pod's containers."""
+
+    def sample() -> CpuSample:
+        for _, url in stand_in.kubelets():
+            started = time.time_ns()
+            answer = stand_in.session.get(f"{url}/metrics/resource", timeout=10)
+            answer.raise_for_status()
+            containers = metrics_server.decode(answer.text, started).get((namespace, pod))
+            if containers:
+                return CpuSample(min(p.timestamp for p in containers.values()) / metrics_server.NANOS,
+                                 sum(p.cpu for p in containers.values()) / metrics_server.NANOS)
+        raise LookupError(f"CPU cost: no kubelet reports CPU for pod {namespace}/{pod}")
+
+    return sample
+
+
+def rest_predict_sender(base_url: str, model_path: str, *, timeout: float = 10.0) -> Callable[[], None]:
+    """`send()`: one REST predict of the payload Locust's RestUser sends (generated from the model's
+    metadata), on a keep-alive connection per thread as Locust's users keep theirs."""
+    metadata = requests.get(f"{base_url}{model_path}/metadata", timeout=timeout)
+    metadata.raise_for_status()
+    body = payloads.generate(payloads.signature_from_metadata(metadata.json())).rest_body
+    url, local = f"{base_url}{model_path}:predict", threading.local()
+
+    def send() -> None:
+        if not hasattr(local, "session"):
+            local.session = requests.Session()
+            local.session.trust_env = False  # no proxy between the host and a ClusterIP
+        answer = local.session.post(url, data=body, headers={"Content-Type": "application/json"}, timeout=timeout)
+        answer.raise_for_status()
+
+    return send
+
+
+def measure(sample: Callable[[], CpuSample], send: Callable[[], None], rates: list[float], *, seconds: float = 10.0,
+            settle: float = 2.0, senders: int = 4, timeout: float = 60.0, progress: Callable[[str], None] = say) -> CpuCost:
+    """The pod's idle CPU between two kubelet samples `seconds` apart, then at each of `rates` in turn (requests/s
+    from `senders` threads on a fixed schedule) between two samples, the first `settle` s after the rate began.
+    A failed request fails the measurement: a cost read off errors would be no cost."""
+
+    def sample_after(after: float, what: str) -> CpuSample:
+        deadline = time.monotonic() + timeout
+        while True:
+            found = sample()
+            if found.timestamp > after:
+                return found
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"CPU cost: no kubelet sample of the pod after {what} within {timeout:g} s; "
+                                   f"the last was taken at {found.timestamp:.1f} (is the kubelet sampling the pod?)")
+            time.sleep(0.5)
+
+    def cores(first: CpuSample, last: CpuSample) -> float:
+        return (last.cpu_seconds - first.cpu_seconds) / (last.timestamp - first.timestamp)
+
+    progress(f"CPU cost: the pod's CPU idle, then at {', '.join(f'{r:g}' for r in rates)} REST predicts/s, "
+             f"{seconds:g} s each between two kubelet samples")
+    idle_from = sample_after(0, "now")
+    idle = cores(idle_from, sample_after(idle_from.timestamp + seconds, "the idle window"))
+    return CpuCost(idle, {rate: _loaded_cores(sample_after, cores, send, rate, seconds, settle, senders) for rate in rates})
+
+
+def _loaded_cores(sample_after, cores, send: Callable[[], None], rate: float, seconds: float, settle: float, senders: int) -> float:
+    stop, errors, done = threading.Event(), [], []
+    lock, schedule = threading.Lock(), [time.monotonic()]
+
+    def sender() -> None:
+        while not stop.is_set():
+            with lock:
+                slot = schedule[0]
+                schedule[0] += 1.0 / rate
+            if stop.wait(max(slot - time.monotonic(), 0)):
+                return
+            try:
+                send()
+            except Exception as error:  # noqa: BLE001 - reported below
+                errors.append(error)
+                stop.set()
+            else:
+                done.append(time.time())
+
+    threads = [threading.Thread(target=sender, name=f"cpu-cost-{i}", daemon=True) for i in range(senders)]
+    started = time.time()
+    for thread in threads:
+        thread.start()
+    try:
+        first = sample_after(started + settle, f"{rate:g} req/s settled")
+        last = sample_after(first.timestamp + seconds, f"{seconds:g} s at {rate:g} req/s")
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    if errors:
+        raise RuntimeError(f"CPU cost: a REST predict failed at {rate:g} req/s: {errors[0]!r}") from errors[0]
+    sent = sum(first.timestamp < t <= last.timestamp for t in done) / (last.timestamp - first.timestamp)
+    if sent < 0.9 * rate:
+        raise RuntimeError(f"CPU cost: {senders} threads answered {sent:.1f} of the {rate:g} REST predicts/s asked: the pod or "
+                           "the host is too slow for the rate; the CPU at the rate asked was not measured")
+    return cores(first, last)

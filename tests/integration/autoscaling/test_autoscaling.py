@@ -25,18 +25,22 @@ import json
 import math
 import os
 import shutil
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 
 import pytest
 from kubernetes import client
 
-from tfserving_harness import adapter_values
+from tfserving_harness import adapter_values, helm, quantity
+from tfserving_harness.autoscaling import cpu_cost, metrics_server
 from tfserving_harness.autoscaling.incluster import LocustRun, overlay
 from tfserving_harness.autoscaling.pods import REQUEST_COUNT, PodReadiness, requests_in_phase
 from tfserving_harness.autoscaling.stacks import CustomMetrics, say
+from tfserving_harness.demo_model import MODEL_NAME
 from tfserving_harness.load import report, shapes, verifier
-from tfserving_harness.paths import REPO_ROOT
+from tfserving_harness.paths import REPO_ROOT, chart_dir
 
 ARTIFACTS = REPO_ROOT / "artifacts" / "autoscaling"
 
@@ -81,10 +85,12 @@ def _status(api: client.ApiClient, namespace: str):
 
 
 def run_autoscaling(*, api, kubeconfig, namespace, locust_image, tmp_path, artifacts, model: verifier.TimingModel, target_per_pod: float,
-                    title: str, users: int, connection_max_age: float = 0, hold_extra: float = 0) -> dict:
-    """Run loadtests/k8s with the autoscale profile against the release in `namespace`; the master's summary.json."""
+                    title: str, users: int, connection_max_age: float = 0, hold_extra: float = 0,
+                    rates: tuple[float, float] | None = None) -> dict:
+    """Run loadtests/k8s with the autoscale profile against the release in `namespace`; the master's summary.json.
+    `rates`: the low and high phases' requests/s (--low-rate, --high-rate) instead of those from `target_per_pod`."""
     hold, observe = math.ceil(model.scale_out_ready_by + hold_extra) + 5, math.ceil(model.scale_in_by) + 5
-    low, high = shapes.autoscale_rates(target_per_pod, MIN, model.expect_replicas)
+    low, high = rates or shapes.autoscale_rates(target_per_pod, MIN, model.expect_replicas)
     say(f"{title}\n{model.describe()}\nphases: warm-up {WARMUP} s, low {LOW} s at {low:g} req/s, high {hold} s at {high:g} req/s, "
         f"after the drop {observe} s at {low:g} req/s")
     options = {
@@ -94,7 +100,7 @@ def run_autoscaling(*, api, kubeconfig, namespace, locust_image, tmp_path, artif
         "TFS_TARGET_PER_POD": target_per_pod, "TFS_MIN_REPLICAS": MIN, "TFS_EXPECT_REPLICAS": model.expect_replicas,
         "TFS_SCRAPE_INTERVAL": model.scrape_interval, "TFS_RATE_WINDOW": model.rate_window, "TFS_ADAPTER_INTERVAL": model.adapter_interval,
         "TFS_POD_START_SECONDS": POD_START, "TFS_KUBE_INTERVAL": SAMPLE, "TFS_MAX_FAIL_RATIO": 0, "LOCUST_AUTOQUIT": 45,
-        "TFS_REPORT_TITLE": title, "TFS_REST_CONNECTION_MAX_AGE": connection_max_age,
+        "TFS_REPORT_TITLE": title, "TFS_REST_CONNECTION_MAX_AGE": connection_max_age, "TFS_LOW_RATE": low, "TFS_HIGH_RATE": high,
         # Read through the Service, TF Serving's metrics are those of whichever pod a read reaches; the
         # server-side view per pod is Prometheus' (requests_per_pod.json).
         "TFS_METRICS_URL": "none",
@@ -173,6 +179,7 @@ class Scenario:
     users: int = 40  # requests in flight over both workers (-u): rate x the slowest latencies on this busy node
     connection_max_age: float = 0  # TFS_REST_CONNECTION_MAX_AGE; 0: each user keeps one connection
     check_serving: bool = False  # every pod Ready long enough in the high phase served requests (needs Prometheus)
+    rates: tuple[float, float] | None = None  # (low, high) requests/s, instead of those from target_per_pod
 
 
 RPS = Scenario(
@@ -183,25 +190,72 @@ RPS = Scenario(
      "monitoring": {"serviceMonitor": {"enabled": True, "interval": "5s", "scrapeTimeout": "4s"}},
      "resources": {"requests": {"cpu": "30m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "2Gi"}}},
     target_per_pod=10.0, connection_max_age=CONNECTION_MAX_AGE, check_serving=True)
-# CPU: 45 % of a 100m request is 45m per pod. The stand-in uses ~2m idle and 0.5-1 ms of CPU per REST
-# prediction (0.6 ms at 60 req/s on an idle node, up to 1 ms on a busy one), so the low phase (30 req/s,
-# ~26m, ~0.6 of a target) stays at one pod and the high one (90 req/s, ~50-80m, 1.1-1.8 targets) asks for
-# two. With three replicas expected, ~2.5 targets, the spread of CPU per request (an idle floor, cheaper
-# requests when busy, dearer ones when the node is) left no margin: a first run scaled out in the low
-# phase (24m for 20 m) and, after the drop, stayed at two (one busy pod and two idle floors over 20m).
-# maxReplicas 2 keeps a busier moment from asking for more.
+# CPU: what a REST predict costs the stand-in depends on the machine's moment (0.5 to 1.9 ms of CPU per
+# request across runs on the project's VM, and less per request the more there are: 28m at 10 req/s,
+# 57m at 30, 87m at 90 on one slow morning), so no CPU target fixed in advance separates a low rate from a
+# high one on every run: at 45 % of 100m, 30 req/s asked for one pod on fast runs and for two on slow ones.
+# The test therefore installs the release with a target the HPA cannot reach (1000 %), measures the pod's
+# CPU idle and at the two rates it will send (cpu_cost.measure, from the kubelet's counter the HPA reads),
+# sets the target in between with `helm upgrade` (cpu_cost.one_to_two_and_back: the HPA's own arithmetic)
+# and fails early when the measured CPU leaves no margin. The low and high rates are 9x apart because the
+# cost per request falls with the rate: at 3x (the requests/s profile's spacing) the CPU only doubles,
+# which leaves each HPA decision a margin of about x1.2 at best; here it is about x1.5.
+# maxReplicas 2: the high rate's CPU may then exceed two pods' worth without asking for a third.
 # Its users keep one connection each (no connection_max_age), so the pod the HPA adds serves no request:
-# the HPA averages CPU over the pods, which is the same wherever the requests go, and new connections cost
-# the stand-in CPU the HPA reads as load. With a 10 s age (120 users: ~10 new connections/s) the low phase
-# read 36m and the phase after the drop 32-39m, against 30-33m and 27-31m without, for a target of 45m
-# that the HPA's 10 % tolerance turns into 49.5m. The requests/s test proves the spread (check_serving).
+# the HPA averages CPU over the pods and the margins above count the second pod idle; new connections
+# would cost the stand-in CPU the HPA reads as load. The requests/s test proves the spread (check_serving).
+CPU_REQUEST = "100m"
+CPU_UNREACHABLE_TARGET = 1000  # percent: the schema's maximum
+CPU_MIN_MARGIN = 1.15  # below this a run would judge the machine's noise, not the HPA
 CPU = Scenario(
     "cpu", "test_cpu_hpa_scales_out_and_back_in",
     "HPA on CPU utilisation (metrics-server stand-in over the kubelet), k8s-local real node", "resource_metrics",
     {"autoscaling": {"enabled": True, "minReplicas": MIN, "maxReplicas": 2, "behavior": BEHAVIOR,
-                     "cpu": {"enabled": True, "averageUtilization": 45}},
-     "resources": {"requests": {"cpu": "100m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "2Gi"}}},
-    target_per_pod=60.0, expect=2, users=120)
+                     "cpu": {"enabled": True, "averageUtilization": CPU_UNREACHABLE_TARGET}},
+     "resources": {"requests": {"cpu": CPU_REQUEST, "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "2Gi"}}},
+    target_per_pod=0, expect=2, users=120, rates=(10.0, 90.0))
+
+
+def _await_pod_metrics_after(api, namespace: str, pod: str, moment: float, timeout: float = 60) -> None:
+    """Until the pod's PodMetrics (what the HPA reads) cover a window that starts after `moment`: the HPA's next
+    reading, with the target about to be set, must not include the measurement's high rate."""
+    say(f"waiting up to {timeout:g} s for metrics.k8s.io to read pod {pod} over a window after the measurement")
+    deadline, metrics = time.monotonic() + timeout, {}
+    while time.monotonic() < deadline:
+        with contextlib.suppress(client.ApiException):  # 404 until the stand-in holds two samples
+            metrics = client.CustomObjectsApi(api).get_namespaced_custom_object(metrics_server.GROUP, metrics_server.VERSION,
+                                                                                namespace, "pods", pod, _request_timeout=10)
+            end = datetime.fromisoformat(metrics["timestamp"].replace("Z", "+00:00")).timestamp()
+            if end - metrics_server.parse_go_duration(metrics["window"]) >= moment:
+                return
+        time.sleep(1)
+    raise AssertionError(f"metrics.k8s.io still read pod {pod} over a window from before {moment:.1f} after {timeout:g} s: {metrics}")
+
+
+def _set_cpu_target(stack, real_node, namespace: str, scenario: Scenario, artifacts) -> None:
+    """Measure the release's one pod idle and at the scenario's rates, then `helm upgrade` the HPA's CPU target to
+    the one that gives its decisions the widest margins; the measurement and the choice go to cpu_target.json."""
+    kubeconfig, api = real_node
+    core = client.CoreV1Api(api)
+    (pod,) = core.list_namespaced_pod(namespace, label_selector=RELEASE_PODS).items
+    service_ip = core.read_namespaced_service("tfs-tf-serving", namespace).spec.cluster_ip
+    low, high = scenario.rates
+    # The high rate first: the HPA (at 1000 %) ignores it, and the low one's reading is what it holds when the run starts.
+    cost = cpu_cost.measure(cpu_cost.kubelet_sampler(stack.metrics_server, namespace, pod.metadata.name),
+                            cpu_cost.rest_predict_sender(f"http://{service_ip}:8501", f"/v1/models/{MODEL_NAME}"), [high, low])
+    _await_pod_metrics_after(api, namespace, pod.metadata.name, time.time())
+    target = cpu_cost.one_to_two_and_back(cost, low, high)
+    percent = round(target.cores / float(quantity.parse(CPU_REQUEST)) * 100)
+    say(f"CPU measured: {cost.describe()}\nCPU target: {target.describe()} -> averageUtilization {percent} % of {CPU_REQUEST}")
+    (artifacts / "cpu_target.json").write_text(json.dumps({"idle_cores": cost.idle_cores, "cores_at": cost.cores_at,
+                                                           "target_cores": target.cores, "margins": target.margins,
+                                                           "averageUtilization": percent}, indent=1))
+    assert min(target.margins.values()) >= CPU_MIN_MARGIN, (
+        f"the pod's measured CPU ({cost.describe()}) leaves the HPA's decisions less than a x{CPU_MIN_MARGIN} margin "
+        f"({target.describe()}): the run would judge this machine's noise; change the scenario's rates")
+    done = helm.run_helm(["upgrade", "tfs", str(chart_dir()), "--namespace", namespace, "--reuse-values", "--wait", "--timeout", "120s",
+                          "--set", f"autoscaling.cpu.averageUtilization={percent}", "--kubeconfig", kubeconfig], check=False)
+    assert done.returncode == 0, f"helm upgrade of the CPU target in {namespace} failed: {done.stderr}"
 
 
 def _scenario_model(scenario: Scenario, stack) -> verifier.TimingModel:
@@ -238,12 +292,14 @@ def _run_scenario(scenario: Scenario, stack, install, real_node, locust_image, t
     artifacts = ARTIFACTS / scenario.test
     shutil.rmtree(artifacts, ignore_errors=True)
     artifacts.mkdir(parents=True)
+    if scenario is CPU:
+        _set_cpu_target(stack, real_node, outcome.namespace, scenario, artifacts)
     readiness = PodReadiness(api, outcome.namespace, RELEASE_PODS) if scenario.check_serving else None
     with readiness or contextlib.nullcontext():
         outcome.summary = run_autoscaling(api=api, kubeconfig=kubeconfig, namespace=outcome.namespace, locust_image=locust_image,
                                           tmp_path=tmp_path / scenario.name, artifacts=artifacts, model=outcome.model,
                                           target_per_pod=scenario.target_per_pod, title=scenario.title, users=scenario.users,
-                                          connection_max_age=scenario.connection_max_age,
+                                          connection_max_age=scenario.connection_max_age, rates=scenario.rates,
                                           hold_extra=SERVING_AFTER_READY if scenario.check_serving else 0)
     if readiness is not None:
         outcome.readiness_error = readiness.error

@@ -412,13 +412,13 @@ def _git(*args: str) -> str:
 
 
 @functools.lru_cache(maxsize=None)
-def previous_chart_commit(chart: str = "charts/tf-serving") -> tuple[str, str]:
-    """(git revision, version) of the chart's previous release: the tag `tf-serving-<version>` of
-    the newest older version when one exists (chart-releaser's naming). Without tags: the newest
-    commit before the one that set the current version that still has the previous version and an
-    empty `## [Unreleased]` in the chart CHANGELOG (every chart change lands there first, so that is
-    the release as it was cut), else the bump commit's parent."""
-    current = yamlio.load(_git("show", f"HEAD:{chart}/Chart.yaml"))["version"]
+def previous_chart_commit(chart: str = "charts/tf-serving", *, before: str | None = None) -> tuple[str, str]:
+    """(git revision, version) of the release before `before` (default: the chart's current version): the
+    tag `tf-serving-<version>` of the newest older version when one exists (chart-releaser's naming).
+    Without tags: the newest commit before the one that set `before` that still has the previous version
+    and an empty `## [Unreleased]` in the chart CHANGELOG (every chart change lands there first, so that
+    is the release as it was cut), else the bump commit's parent."""
+    current = before or yamlio.load(_git("show", f"HEAD:{chart}/Chart.yaml"))["version"]
     from .testing import kube_version_tuple as version_tuple
 
     tags = [t for t in _git("tag", "--list", "tf-serving-*").split() if t.removeprefix("tf-serving-") != current]

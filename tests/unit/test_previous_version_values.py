@@ -21,17 +21,18 @@ def previous_export(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def previous_chart(previous_export):
-    chart, version = previous_export
-    if version != "0.1.0":
-        pytest.skip(f"these values are the 0.1.0 -> 0.2.0 changes; the previous version is now {version}")
-    return chart
+def chart_0_1_0(tmp_path_factory):
+    """The 0.1.0 release's chart directory: the values below are the 0.1.0 -> 0.2.0 changes."""
+    revision, version = previous_chart_commit(before="0.2.0")
+    assert version == "0.1.0", f"the release before 0.2.0 is {version} at {revision}"
+    return export_chart(revision, tmp_path_factory.mktemp("chart-0.1.0"))
 
 
 @pytest.mark.parametrize("base_path", ["s3://ml-models/resnet", "gs://ml-models/resnet"])
-def test_object_store_paths_without_their_source_were_accepted_and_now_point_to_the_upgrade_note(previous_chart, base_path, render):
-    values = {"models": [{"name": "resnet", "basePath": base_path}]}
-    assert render(values, chart=previous_chart, kube_version="1.29.0")
+def test_object_store_paths_without_their_source_were_accepted_and_now_point_to_the_upgrade_note(chart_0_1_0, base_path, render):
+    # 0.1.0's default source, which 0.5.0 changed to `demo` (its own Upgrading entry).
+    values = {"modelStorage": {"source": "none"}, "models": [{"name": "resnet", "basePath": base_path}]}
+    assert render(values, chart=chart_0_1_0, kube_version="1.29.0")
     assert "see Upgrading in the chart README" in render_error(values)
 
 

@@ -1,8 +1,8 @@
 """What a REST predict costs a pod in CPU, measured on the pod a CPU-HPA test is about to load.
 
 The HPA on CPU utilisation reads the pod's cgroup counter, and what one request adds to it depends on
-the machine at that moment: the stand-in on the project's 2-core VM has cost from 0.5 ms to 1.6 ms of
-CPU per REST predict across runs. A request rate fixed in advance therefore asks for one pod on a fast
+the machine at that moment and on the rate: the stand-in on the project's 2-core VM has cost from 0.5 ms to
+2.2 ms of CPU per REST predict across runs and rates. A request rate fixed in advance therefore asks for one pod on a fast
 moment and for two on a slow one, and the test judges the machine instead of the chart. So the test
 measures the pod first, the way the HPA will see it: the kubelet's own counter
 (`/metrics/resource` `container_cpu_usage_seconds_total`, each sample stamped with the time cAdvisor
@@ -70,11 +70,16 @@ def one_to_two_and_back(cost: CpuCost, low_rate: float, high_rate: float, *, tol
     same margin (the low phase's is the widest of the three): high / ((1 + tolerance) x target) = target / (low + idle).
     """
     idle, low, high = cost.idle_cores, cost.cores_at[low_rate], cost.cores_at[high_rate]
-    target = math.sqrt(high * (low + idle) / (1 + tolerance))
-    margins = {"no scale-out at the low rate": (1 + tolerance) * target / low,
-               "scale-out at the high rate": high / ((1 + tolerance) * target),
-               "scale-in at the low rate": target / (low + idle)}
-    return CpuTarget(target, margins)
+    return at_target(cost, low_rate, high_rate, math.sqrt(high * (low + idle) / (1 + tolerance)), tolerance=tolerance)
+
+
+def at_target(cost: CpuCost, low_rate: float, high_rate: float, target_cores: float, *, tolerance: float = 0.1) -> CpuTarget:
+    """The margins of one_to_two_and_back's three decisions at a given target (e.g. the one rounded to a whole
+    percent of the request, which is what the HPA gets): by what factor the pod's CPU could change before each flips."""
+    idle, low, high = cost.idle_cores, cost.cores_at[low_rate], cost.cores_at[high_rate]
+    return CpuTarget(target_cores, {"no scale-out at the low rate": (1 + tolerance) * target_cores / low,
+                                    "scale-out at the high rate": high / ((1 + tolerance) * target_cores),
+                                    "scale-in at the low rate": target_cores / (low + idle)})
 
 
 def kubelet_sampler(stand_in: metrics_server.MetricsServerStandIn, namespace: str, pod: str) -> Callable[[], CpuSample]:
@@ -98,15 +103,19 @@ def kubelet_sampler(stand_in: metrics_server.MetricsServerStandIn, namespace: st
 def rest_predict_sender(base_url: str, model_path: str, *, timeout: float = 10.0) -> Callable[[], None]:
     """`send()`: one REST predict of the payload Locust's RestUser sends (generated from the model's
     metadata), on a keep-alive connection per thread as Locust's users keep theirs."""
-    metadata = requests.get(f"{base_url}{model_path}/metadata", timeout=timeout)
+    def session() -> requests.Session:
+        made = requests.Session()
+        made.trust_env = False  # no proxy between the host and a ClusterIP
+        return made
+
+    metadata = session().get(f"{base_url}{model_path}/metadata", timeout=timeout)
     metadata.raise_for_status()
     body = payloads.generate(payloads.signature_from_metadata(metadata.json())).rest_body
     url, local = f"{base_url}{model_path}:predict", threading.local()
 
     def send() -> None:
         if not hasattr(local, "session"):
-            local.session = requests.Session()
-            local.session.trust_env = False  # no proxy between the host and a ClusterIP
+            local.session = session()
         answer = local.session.post(url, data=body, headers={"Content-Type": "application/json"}, timeout=timeout)
         answer.raise_for_status()
 
@@ -114,16 +123,16 @@ def rest_predict_sender(base_url: str, model_path: str, *, timeout: float = 10.0
 
 
 def measure(sample: Callable[[], CpuSample], send: Callable[[], None], rates: list[float], *, seconds: float = 10.0,
-            settle: float = 2.0, senders: int = 4, timeout: float = 60.0, progress: Callable[[str], None] = say) -> CpuCost:
+            settle: float = 2.0, senders: int = 16, timeout: float = 60.0, progress: Callable[[str], None] = say) -> CpuCost:
     """The pod's idle CPU between two kubelet samples `seconds` apart, then at each of `rates` in turn (requests/s
     from `senders` threads on a fixed schedule) between two samples, the first `settle` s after the rate began.
     A failed request fails the measurement: a cost read off errors would be no cost."""
 
-    def sample_after(after: float, what: str) -> CpuSample:
+    def sample_after(after: float, what: str, abort: Callable[[], bool] = lambda: False) -> CpuSample:
         deadline = time.monotonic() + timeout
         while True:
             found = sample()
-            if found.timestamp > after:
+            if found.timestamp > after or abort():
                 return found
             if time.monotonic() > deadline:
                 raise TimeoutError(f"CPU cost: no kubelet sample of the pod after {what} within {timeout:g} s; "
@@ -135,7 +144,7 @@ def measure(sample: Callable[[], CpuSample], send: Callable[[], None], rates: li
 
     progress(f"CPU cost: the pod's CPU idle, then at {', '.join(f'{r:g}' for r in rates)} REST predicts/s, "
              f"{seconds:g} s each between two kubelet samples")
-    idle_from = sample_after(0, "now")
+    idle_from = sample_after(time.time(), "now")  # not one the kubelet took before this call (the pod's start-up, say)
     idle = cores(idle_from, sample_after(idle_from.timestamp + seconds, "the idle window"))
     return CpuCost(idle, {rate: _loaded_cores(sample_after, cores, send, rate, seconds, settle, senders) for rate in rates})
 
@@ -164,16 +173,17 @@ def _loaded_cores(sample_after, cores, send: Callable[[], None], rate: float, se
     for thread in threads:
         thread.start()
     try:
-        first = sample_after(started + settle, f"{rate:g} req/s settled")
-        last = sample_after(first.timestamp + seconds, f"{seconds:g} s at {rate:g} req/s")
+        first = sample_after(started + settle, f"{rate:g} req/s settled", stop.is_set)
+        last = sample_after(first.timestamp + seconds, f"{seconds:g} s at {rate:g} req/s", stop.is_set)
     finally:
         stop.set()
         for thread in threads:
             thread.join()
-    if errors:
-        raise RuntimeError(f"CPU cost: a REST predict failed at {rate:g} req/s: {errors[0]!r}") from errors[0]
+        if errors:  # before any error of the sampling: a failed request is the first thing to know
+            raise RuntimeError(f"CPU cost: a REST predict failed at {rate:g} req/s: {errors[0]!r}") from errors[0]
     sent = sum(first.timestamp < t <= last.timestamp for t in done) / (last.timestamp - first.timestamp)
     if sent < 0.9 * rate:
-        raise RuntimeError(f"CPU cost: {senders} threads answered {sent:.1f} of the {rate:g} REST predicts/s asked: the pod or "
-                           "the host is too slow for the rate; the CPU at the rate asked was not measured")
+        raise RuntimeError(f"CPU cost: {senders} sender threads got {sent:.1f} of the {rate:g} REST predicts/s asked answered, so "
+                           f"requests took over {senders / rate:.2f} s: the pod or this host is too slow for the rate, or it needs "
+                           "more senders (measure(senders=...)); the CPU at the rate asked was not measured")
     return cores(first, last)

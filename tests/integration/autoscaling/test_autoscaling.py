@@ -190,7 +190,7 @@ RPS = Scenario(
      "monitoring": {"serviceMonitor": {"enabled": True, "interval": "5s", "scrapeTimeout": "4s"}},
      "resources": {"requests": {"cpu": "30m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "2Gi"}}},
     target_per_pod=10.0, connection_max_age=CONNECTION_MAX_AGE, check_serving=True)
-# CPU: what a REST predict costs the stand-in depends on the machine's moment (0.5 to 1.9 ms of CPU per
+# CPU: what a REST predict costs the stand-in depends on the machine's moment (0.5 to 2.2 ms of CPU per
 # request across runs on the project's VM, and less per request the more there are: 28m at 10 req/s,
 # 57m at 30, 87m at 90 on one slow morning), so no CPU target fixed in advance separates a low rate from a
 # high one on every run: at 45 % of 100m, 30 req/s asked for one pod on fast runs and for two on slow ones.
@@ -216,36 +216,46 @@ CPU = Scenario(
     target_per_pod=0, expect=2, users=120, rates=(10.0, 90.0))
 
 
-def _await_pod_metrics_after(api, namespace: str, pod: str, moment: float, timeout: float = 60) -> None:
+def _await_pod_metrics_after(api, namespace: str, pod: str, moment: float, report, timeout: float = 60) -> None:
     """Until the pod's PodMetrics (what the HPA reads) cover a window that starts after `moment`: the HPA's next
     reading, with the target about to be set, must not include the measurement's high rate."""
     say(f"waiting up to {timeout:g} s for metrics.k8s.io to read pod {pod} over a window after the measurement")
-    deadline, metrics = time.monotonic() + timeout, {}
+    deadline, last = time.monotonic() + timeout, "no answer"
     while time.monotonic() < deadline:
-        with contextlib.suppress(client.ApiException):  # 404 until the stand-in holds two samples
+        try:
             metrics = client.CustomObjectsApi(api).get_namespaced_custom_object(metrics_server.GROUP, metrics_server.VERSION,
                                                                                 namespace, "pods", pod, _request_timeout=10)
+        except client.ApiException as error:  # 404 until the stand-in holds two samples of the pod
+            last = f"HTTP {error.status} {error.reason}"
+        else:
             end = datetime.fromisoformat(metrics["timestamp"].replace("Z", "+00:00")).timestamp()
-            if end - metrics_server.parse_go_duration(metrics["window"]) >= moment:
+            start = end - metrics_server.parse_go_duration(metrics["window"])
+            if start >= moment:
                 return
+            last = f"a {metrics['window']} window that starts {moment - start:.1f} s before the measurement ended"
         time.sleep(1)
-    raise AssertionError(f"metrics.k8s.io still read pod {pod} over a window from before {moment:.1f} after {timeout:g} s: {metrics}")
+    raise AssertionError(f"metrics.k8s.io did not read pod {pod} over a window after the CPU measurement within {timeout:g} s; "
+                         f"the last answer: {last}\n{report()}")
 
 
 def _set_cpu_target(stack, real_node, namespace: str, scenario: Scenario, artifacts) -> None:
     """Measure the release's one pod idle and at the scenario's rates, then `helm upgrade` the HPA's CPU target to
-    the one that gives its decisions the widest margins; the measurement and the choice go to cpu_target.json."""
+    the one that gives the scale-out and the scale-in the same margin (cpu_cost.one_to_two_and_back), rounded to the
+    whole percent the chart takes; the measurement and the choice go to cpu_target.json."""
     kubeconfig, api = real_node
     core = client.CoreV1Api(api)
-    (pod,) = core.list_namespaced_pod(namespace, label_selector=RELEASE_PODS).items
+    pods = core.list_namespaced_pod(namespace, label_selector=RELEASE_PODS).items
+    assert len(pods) == 1, f"the CPU cost is measured on minReplicas' one pod; {namespace} has {[p.metadata.name for p in pods]}"
+    pod = pods[0]
     service_ip = core.read_namespaced_service("tfs-tf-serving", namespace).spec.cluster_ip
     low, high = scenario.rates
-    # The high rate first: the HPA (at 1000 %) ignores it, and the low one's reading is what it holds when the run starts.
+    # The HPA at 1000 % acts on neither rate; the wait below keeps its first reading under the real target clear of both.
     cost = cpu_cost.measure(cpu_cost.kubelet_sampler(stack.metrics_server, namespace, pod.metadata.name),
                             cpu_cost.rest_predict_sender(f"http://{service_ip}:8501", f"/v1/models/{MODEL_NAME}"), [high, low])
-    _await_pod_metrics_after(api, namespace, pod.metadata.name, time.time())
-    target = cpu_cost.one_to_two_and_back(cost, low, high)
-    percent = round(target.cores / float(quantity.parse(CPU_REQUEST)) * 100)
+    _await_pod_metrics_after(api, namespace, pod.metadata.name, time.time(), stack.report)
+    request = float(quantity.parse(CPU_REQUEST))
+    percent = round(cpu_cost.one_to_two_and_back(cost, low, high).cores / request * 100)
+    target = cpu_cost.at_target(cost, low, high, percent / 100 * request)
     say(f"CPU measured: {cost.describe()}\nCPU target: {target.describe()} -> averageUtilization {percent} % of {CPU_REQUEST}")
     (artifacts / "cpu_target.json").write_text(json.dumps({"idle_cores": cost.idle_cores, "cores_at": cost.cores_at,
                                                            "target_cores": target.cores, "margins": target.margins,

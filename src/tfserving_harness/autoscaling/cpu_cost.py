@@ -20,6 +20,7 @@ from typing import Callable
 
 import requests
 
+from .. import traffic
 from ..load import payloads
 from . import metrics_server
 from .stacks import say
@@ -83,19 +84,16 @@ def at_target(cost: CpuCost, low_rate: float, high_rate: float, target_cores: fl
 
 
 def kubelet_sampler(stand_in: metrics_server.MetricsServerStandIn, namespace: str, pod: str) -> Callable[[], CpuSample]:
-    """`sample()`: the pod's CPU as its node's kubelet last sampled it, read the way the metrics-server stand-in
-    reads it (its kubelets, client certificate and decoder), summed over the pod's containers."""
+    """`sample()`: the pod's CPU as its node's kubelet last sampled it, read as the metrics-server stand-in reads it
+    (without storing it), summed over the pod's containers."""
 
     def sample() -> CpuSample:
-        for _, url in stand_in.kubelets():
-            started = time.time_ns()
-            answer = stand_in.session.get(f"{url}/metrics/resource", timeout=10)
-            answer.raise_for_status()
-            containers = metrics_server.decode(answer.text, started).get((namespace, pod))
-            if containers:
-                return CpuSample(min(p.timestamp for p in containers.values()) / metrics_server.NANOS,
-                                 sum(p.cpu for p in containers.values()) / metrics_server.NANOS)
-        raise LookupError(f"CPU cost: no kubelet reports CPU for pod {namespace}/{pod}")
+        containers = stand_in.read_kubelets().get((namespace, pod))
+        if not containers:
+            raise LookupError(f"CPU cost: no kubelet reports CPU for pod {namespace}/{pod}; scrape errors: "
+                              f"{stand_in.scrape_errors or 'none'}")
+        return CpuSample(min(p.timestamp for p in containers.values()) / metrics_server.NANOS,
+                         sum(p.cpu for p in containers.values()) / metrics_server.NANOS)
 
     return sample
 
@@ -150,37 +148,29 @@ def measure(sample: Callable[[], CpuSample], send: Callable[[], None], rates: li
 
 
 def _loaded_cores(sample_after, cores, send: Callable[[], None], rate: float, seconds: float, settle: float, senders: int) -> float:
-    stop, errors, done = threading.Event(), [], []
-    lock, schedule = threading.Lock(), [time.monotonic()]
+    """The pod's CPU between two samples while traffic.steady_load sends `rate` requests/s, and how many were answered."""
+    stop, run = threading.Event(), traffic.LoadRun()
 
-    def sender() -> None:
-        while not stop.is_set():
-            with lock:
-                slot = schedule[0]
-                schedule[0] += 1.0 / rate
-            if stop.wait(max(slot - time.monotonic(), 0)):
-                return
-            try:
-                send()
-            except Exception as error:  # noqa: BLE001 - reported below
-                errors.append(error)
-                stop.set()
-            else:
-                done.append(time.time())
+    def answered_at() -> str:
+        send()
+        return repr(time.time())  # the outcome's detail: when the answer came, to count those in the sampled window
 
-    threads = [threading.Thread(target=sender, name=f"cpu-cost-{i}", daemon=True) for i in range(senders)]
+    longest = 4 * (settle + seconds) + 60  # steady_load's bound; `stop` ends it as soon as the samples are taken
+    load = threading.Thread(target=traffic.steady_load, args=(answered_at,), name="cpu-cost-load", daemon=True,
+                            kwargs={"rate": rate, "seconds": longest, "max_requests": int(rate * longest) + 1, "workers": senders,
+                                    "stop": stop, "into": run})
     started = time.time()
-    for thread in threads:
-        thread.start()
+    load.start()
     try:
-        first = sample_after(started + settle, f"{rate:g} req/s settled", stop.is_set)
-        last = sample_after(first.timestamp + seconds, f"{seconds:g} s at {rate:g} req/s", stop.is_set)
+        first = sample_after(started + settle, f"{rate:g} req/s settled", lambda: bool(run.failures))
+        last = sample_after(first.timestamp + seconds, f"{seconds:g} s at {rate:g} req/s", lambda: bool(run.failures))
     finally:
         stop.set()
-        for thread in threads:
-            thread.join()
-        if errors:  # before any error of the sampling: a failed request is the first thing to know
-            raise RuntimeError(f"CPU cost: a REST predict failed at {rate:g} req/s: {errors[0]!r}") from errors[0]
+        load.join()
+        if run.failures:  # before any error of the sampling: a failed request is the first thing to know
+            raise RuntimeError(f"CPU cost: a REST predict failed at {rate:g} req/s: {run.failures[0].detail} "
+                               f"({len(run.failures)} of {len(run.outcomes)} failed)")
+    done = [float(o.detail) for o in run.outcomes]
     sent = sum(first.timestamp < t <= last.timestamp for t in done) / (last.timestamp - first.timestamp)
     if sent < 0.9 * rate:
         raise RuntimeError(f"CPU cost: {senders} sender threads got {sent:.1f} of the {rate:g} REST predicts/s asked answered, so "

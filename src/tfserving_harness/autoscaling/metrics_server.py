@@ -220,7 +220,13 @@ class MetricsServerStandIn:
         self._stop = threading.Event()
 
     def scrape(self) -> None:
-        """One scrape of every kubelet, stored as one batch (scraper.go: a node that fails is left out of the batch)."""
+        """One scrape of every kubelet, stored as one batch."""
+        batch = self.read_kubelets()
+        with self._lock:
+            self.storage.store(batch)
+
+    def read_kubelets(self) -> Batch:
+        """Every kubelet's `/metrics/resource` now, decoded (scraper.go: a node that fails is left out of the batch)."""
         batch: Batch = {}
         for node, url in self.kubelets():
             started = time.time_ns()
@@ -231,8 +237,7 @@ class MetricsServerStandIn:
                 self.scrape_errors.pop(node, None)
             except Exception as error:  # noqa: BLE001 - the real scraper logs a failed node and stores the others
                 self.scrape_errors[node] = str(error)
-        with self._lock:
-            self.storage.store(batch)
+        return batch
 
     def run(self) -> MetricsServerStandIn:
         def loop() -> None:

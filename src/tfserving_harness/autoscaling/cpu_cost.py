@@ -140,40 +140,39 @@ def measure(sample: Callable[[], CpuSample], send: Callable[[], None], rates: li
     def cores(first: CpuSample, last: CpuSample) -> float:
         return (last.cpu_seconds - first.cpu_seconds) / (last.timestamp - first.timestamp)
 
+    def loaded(rate: float) -> float:
+        """The pod's CPU between two samples while traffic.steady_load sends `rate` requests/s, refused if fewer were answered."""
+        stop, run = threading.Event(), traffic.LoadRun()
+
+        def answered_at() -> str:
+            send()
+            return repr(time.time())  # the outcome's detail: when the answer came, to count those in the sampled window
+
+        longest = 4 * (settle + seconds) + 60  # steady_load's bound; `stop` ends it as soon as the samples are taken
+        load = threading.Thread(target=traffic.steady_load, args=(answered_at,), name="cpu-cost-load", daemon=True,
+                                kwargs={"rate": rate, "seconds": longest, "max_requests": int(rate * longest) + 1, "workers": senders,
+                                        "stop": stop, "into": run})
+        started = time.time()
+        load.start()
+        try:
+            first = sample_after(started + settle, f"{rate:g} req/s settled", lambda: bool(run.failures))
+            last = sample_after(first.timestamp + seconds, f"{seconds:g} s at {rate:g} req/s", lambda: bool(run.failures))
+        finally:
+            stop.set()
+            load.join()
+            if run.failures:  # before any error of the sampling: a failed request is the first thing to know
+                raise RuntimeError(f"CPU cost: a REST predict failed at {rate:g} req/s: {run.failures[0].detail} "
+                                   f"({len(run.failures)} of {len(run.outcomes)} failed)")
+        done = [float(o.detail) for o in run.outcomes]
+        sent = sum(first.timestamp < t <= last.timestamp for t in done) / (last.timestamp - first.timestamp)
+        if sent < 0.9 * rate:
+            raise RuntimeError(f"CPU cost: {senders} sender threads got {sent:.1f} of the {rate:g} REST predicts/s asked answered, so "
+                               f"requests took over {senders / rate:.2f} s: the pod or this host is too slow for the rate, or it needs "
+                               "more senders (measure(senders=...)); the CPU at the rate asked was not measured")
+        return cores(first, last)
+
     progress(f"CPU cost: the pod's CPU idle, then at {', '.join(f'{r:g}' for r in rates)} REST predicts/s, "
              f"{seconds:g} s each between two kubelet samples")
     idle_from = sample_after(time.time(), "now")  # not one the kubelet took before this call (the pod's start-up, say)
     idle = cores(idle_from, sample_after(idle_from.timestamp + seconds, "the idle window"))
-    return CpuCost(idle, {rate: _loaded_cores(sample_after, cores, send, rate, seconds, settle, senders) for rate in rates})
-
-
-def _loaded_cores(sample_after, cores, send: Callable[[], None], rate: float, seconds: float, settle: float, senders: int) -> float:
-    """The pod's CPU between two samples while traffic.steady_load sends `rate` requests/s, and how many were answered."""
-    stop, run = threading.Event(), traffic.LoadRun()
-
-    def answered_at() -> str:
-        send()
-        return repr(time.time())  # the outcome's detail: when the answer came, to count those in the sampled window
-
-    longest = 4 * (settle + seconds) + 60  # steady_load's bound; `stop` ends it as soon as the samples are taken
-    load = threading.Thread(target=traffic.steady_load, args=(answered_at,), name="cpu-cost-load", daemon=True,
-                            kwargs={"rate": rate, "seconds": longest, "max_requests": int(rate * longest) + 1, "workers": senders,
-                                    "stop": stop, "into": run})
-    started = time.time()
-    load.start()
-    try:
-        first = sample_after(started + settle, f"{rate:g} req/s settled", lambda: bool(run.failures))
-        last = sample_after(first.timestamp + seconds, f"{seconds:g} s at {rate:g} req/s", lambda: bool(run.failures))
-    finally:
-        stop.set()
-        load.join()
-        if run.failures:  # before any error of the sampling: a failed request is the first thing to know
-            raise RuntimeError(f"CPU cost: a REST predict failed at {rate:g} req/s: {run.failures[0].detail} "
-                               f"({len(run.failures)} of {len(run.outcomes)} failed)")
-    done = [float(o.detail) for o in run.outcomes]
-    sent = sum(first.timestamp < t <= last.timestamp for t in done) / (last.timestamp - first.timestamp)
-    if sent < 0.9 * rate:
-        raise RuntimeError(f"CPU cost: {senders} sender threads got {sent:.1f} of the {rate:g} REST predicts/s asked answered, so "
-                           f"requests took over {senders / rate:.2f} s: the pod or this host is too slow for the rate, or it needs "
-                           "more senders (measure(senders=...)); the CPU at the rate asked was not measured")
-    return cores(first, last)
+    return CpuCost(idle, {rate: loaded(rate) for rate in rates})
